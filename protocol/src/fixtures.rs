@@ -1,0 +1,155 @@
+//! Deterministic keys, a sample genesis and sample events, for tests, examples and benchmarks
+//! across the workspace. Nothing here is used by a running network: real keys come from
+//! `Keypair::generate`.
+
+use crate::crypto::{Hash, Keypair};
+use crate::event::*;
+use crate::genesis::*;
+use crate::ids::*;
+
+/// The chain id every fixture uses.
+pub const CHAIN: &str = "waybill-fixture";
+/// A fixed clock: 2026-01-01T00:00:00Z.
+pub const NOW_MS: u64 = 1_767_225_600_000;
+/// The fixture brand's GS1 company prefix.
+pub const BRAND_PREFIX: &str = "4012345";
+
+pub fn chain_id() -> ChainId {
+    ChainId::new(CHAIN).expect("fixture chain id is valid")
+}
+
+/// A key derived from a name, the same on every run.
+pub fn keypair(name: &str) -> Keypair {
+    Keypair::from_secret_bytes(&Hash::tagged(b"waybill/fixture-key/v1", name.as_bytes()).0)
+}
+
+pub fn org(id: &str) -> OrgId {
+    OrgId::new(id).expect("fixture organisation id is valid")
+}
+
+/// The organisations of a testnet: id, display name, country, roles.
+pub const ORGANISATIONS: [(&str, &str, &str, Role); 5] = [
+    ("customs", "Customs Administration", "NL", Role::Customs),
+    ("platform", "Marketplace Platform", "NL", Role::Platform),
+    ("carrier-a", "Carrier A Express", "CN", Role::Carrier),
+    ("carrier-b", "Carrier B Logistics", "NL", Role::Carrier),
+    ("brand", "Brand Owner", "DE", Role::Brand),
+];
+
+/// The fixture key of an organisation's first signing key.
+pub fn org_keypair(org_id: &str) -> Keypair {
+    keypair(&format!("org/{org_id}"))
+}
+
+pub fn node_keypair(index: usize) -> Keypair {
+    keypair(&format!("node/{index}"))
+}
+
+pub fn key_id(org_id: &str) -> KeyId {
+    KeyId {
+        org: org(org_id),
+        index: 0,
+    }
+}
+
+/// A valid genesis with the five fixture organisations; validators are run by the first four
+/// organisations in turn, on loopback addresses from port 30000.
+pub fn genesis(validator_count: usize) -> Genesis {
+    let organisations = ORGANISATIONS
+        .iter()
+        .map(|(id, name, country, role)| Organisation {
+            id: org(id),
+            name: PartyName::new(*name).expect("fixture name is valid"),
+            country: CountryCode::new(*country).expect("fixture country is valid"),
+            roles: vec![*role],
+            signing_keys: vec![org_keypair(id).public_key()],
+            gs1_prefixes: if *role == Role::Brand {
+                vec![Gs1CompanyPrefix::new(BRAND_PREFIX).expect("fixture prefix is valid")]
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    let validators = (0..validator_count)
+        .map(|index| {
+            let operator = ORGANISATIONS[index % 4].0;
+            let port = 30_000 + 2 * index;
+            Validator {
+                name: org(&format!("{operator}-{index}")),
+                operator: org(operator),
+                node_key: node_keypair(index).public_key(),
+                p2p_address: NetworkAddress::new(format!("/ip4/127.0.0.1/tcp/{port}"))
+                    .expect("fixture address is valid"),
+                api_address: NetworkAddress::new(format!("127.0.0.1:{}", port + 1))
+                    .expect("fixture address is valid"),
+            }
+        })
+        .collect();
+    Genesis {
+        chain_id: chain_id(),
+        genesis_time_ms: NOW_MS - 86_400_000,
+        organisations,
+        validators,
+        consensus: ConsensusParameters::default(),
+        permissions: default_permissions(),
+    }
+}
+
+pub fn shipment(id: &str) -> ShipmentId {
+    ShipmentId::new(id).expect("fixture shipment id is valid")
+}
+
+/// An item serial under the fixture brand's prefix.
+pub fn sgtin(serial: &str) -> Sgtin {
+    Sgtin {
+        gtin: Gtin::new("04012345000016").expect("fixture GTIN is valid"),
+        serial: Serial::new(serial).expect("fixture serial is valid"),
+    }
+}
+
+pub fn party(name: &str, country: &str) -> Party {
+    Party {
+        name: PartyName::new(name).expect("fixture name is valid"),
+        address: None,
+        country: CountryCode::new(country).expect("fixture country is valid"),
+        registration: None,
+    }
+}
+
+/// A one-line declaration of sneakers worth €89.90, with an IOSS number.
+pub fn declaration() -> Declaration {
+    Declaration {
+        consignor: party("Shenzhen Sneaker Co", "CN"),
+        consignee: party("J. Jansen", "NL"),
+        seller: None,
+        items: vec![DeclaredItem {
+            description: Text::new("Running shoes").expect("fixture text is valid"),
+            hs6: HsCode::new("640411").expect("fixture HS code is valid"),
+            gtin: Some(Gtin::new("04012345000016").expect("fixture GTIN is valid")),
+            quantity: 1,
+            value_minor: 8_990,
+            origin: CountryCode::new("CN").expect("fixture country is valid"),
+        }],
+        currency: CurrencyCode::new("EUR").expect("fixture currency is valid"),
+        pieces: 1,
+        gross_mass_g: 1_200,
+        ioss: Some(IossNumber::new("IM1234567890").expect("fixture IOSS is valid")),
+    }
+}
+
+/// An event by `org_id`'s fixture key, at [`NOW_MS`] − 1 minute.
+pub fn event(org_id: &str, nonce: u64, shipment_id: &str, kind: EventKind) -> EventBuilder {
+    EventBuilder::new(
+        chain_id(),
+        key_id(org_id),
+        nonce,
+        shipment(shipment_id),
+        kind,
+        NOW_MS - 60_000,
+    )
+}
+
+/// [`event`], signed with the organisation's fixture key.
+pub fn signed_event(org_id: &str, nonce: u64, shipment_id: &str, kind: EventKind) -> SignedEvent {
+    event(org_id, nonce, shipment_id, kind).sign(&org_keypair(org_id))
+}

@@ -1,0 +1,71 @@
+//! Every bound the protocol enforces, in one place, with their relations checked at compile time.
+//!
+//! Anything read from outside (a peer, an HTTP body, a file) is bounded by one of these before it
+//! is allocated or trusted. Units are last in the name.
+
+/// Largest encoded signed event accepted anywhere.
+pub const EVENT_ENCODED_BYTES_MAX: usize = 64 * 1024;
+/// Largest encoded message of any other kind (vote, header, certificate, proof).
+pub const MESSAGE_ENCODED_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Largest encoded genesis document.
+pub const GENESIS_ENCODED_BYTES_MAX: usize = 1024 * 1024;
+/// Largest genesis or key file read from disk (JSON is wordier than the canonical bytes).
+pub const FILE_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// What a decode may claim for allocations, across all of its containers. In-memory sizes
+/// exceed encoded sizes (a `String` is 24 bytes before its contents), so this is a multiple of
+/// the largest input.
+pub const DECODE_ALLOCATION_BYTES_MAX: usize = 16 * MESSAGE_ENCODED_BYTES_MAX;
+
+/// Identifier lengths, in bytes (all identifiers are ASCII).
+pub const CHAIN_ID_BYTES_MAX: usize = 64;
+pub const ORG_ID_BYTES_MAX: usize = 32;
+pub const SHIPMENT_ID_BYTES_MAX: usize = 64;
+pub const SERIAL_BYTES_MAX: usize = 20; // GS1 AI (21): up to 20 characters.
+pub const LOCATION_ID_BYTES_MAX: usize = 64;
+pub const BIZ_TRANSACTION_ID_BYTES_MAX: usize = 64;
+pub const REFERENCE_BYTES_MAX: usize = 64;
+
+/// Free text (descriptions, reasons, party names), in bytes of UTF-8.
+pub const TEXT_BYTES_MAX: usize = 512;
+pub const PARTY_NAME_BYTES_MAX: usize = 128;
+pub const ADDRESS_BYTES_MAX: usize = 256;
+
+/// Item counts inside one event.
+pub const EPCS_PER_EVENT_MAX: usize = 1_000;
+pub const BIZ_TRANSACTIONS_PER_EVENT_MAX: usize = 16;
+pub const DECLARED_ITEMS_PER_EVENT_MAX: usize = 200;
+
+/// Event time bounds. Events may be back-filled, but not from before the system could exist,
+/// and not from the future beyond clock skew between a handheld scanner and the node.
+pub const EVENT_TIME_MS_MIN: u64 = 1_577_836_800_000; // 2020-01-01T00:00:00Z
+pub const EVENT_TIME_FUTURE_SKEW_MS_MAX: u64 = 5 * 60 * 1_000;
+/// Time zone offsets span UTC-12:00 to UTC+14:00.
+pub const TIMEZONE_OFFSET_MINUTES_MIN: i16 = -12 * 60;
+pub const TIMEZONE_OFFSET_MINUTES_MAX: i16 = 14 * 60;
+
+/// Genesis sizes.
+pub const ORGANISATIONS_MAX: usize = 256;
+pub const KEYS_PER_ORGANISATION_MAX: usize = 16;
+pub const GS1_PREFIXES_PER_ORGANISATION_MAX: usize = 64;
+/// Validators: a certificate's signer bitmap and every per-validator table are sized by this.
+pub const VALIDATORS_MAX: usize = 128;
+pub const NETWORK_ADDRESS_BYTES_MAX: usize = 256;
+
+/// Block bounds (the consensus parameters in a genesis may only lower them).
+pub const BLOCK_EVENTS_MAX: usize = 10_000;
+pub const BLOCK_ENCODED_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Consensus timeouts (milliseconds) a genesis may configure.
+pub const TIMEOUT_MS_MIN: u64 = 10;
+pub const TIMEOUT_MS_MAX: u64 = 60_000;
+
+const _: () = assert!(EVENT_ENCODED_BYTES_MAX <= MESSAGE_ENCODED_BYTES_MAX);
+const _: () = assert!(GENESIS_ENCODED_BYTES_MAX <= MESSAGE_ENCODED_BYTES_MAX);
+const _: () = assert!(GENESIS_ENCODED_BYTES_MAX <= FILE_BYTES_MAX);
+const _: () = assert!(BLOCK_ENCODED_BYTES_MAX <= DECODE_ALLOCATION_BYTES_MAX);
+// A block of maximal events must fit in the block byte bound.
+const _: () = assert!(BLOCK_EVENTS_MAX * 1_024 <= BLOCK_ENCODED_BYTES_MAX);
+// The per-event item limits must fit an event's encoded size: each EPC is at most ~40 bytes.
+const _: () = assert!(EPCS_PER_EVENT_MAX * 48 <= EVENT_ENCODED_BYTES_MAX);
+const _: () = assert!(VALIDATORS_MAX <= u16::MAX as usize);
+const _: () = assert!(TIMEOUT_MS_MIN < TIMEOUT_MS_MAX);
