@@ -12,7 +12,7 @@ pub const CHAIN: &str = "waybill-fixture";
 /// A fixed clock: 2026-01-01T00:00:00Z.
 pub const NOW_MS: u64 = 1_767_225_600_000;
 /// The fixture brand's GS1 company prefix.
-pub const BRAND_PREFIX: &str = "4012345";
+pub const BRAND_PREFIX: &str = TESTNET_BRAND_GS1_PREFIX;
 
 pub fn chain_id() -> ChainId {
     ChainId::new(CHAIN).expect("fixture chain id is valid")
@@ -26,15 +26,6 @@ pub fn keypair(name: &str) -> Keypair {
 pub fn org(id: &str) -> OrgId {
     OrgId::new(id).expect("fixture organisation id is valid")
 }
-
-/// The organisations of a testnet: id, display name, country, roles.
-pub const ORGANISATIONS: [(&str, &str, &str, Role); 5] = [
-    ("customs", "Customs Administration", "NL", Role::Customs),
-    ("platform", "Marketplace Platform", "NL", Role::Platform),
-    ("carrier-a", "Carrier A Express", "CN", Role::Carrier),
-    ("carrier-b", "Carrier B Logistics", "NL", Role::Carrier),
-    ("brand", "Brand Owner", "DE", Role::Brand),
-];
 
 /// The fixture key of an organisation's first signing key.
 pub fn org_keypair(org_id: &str) -> Keypair {
@@ -52,10 +43,10 @@ pub fn key_id(org_id: &str) -> KeyId {
     }
 }
 
-/// A valid genesis with the five fixture organisations; validators are run by the first four
+/// A valid genesis with the testnet organisations and fixture keys; validators are run by the first four
 /// organisations in turn, on loopback addresses from port 30000.
 pub fn genesis(validator_count: usize) -> Genesis {
-    let organisations = ORGANISATIONS
+    let organisations = TESTNET_ORGANISATIONS
         .iter()
         .map(|(id, name, country, role)| Organisation {
             id: org(id),
@@ -72,7 +63,7 @@ pub fn genesis(validator_count: usize) -> Genesis {
         .collect();
     let validators = (0..validator_count)
         .map(|index| {
-            let operator = ORGANISATIONS[index % 4].0;
+            let operator = TESTNET_ORGANISATIONS[index % TESTNET_VALIDATOR_OPERATORS].0;
             let port = 30_000 + 2 * index;
             Validator {
                 name: org(&format!("{operator}-{index}")),

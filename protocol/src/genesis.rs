@@ -125,6 +125,20 @@ pub struct Permission {
     pub event_types: Vec<EventType>,
 }
 
+/// The members of a default local network, in validator-operator order: id, name, country,
+/// role. The first four take turns running validators; the brand owner runs none.
+pub const TESTNET_ORGANISATIONS: [(&str, &str, &str, Role); 5] = [
+    ("customs", "Customs Administration", "NL", Role::Customs),
+    ("platform", "Marketplace Platform", "NL", Role::Platform),
+    ("carrier-a", "Carrier A Express", "CN", Role::Carrier),
+    ("carrier-b", "Carrier B Logistics", "NL", Role::Carrier),
+    ("brand", "Brand Owner", "DE", Role::Brand),
+];
+/// How many of [`TESTNET_ORGANISATIONS`] run validators.
+pub const TESTNET_VALIDATOR_OPERATORS: usize = 4;
+/// The brand's GS1 company prefix in a default local network.
+pub const TESTNET_BRAND_GS1_PREFIX: &str = "4012345";
+
 /// The permission table of DESIGN.md §3.
 pub fn default_permissions() -> Vec<Permission> {
     use EventType::*;

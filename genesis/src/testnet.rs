@@ -1,0 +1,258 @@
+//! A complete local network in one directory: keys for every organisation, `genesis.json`, one
+//! configuration per validator on loopback, and an `env` file for the CLI.
+//!
+//! ```text
+//! DIR/genesis.json
+//! DIR/env                          export WAYBILL_GENESIS, WAYBILL_NODE, WAYBILL_KEY_<ORG>
+//! DIR/keys/<org>.key               event signing keys (mode 0600)
+//! DIR/nodes/<validator>/node.key   node keys (mode 0600)
+//! DIR/nodes/<validator>/config.toml
+//! DIR/nodes/<validator>/data/      created by the node on first start
+//! ```
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use waybill_protocol::crypto::CryptoError;
+use waybill_protocol::files::{self, FileError, KeyFile, KeyPurpose, NodeConfig};
+use waybill_protocol::genesis::*;
+use waybill_protocol::ids::*;
+use waybill_protocol::{Keypair, json};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct TestnetPlan {
+    pub chain_id: ChainId,
+    pub validators: usize,
+    /// Validator i listens on `base_port + 2i` (p2p) and `+ 1` (API); `None` picks free ports.
+    pub base_port: Option<u16>,
+    pub genesis_time_ms: u64,
+    pub out: PathBuf,
+}
+
+/// What was built, for the caller to print.
+#[derive(Debug)]
+pub struct Testnet {
+    pub dir: PathBuf,
+    pub genesis: Genesis,
+    pub genesis_path: PathBuf,
+    pub config_paths: Vec<PathBuf>,
+    pub env_path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestnetError {
+    #[error("--validators must be between 1 and {max}, not {count}")]
+    ValidatorCount { count: usize, max: usize },
+    #[error("--base-port {base}: the last validator would need port {last}, above 65535")]
+    PortRange { base: u16, last: u32 },
+    #[error("output directory {0} exists and is not empty; choose another or remove it")]
+    OutputNotEmpty(PathBuf),
+    #[error("{what} {path}: {reason}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("could not reserve a free loopback port: {0}")]
+    NoFreePort(String),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Key(#[from] CryptoError),
+    #[error("the generated genesis is invalid (a bug in this tool): {0}")]
+    Genesis(#[from] GenesisError),
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> TestnetError + 'a {
+    move |error| TestnetError::Io {
+        what,
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    }
+}
+
+/// Makes the whole testnet directory. Refuses a non-empty output directory.
+pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
+    let max = waybill_protocol::limits::VALIDATORS_MAX;
+    if plan.validators == 0 || plan.validators > max {
+        return Err(TestnetError::ValidatorCount {
+            count: plan.validators,
+            max,
+        });
+    }
+    let ports = allocate_ports(plan.base_port, plan.validators)?;
+    prepare_output(&plan.out)?;
+    let dir = fs::canonicalize(&plan.out).map_err(io("output directory", &plan.out))?;
+    let keys_dir = dir.join("keys");
+    fs::create_dir(&keys_dir).map_err(io("directory", &keys_dir))?;
+
+    let mut organisations = Vec::new();
+    let mut key_paths = Vec::new();
+    for (id, name, country, role) in TESTNET_ORGANISATIONS {
+        let org = OrgId::new(id).expect("default organisation ids are valid");
+        let keypair = Keypair::generate()?;
+        let path = keys_dir.join(format!("{id}.key"));
+        KeyFile {
+            keypair: keypair.clone(),
+            chain_id: Some(plan.chain_id.clone()),
+            purpose: Some(KeyPurpose::Events {
+                key: KeyId {
+                    org: org.clone(),
+                    index: 0,
+                },
+            }),
+        }
+        .write(&path)?;
+        key_paths.push((id, path));
+        organisations.push(Organisation {
+            id: org,
+            name: PartyName::new(name).expect("default names are valid"),
+            country: CountryCode::new(country).expect("default countries are valid"),
+            roles: vec![role],
+            signing_keys: vec![keypair.public_key()],
+            gs1_prefixes: if role == Role::Brand {
+                vec![
+                    Gs1CompanyPrefix::new(TESTNET_BRAND_GS1_PREFIX)
+                        .expect("default prefix is valid"),
+                ]
+            } else {
+                Vec::new()
+            },
+        });
+    }
+
+    let mut validators = Vec::new();
+    let mut node_dirs = Vec::new();
+    for (index, (p2p_port, api_port)) in ports.iter().enumerate() {
+        let operator = TESTNET_ORGANISATIONS[index % TESTNET_VALIDATOR_OPERATORS].0;
+        let name = OrgId::new(format!("{operator}-{index}")).expect("validator names are valid");
+        let node_dir = dir.join("nodes").join(name.as_str());
+        fs::create_dir_all(&node_dir).map_err(io("directory", &node_dir))?;
+        let keypair = Keypair::generate()?;
+        KeyFile {
+            keypair: keypair.clone(),
+            chain_id: Some(plan.chain_id.clone()),
+            purpose: Some(KeyPurpose::Node {
+                validator: name.clone(),
+            }),
+        }
+        .write(&node_dir.join("node.key"))?;
+        validators.push(Validator {
+            name,
+            operator: OrgId::new(operator).expect("default organisation ids are valid"),
+            node_key: keypair.public_key(),
+            p2p_address: NetworkAddress::new(format!("/ip4/127.0.0.1/tcp/{p2p_port}"))
+                .expect("loopback multiaddrs are valid"),
+            api_address: NetworkAddress::new(format!("127.0.0.1:{api_port}"))
+                .expect("loopback addresses are valid"),
+        });
+        node_dirs.push(node_dir);
+    }
+
+    let genesis = Genesis {
+        chain_id: plan.chain_id.clone(),
+        genesis_time_ms: plan.genesis_time_ms,
+        organisations,
+        validators,
+        consensus: ConsensusParameters::default(),
+        permissions: default_permissions(),
+    };
+    genesis.validate()?;
+    let genesis_path = dir.join("genesis.json");
+    files::write_new(
+        "genesis",
+        &genesis_path,
+        json::to_pretty(&genesis).as_bytes(),
+    )?;
+
+    let mut config_paths = Vec::new();
+    for (validator, node_dir) in genesis.validators.iter().zip(&node_dirs) {
+        let config = NodeConfig {
+            chain_id: genesis.chain_id.clone(),
+            validator: validator.name.clone(),
+            genesis: PathBuf::from("../../genesis.json"),
+            node_key: PathBuf::from("node.key"),
+            data_dir: PathBuf::from("data"),
+            p2p_listen: validator.p2p_address.clone(),
+            api_listen: validator.api_address.clone(),
+        };
+        let path = node_dir.join("config.toml");
+        files::write_new("node configuration", &path, config.to_toml().as_bytes())?;
+        config_paths.push(path);
+    }
+
+    let env_path = dir.join("env");
+    let env = env_file(&genesis, &genesis_path, &key_paths);
+    files::write_new("env file", &env_path, env.as_bytes())?;
+    Ok(Testnet {
+        dir,
+        genesis,
+        genesis_path,
+        config_paths,
+        env_path,
+    })
+}
+
+fn prepare_output(out: &Path) -> Result<(), TestnetError> {
+    match fs::read_dir(out) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(TestnetError::OutputNotEmpty(out.to_path_buf()));
+            }
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(out).map_err(io("output directory", out))
+        }
+        Err(error) => Err(io("output directory", out)(error)),
+    }
+}
+
+/// (p2p, api) port pairs. Free ports are found by binding port 0 on loopback, holding every
+/// listener until all are chosen so no port is handed out twice.
+fn allocate_ports(base: Option<u16>, count: usize) -> Result<Vec<(u16, u16)>, TestnetError> {
+    if let Some(base) = base {
+        let last = u32::from(base) + 2 * count as u32 - 1;
+        if last > u32::from(u16::MAX) {
+            return Err(TestnetError::PortRange { base, last });
+        }
+        return Ok((0..count as u16)
+            .map(|i| (base + 2 * i, base + 2 * i + 1))
+            .collect());
+    }
+    let mut listeners = Vec::new();
+    for _ in 0..2 * count {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|error| TestnetError::NoFreePort(error.to_string()))?;
+        listeners.push(listener);
+    }
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()
+        .map_err(|error| TestnetError::NoFreePort(error.to_string()))?;
+    Ok(ports.chunks(2).map(|pair| (pair[0], pair[1])).collect())
+}
+
+/// `export` lines for the CLI: the genesis, the first node's API, one key per organisation.
+fn env_file(genesis: &Genesis, genesis_path: &Path, key_paths: &[(&str, PathBuf)]) -> String {
+    let mut env = String::from("# Source this file: . ./env\n");
+    let _ = writeln!(env, "export WAYBILL_GENESIS={}", shell_quote(genesis_path));
+    let _ = writeln!(
+        env,
+        "export WAYBILL_NODE=http://{}",
+        genesis.validators[0].api_address
+    );
+    for (org, path) in key_paths {
+        let variable = org.to_ascii_uppercase().replace('-', "_");
+        let _ = writeln!(env, "export WAYBILL_KEY_{variable}={}", shell_quote(path));
+    }
+    env
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}

@@ -1,0 +1,1 @@
+//! Waybill's cross-crate tests live in `tests/`; this library holds what they share.
