@@ -1,4 +1,5 @@
-//! The Waybill validator node: it reads its configuration and genesis, and (as the ledger,
-//! consensus and node issues land) orders, executes and stores events and serves them.
+//! The Waybill validator node: reads its configuration and genesis, executes and stores blocks,
+//! and serves provenance. Consensus, networking and the HTTP API arrive with their issues.
 
+pub mod ledger;
 pub mod setup;

@@ -123,3 +123,135 @@ impl CommitCertificate {
         }
     }
 }
+
+/// Why a commit certificate does not prove its block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    #[error("certificate: header is for chain {found}, the genesis is chain {expected}")]
+    WrongChain { expected: String, found: String },
+    #[error("certificate: header names validator set {found}, the genesis has {expected}")]
+    WrongValidatorSet { expected: Hash, found: Hash },
+    #[error(
+        "certificate: it is for height {certificate} block {certificate_block}, the header is height {header} block {header_block}"
+    )]
+    BlockMismatch {
+        certificate: u64,
+        certificate_block: Hash,
+        header: u64,
+        header_block: Hash,
+    },
+    #[error(
+        "certificate: signer bitmap is {found} bytes, {expected} expected for {validators} validators"
+    )]
+    BitmapLength {
+        found: usize,
+        expected: usize,
+        validators: usize,
+    },
+    #[error("certificate: signer {validator} is not a genesis validator")]
+    UnknownSigner { validator: u16 },
+    #[error("certificate: {signers} signers but {signatures} signatures")]
+    SignatureCount { signers: usize, signatures: usize },
+    #[error("certificate: {found} signers, more than two thirds ({needed}) needed")]
+    TooFewSigners { found: usize, needed: usize },
+    #[error("certificate: signature of validator {validator} does not verify")]
+    BadSignature { validator: u16 },
+}
+
+impl CommitCertificate {
+    /// Checks that more than two thirds of the genesis validators precommitted `header` on this
+    /// chain, each signature valid under `verify_strict`.
+    pub fn verify(
+        &self,
+        rules: &crate::rules::ChainRules,
+        header: &BlockHeader,
+    ) -> Result<(), CertificateError> {
+        if &header.chain_id != rules.chain_id() {
+            return Err(CertificateError::WrongChain {
+                expected: rules.chain_id().to_string(),
+                found: header.chain_id.to_string(),
+            });
+        }
+        if header.validators_hash != rules.validators_hash() {
+            return Err(CertificateError::WrongValidatorSet {
+                expected: rules.validators_hash(),
+                found: header.validators_hash,
+            });
+        }
+        let header_block = header.hash();
+        if self.height != header.height || self.block_hash != header_block {
+            return Err(CertificateError::BlockMismatch {
+                certificate: self.height,
+                certificate_block: self.block_hash,
+                header: header.height,
+                header_block,
+            });
+        }
+        let validators = rules.validator_count();
+        let expected = validators.div_ceil(8);
+        if self.signers.len() != expected {
+            return Err(CertificateError::BitmapLength {
+                found: self.signers.len(),
+                expected,
+                validators,
+            });
+        }
+        let signers: Vec<ValidatorIndex> = self.signer_indices().collect();
+        if let Some(unknown) = signers.iter().find(|v| usize::from(v.0) >= validators) {
+            return Err(CertificateError::UnknownSigner {
+                validator: unknown.0,
+            });
+        }
+        if signers.len() != self.signatures.len() {
+            return Err(CertificateError::SignatureCount {
+                signers: signers.len(),
+                signatures: self.signatures.len(),
+            });
+        }
+        if signers.len() < rules.quorum() {
+            return Err(CertificateError::TooFewSigners {
+                found: signers.len(),
+                needed: rules.quorum(),
+            });
+        }
+        for (validator, signature) in signers.iter().zip(&self.signatures) {
+            let message = self.precommit(*validator).signing_bytes(rules.chain_id());
+            rules
+                .verify_validator(*validator, &message, signature)
+                .map_err(|_| CertificateError::BadSignature {
+                    validator: validator.0,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Assembles a certificate from precommits for one block, in any order; the caller has
+    /// checked each precommit's signature.
+    pub fn from_precommits(
+        height: u64,
+        round: u32,
+        block_hash: Hash,
+        validator_count: usize,
+        precommits: &[SignedVote],
+    ) -> CommitCertificate {
+        let mut sorted: Vec<&SignedVote> = precommits.iter().collect();
+        sorted.sort_by_key(|v| v.vote.validator);
+        sorted.dedup_by_key(|v| v.vote.validator);
+        let mut signers = vec![0u8; validator_count.div_ceil(8)];
+        for vote in &sorted {
+            let index = usize::from(vote.vote.validator.0);
+            assert!(
+                index < validator_count,
+                "precommit from validator {index} of {validator_count}"
+            );
+            signers[index / 8] |= 1 << (index % 8);
+        }
+        CommitCertificate {
+            height,
+            round,
+            block_hash,
+            signers,
+            signatures: sorted.iter().map(|v| v.signature).collect(),
+        }
+    }
+}

@@ -14,6 +14,15 @@ pub const NOW_MS: u64 = 1_767_225_600_000;
 /// The fixture brand's GS1 company prefix.
 pub const BRAND_PREFIX: &str = TESTNET_BRAND_GS1_PREFIX;
 
+/// Every fixture organisation's id.
+pub const ORGANISATION_IDS: [&str; 5] = [
+    TESTNET_ORGANISATIONS[0].0,
+    TESTNET_ORGANISATIONS[1].0,
+    TESTNET_ORGANISATIONS[2].0,
+    TESTNET_ORGANISATIONS[3].0,
+    TESTNET_ORGANISATIONS[4].0,
+];
+
 pub fn chain_id() -> ChainId {
     ChainId::new(CHAIN).expect("fixture chain id is valid")
 }
@@ -143,4 +152,33 @@ pub fn event(org_id: &str, nonce: u64, shipment_id: &str, kind: EventKind) -> Ev
 /// [`event`], signed with the organisation's fixture key.
 pub fn signed_event(org_id: &str, nonce: u64, shipment_id: &str, kind: EventKind) -> SignedEvent {
     event(org_id, nonce, shipment_id, kind).sign(&org_keypair(org_id))
+}
+
+/// A commit certificate for `header` signed by the fixture node keys of `signers`.
+pub fn certificate(
+    header: &crate::BlockHeader,
+    validator_count: usize,
+    signers: &[usize],
+) -> crate::CommitCertificate {
+    let block_hash = header.hash();
+    let precommits: Vec<crate::SignedVote> = signers
+        .iter()
+        .map(|&index| {
+            crate::Vote {
+                height: header.height,
+                round: 0,
+                step: crate::VoteStep::Precommit,
+                block: Some(block_hash),
+                validator: crate::ValidatorIndex(index as u16),
+            }
+            .sign(&header.chain_id, &node_keypair(index))
+        })
+        .collect();
+    crate::CommitCertificate::from_precommits(
+        header.height,
+        0,
+        block_hash,
+        validator_count,
+        &precommits,
+    )
 }

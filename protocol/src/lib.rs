@@ -5,17 +5,22 @@
 //! writes the genesis, key and configuration files at a program's edge; nothing else in this
 //! crate calls it.
 
+pub mod admission;
 pub mod block;
 pub mod codec;
 pub mod crypto;
 pub mod event;
+pub mod execution;
 pub mod files;
 pub mod fixtures;
 pub mod genesis;
 pub mod ids;
+pub mod index;
 pub mod json;
 pub mod limits;
 pub mod merkle;
+pub mod provenance;
+pub mod rules;
 
 pub use block::{BlockHeader, CommitCertificate, SignedVote, ValidatorIndex, Vote, VoteStep};
 pub use crypto::{Hash, Keypair, PublicKey, Signature};

@@ -69,3 +69,10 @@ const _: () = assert!(BLOCK_EVENTS_MAX * 1_024 <= BLOCK_ENCODED_BYTES_MAX);
 const _: () = assert!(EPCS_PER_EVENT_MAX * 48 <= EVENT_ENCODED_BYTES_MAX);
 const _: () = assert!(VALIDATORS_MAX <= u16::MAX as usize);
 const _: () = assert!(TIMEOUT_MS_MIN < TIMEOUT_MS_MAX);
+
+/// A serialised authenticated-map proof: at most 256 siblings of 33 bytes plus a leaf.
+pub const MAP_PROOF_BYTES_MAX: usize = 16 * 1024;
+/// Events one provenance proof may carry (a key's whole history is served in one answer).
+pub const PROVENANCE_EVENTS_MAX: usize = 10_000;
+
+const _: () = assert!(MAP_PROOF_BYTES_MAX >= 256 * 33 + 128);

@@ -95,9 +95,9 @@ fn verify_strict_rejects_a_non_canonical_s() {
     let message = b"message";
     let mut signature = keypair.sign(message);
     let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = u16::from(signature.0[32 + i]) + u16::from(L[i]) + carry;
-        signature.0[32 + i] = sum as u8;
+    for (s_byte, l_byte) in signature.0[32..].iter_mut().zip(L) {
+        let sum = u16::from(*s_byte) + u16::from(l_byte) + carry;
+        *s_byte = sum as u8;
         carry = sum >> 8;
     }
     assert_eq!(

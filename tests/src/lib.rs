@@ -1,1 +1,141 @@
-//! Waybill's cross-crate tests live in `tests/`; this library holds what they share.
+//! What Waybill's cross-crate tests share: an event factory that keeps each signer's nonces, an
+//! in-memory chain for execution tables, and a RocksDB ledger that commits with fixture
+//! certificates.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use waybill_node::ledger::memory::MemoryStore;
+use waybill_node::ledger::{BlockProposal, Ledger, LedgerError, LedgerOptions, build_block};
+use waybill_protocol::admission::CheckedEvent;
+use waybill_protocol::event::{EventKind, SignedEvent};
+use waybill_protocol::execution::EventOutcome;
+use waybill_protocol::rules::ChainRules;
+use waybill_protocol::{EventBuilder, ValidatorIndex, fixtures};
+
+/// Validators in the fixture genesis the ledger tests use.
+pub const VALIDATORS: usize = 4;
+
+pub fn rules() -> ChainRules {
+    ChainRules::new(fixtures::genesis(VALIDATORS)).unwrap()
+}
+
+/// Signs fixture events with increasing nonces per organisation.
+#[derive(Debug, Default)]
+pub struct EventFactory {
+    nonces: BTreeMap<String, u64>,
+    /// Event time; blocks are stamped after it.
+    pub time_ms: u64,
+}
+
+impl EventFactory {
+    pub fn new() -> EventFactory {
+        EventFactory {
+            nonces: BTreeMap::new(),
+            time_ms: fixtures::NOW_MS,
+        }
+    }
+
+    /// Continues nonces from `start` for every organisation (for a process resuming a chain).
+    pub fn starting_at(start: u64, time_ms: u64) -> EventFactory {
+        let nonces = fixtures::ORGANISATION_IDS
+            .iter()
+            .map(|org| (org.to_string(), start))
+            .collect();
+        EventFactory { nonces, time_ms }
+    }
+
+    pub fn builder(&mut self, org: &str, shipment: &str, kind: EventKind) -> EventBuilder {
+        let nonce = self.nonces.entry(org.to_string()).or_insert(0);
+        *nonce += 1;
+        EventBuilder::new(
+            fixtures::chain_id(),
+            fixtures::key_id(org),
+            *nonce,
+            fixtures::shipment(shipment),
+            kind,
+            self.time_ms,
+        )
+    }
+
+    pub fn event(&mut self, org: &str, shipment: &str, kind: EventKind) -> SignedEvent {
+        let builder = self.builder(org, shipment, kind);
+        builder.sign(&fixtures::org_keypair(org))
+    }
+}
+
+pub fn check(rules: &ChainRules, events: Vec<SignedEvent>) -> Vec<CheckedEvent> {
+    events
+        .into_iter()
+        .map(|e| CheckedEvent::check(rules, e).unwrap())
+        .collect()
+}
+
+/// Execution on an in-memory store: one block per call.
+#[derive(Debug)]
+pub struct MemoryChain {
+    pub rules: ChainRules,
+    pub store: MemoryStore,
+    pub events: EventFactory,
+}
+
+impl Default for MemoryChain {
+    fn default() -> MemoryChain {
+        MemoryChain::new()
+    }
+}
+
+impl MemoryChain {
+    pub fn new() -> MemoryChain {
+        let rules = rules();
+        let store = MemoryStore::new(&rules).unwrap();
+        MemoryChain {
+            rules,
+            store,
+            events: EventFactory::new(),
+        }
+    }
+
+    /// Executes `events` as the next block and commits it.
+    pub fn block(&mut self, events: Vec<SignedEvent>) -> Vec<EventOutcome> {
+        let proposal = BlockProposal {
+            time_ms: self.store.tip().time_ms.max(self.events.time_ms) + 1_000,
+            proposer: ValidatorIndex(0),
+            events: check(&self.rules, events),
+        };
+        let block = build_block(&self.store, &self.rules, self.store.tip(), proposal).unwrap();
+        self.store.commit(&block);
+        block.outcomes
+    }
+
+    /// One event, in a block of its own.
+    pub fn apply(&mut self, org: &str, shipment: &str, kind: EventKind) -> EventOutcome {
+        let event = self.events.event(org, shipment, kind);
+        self.block(vec![event]).remove(0)
+    }
+}
+
+/// Executes and commits `events` as the next block of `ledger`, certified by the first
+/// `quorum` fixture validators.
+pub fn commit_block(
+    ledger: &mut Ledger,
+    events: Vec<SignedEvent>,
+    time_ms: u64,
+) -> Result<Vec<EventOutcome>, LedgerError> {
+    let proposal = BlockProposal {
+        time_ms,
+        proposer: ValidatorIndex((ledger.tip().height % VALIDATORS as u64) as u16),
+        events: check(ledger.rules(), events),
+    };
+    let block = ledger.execute(proposal)?;
+    let signers: Vec<usize> = (0..ledger.rules().quorum()).collect();
+    let certificate = fixtures::certificate(&block.header, VALIDATORS, &signers);
+    let outcomes = block.outcomes.clone();
+    ledger.commit(block, &certificate)?;
+    Ok(outcomes)
+}
+
+pub fn open_ledger(path: &Path) -> Result<Ledger, LedgerError> {
+    Ledger::open(path, rules(), LedgerOptions::default())
+}

@@ -1,0 +1,219 @@
+//! The authenticated map behind `index_root`: jmt (Jellyfish Merkle Tree, SHA-256) from each
+//! index key's map key to its encoded [`KeyRecord`], one version per block height.
+//!
+//! jmt is used through this module only, which adds what it leaves to its caller:
+//! - versions strictly consecutive: a gap would make jmt start from an empty tree, silently;
+//! - panics inside jmt (it `unwrap`s some storage reads) become errors where proofs are served;
+//! - stale nodes and superseded values are pruned once they fall out of the retention window;
+//! - the storage is abstract ([`MapStorage`]), so RocksDB and memory share this logic.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
+use waybill_protocol::Hash;
+use waybill_protocol::codec;
+use waybill_protocol::index::{IndexKey, KeyRecord};
+
+use super::LedgerError;
+
+/// What the map needs from storage: committed nodes, and the newest value of a key at or below
+/// a version.
+pub trait MapStorage {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, LedgerError>;
+    fn value(
+        &self,
+        key_hash: &[u8; 32],
+        max_version: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, LedgerError>;
+}
+
+/// The writes one version makes: new nodes and values, and what they make stale.
+#[derive(Debug, Default)]
+pub struct MapWrite {
+    pub version: u64,
+    pub root: Hash,
+    pub nodes: Vec<(NodeKey, Node)>,
+    /// (key hash, value) written at `version`.
+    pub values: Vec<([u8; 32], Vec<u8>)>,
+    /// Nodes replaced at `version`: prunable once `version` leaves the retention window.
+    pub stale_nodes: Vec<NodeKey>,
+    /// (key hash, older version) whose value `version` supersedes.
+    pub stale_values: Vec<([u8; 32], u64)>,
+}
+
+struct Reader<'a, S: MapStorage>(&'a S);
+
+impl<S: MapStorage> TreeReader for Reader<'_, S> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(self.0.node(node_key)?)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self
+            .0
+            .value(&key_hash.0, max_version)?
+            .map(|(_, value)| value))
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only jmt's restore uses this; we never restore a tree from chunks.
+        anyhow::bail!("rightmost-leaf lookup is not supported by this store")
+    }
+}
+
+/// Runs a jmt operation, turning its panics (storage-read unwraps) into errors.
+fn guarded<T>(
+    operation: &'static str,
+    run: impl FnOnce() -> anyhow::Result<T>,
+) -> Result<T, LedgerError> {
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(LedgerError::Map {
+            operation,
+            reason: format!("{error:#}"),
+        }),
+        Err(_) => Err(LedgerError::Map {
+            operation,
+            reason: "the tree library panicked (a storage read failed)".into(),
+        }),
+    }
+}
+
+/// The tree at version 0: empty, before any block.
+pub fn genesis_write<S: MapStorage>(storage: &S) -> Result<MapWrite, LedgerError> {
+    write_version(storage, 0, None, BTreeMap::new())
+}
+
+/// Writes the records of `changes` as version `version`, which must follow `latest`.
+pub fn update<S: MapStorage>(
+    storage: &S,
+    latest: u64,
+    version: u64,
+    changes: &BTreeMap<IndexKey, KeyRecord>,
+) -> Result<MapWrite, LedgerError> {
+    if version != latest + 1 {
+        return Err(LedgerError::MapVersion {
+            expected: latest + 1,
+            found: version,
+        });
+    }
+    let values = changes
+        .iter()
+        .map(|(key, record)| (key.map_key(), codec::encode(record)))
+        .collect();
+    write_version(storage, version, Some(latest), values)
+}
+
+fn write_version<S: MapStorage>(
+    storage: &S,
+    version: u64,
+    latest: Option<u64>,
+    values: BTreeMap<[u8; 32], Vec<u8>>,
+) -> Result<MapWrite, LedgerError> {
+    let mut stale_values = Vec::new();
+    if let Some(latest) = latest {
+        for key_hash in values.keys() {
+            if let Some((old_version, _)) = storage.value(key_hash, latest)? {
+                stale_values.push((*key_hash, old_version));
+            }
+        }
+    }
+    let reader = Reader(storage);
+    let value_set: Vec<(KeyHash, Option<OwnedValue>)> = values
+        .iter()
+        .map(|(key, value)| (KeyHash(*key), Some(value.clone())))
+        .collect();
+    let (root, batch): (jmt::RootHash, TreeUpdateBatch) = guarded("update", || {
+        Sha256Jmt::new(&reader).put_value_set(value_set, version)
+    })?;
+    Ok(MapWrite {
+        version,
+        root: Hash(root.0),
+        nodes: batch
+            .node_batch
+            .nodes()
+            .iter()
+            .map(|(k, n)| (k.clone(), n.clone()))
+            .collect(),
+        values: values.into_iter().collect(),
+        stale_nodes: batch
+            .stale_node_index_batch
+            .into_iter()
+            .map(|stale| {
+                debug_assert_eq!(stale.stale_since_version, version);
+                stale.node_key
+            })
+            .collect(),
+        stale_values,
+    })
+}
+
+/// The record of `key` at `version`, if any.
+pub fn record<S: MapStorage>(
+    storage: &S,
+    key: &IndexKey,
+    version: u64,
+) -> Result<Option<KeyRecord>, LedgerError> {
+    match storage.value(&key.map_key(), version)? {
+        None => Ok(None),
+        Some((_, bytes)) => decode_record(&bytes).map(Some),
+    }
+}
+
+fn decode_record(bytes: &[u8]) -> Result<KeyRecord, LedgerError> {
+    codec::decode("key record", bytes, 128).map_err(|error| LedgerError::Corrupt {
+        what: format!("key record: {error}"),
+    })
+}
+
+/// The record of `key` at `version` with jmt's proof of it (or of its absence), borsh-encoded.
+pub fn prove<S: MapStorage>(
+    storage: &S,
+    key: &IndexKey,
+    version: u64,
+) -> Result<(Option<KeyRecord>, Vec<u8>), LedgerError> {
+    let reader = Reader(storage);
+    let (value, proof) = guarded("prove", || {
+        Sha256Jmt::new(&reader).get_with_proof(KeyHash(key.map_key()), version)
+    })?;
+    let record = value.as_deref().map(decode_record).transpose()?;
+    let proof = borsh::to_vec(&proof).map_err(|error| LedgerError::Map {
+        operation: "encode proof",
+        reason: error.to_string(),
+    })?;
+    Ok((record, proof))
+}
+
+/// The root at `version`.
+pub fn root<S: MapStorage>(storage: &S, version: u64) -> Result<Hash, LedgerError> {
+    let reader = Reader(storage);
+    let root = guarded("root", || Sha256Jmt::new(&reader).get_root_hash(version))?;
+    Ok(Hash(root.0))
+}
+
+/// Encodes a node key for storage (borsh: what jmt defines for it).
+pub fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
+    borsh::to_vec(key).expect("node keys always encode")
+}
+
+pub fn node_bytes(node: &Node) -> Vec<u8> {
+    borsh::to_vec(node).expect("nodes always encode")
+}
+
+pub fn decode_node(bytes: &[u8]) -> Result<Node, LedgerError> {
+    borsh::from_slice(bytes).map_err(|error| LedgerError::Corrupt {
+        what: format!("map node: {error}"),
+    })
+}
+
+pub fn decode_node_key(bytes: &[u8]) -> Result<NodeKey, LedgerError> {
+    borsh::from_slice(bytes).map_err(|error| LedgerError::Corrupt {
+        what: format!("map node key: {error}"),
+    })
+}

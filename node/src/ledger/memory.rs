@@ -1,0 +1,112 @@
+//! The ledger state in memory, with the same pipeline as RocksDB: for re-executing a chain
+//! (`verify-chain`) and for tests and simulations that need many ledgers quickly. Keeps only the
+//! latest version of the authenticated map (stale nodes are dropped on commit).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jmt::storage::{Node, NodeKey};
+use waybill_protocol::event::Sgtin;
+use waybill_protocol::execution::{SerialState, ShipmentState};
+use waybill_protocol::rules::ChainRules;
+use waybill_protocol::{Hash, KeyId, ShipmentId};
+
+use super::{ExecutedBlock, LedgerError, MapStorage, StateStore, Tip, authenticated_map};
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    shipments: HashMap<ShipmentId, ShipmentState>,
+    serials: HashMap<Sgtin, SerialState>,
+    nonces: HashMap<KeyId, u64>,
+    events: HashSet<Hash>,
+    nodes: HashMap<NodeKey, Node>,
+    /// key hash → (version → value); only the latest value of each key is kept.
+    values: HashMap<[u8; 32], BTreeMap<u64, Vec<u8>>>,
+    pub tip: Option<Tip>,
+}
+
+impl MemoryStore {
+    /// A store at height 0 for `rules`' genesis.
+    pub fn new(rules: &ChainRules) -> Result<MemoryStore, LedgerError> {
+        let mut store = MemoryStore::default();
+        let write = authenticated_map::genesis_write(&store)?;
+        for (key, node) in write.nodes {
+            store.nodes.insert(key, node);
+        }
+        store.tip = Some(Tip::genesis(rules));
+        Ok(store)
+    }
+
+    pub fn tip(&self) -> &Tip {
+        self.tip
+            .as_ref()
+            .expect("a memory store is created with a tip")
+    }
+
+    /// Applies an executed block's writes (the caller checked its certificate, if it matters).
+    pub fn commit(&mut self, block: &ExecutedBlock) {
+        for id in &block.state.changed.shipments {
+            if let Some(Some(state)) = block.state.shipments.get(id) {
+                self.shipments.insert(id.clone(), state.clone());
+            }
+        }
+        for serial in &block.state.changed.serials {
+            if let Some(Some(state)) = block.state.serials.get(serial) {
+                self.serials.insert(serial.clone(), state.clone());
+            }
+        }
+        for signer in &block.state.changed.signers {
+            if let Some(Some(nonce)) = block.state.nonces.get(signer) {
+                self.nonces.insert(signer.clone(), *nonce);
+            }
+        }
+        self.events.extend(block.events.iter().map(|e| e.id()));
+        for key in &block.map.stale_nodes {
+            self.nodes.remove(key);
+        }
+        for (key, node) in &block.map.nodes {
+            self.nodes.insert(key.clone(), node.clone());
+        }
+        for (key_hash, value) in &block.map.values {
+            let versions = self.values.entry(*key_hash).or_default();
+            versions.clear();
+            versions.insert(block.map.version, value.clone());
+        }
+        self.tip = Some(block.tip.clone());
+    }
+}
+
+impl MapStorage for MemoryStore {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, LedgerError> {
+        Ok(self.nodes.get(key).cloned())
+    }
+
+    fn value(
+        &self,
+        key_hash: &[u8; 32],
+        max_version: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
+        Ok(self
+            .values
+            .get(key_hash)
+            .and_then(|versions| versions.range(..=max_version).next_back())
+            .map(|(version, value)| (*version, value.clone())))
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn shipment(&self, id: &ShipmentId) -> Result<Option<ShipmentState>, LedgerError> {
+        Ok(self.shipments.get(id).cloned())
+    }
+
+    fn serial(&self, serial: &Sgtin) -> Result<Option<SerialState>, LedgerError> {
+        Ok(self.serials.get(serial).cloned())
+    }
+
+    fn nonce(&self, signer: &KeyId) -> Result<Option<u64>, LedgerError> {
+        Ok(self.nonces.get(signer).copied())
+    }
+
+    fn committed_events(&self, ids: &[Hash]) -> Result<Vec<bool>, LedgerError> {
+        Ok(ids.iter().map(|id| self.events.contains(id)).collect())
+    }
+}

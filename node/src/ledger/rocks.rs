@@ -1,0 +1,727 @@
+//! The ledger on RocksDB. One block is one synced `WriteBatch`: header, certificate, events,
+//! receipts, per-key event lists, execution state, authenticated-map nodes and values, pruning,
+//! and the tip — so a crash leaves the whole block or none of it.
+//!
+//! Column families and their keys (integers big-endian, so keys sort by height):
+//!
+//! | family | key | value |
+//! |---|---|---|
+//! | `meta` | `tip` | [`Tip`] |
+//! | `headers`, `certificates` | height | header, commit certificate |
+//! | `events` | height ‖ index (u32) | signed event |
+//! | `event_locations` | event id | [`EventLocation`] |
+//! | `key_events` | map key ‖ position | height ‖ index |
+//! | `state` | `s`‖shipment, `c`‖serial, `n`‖signer | shipment state, serial state, last nonce |
+//! | `map_nodes` | jmt node key | jmt node |
+//! | `map_values` | map key ‖ version | encoded key record |
+//! | `map_stale_nodes` | version ‖ node key | — (prune when the version leaves retention) |
+//! | `map_stale_values` | version ‖ map key ‖ older version | — (likewise) |
+
+use std::path::Path;
+
+use jmt::storage::{Node, NodeKey};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType, Direction,
+    IteratorMode, Options, WriteBatch, WriteOptions,
+};
+use waybill_protocol::codec;
+use waybill_protocol::event::{Sgtin, SignedEvent};
+use waybill_protocol::execution::{SerialState, ShipmentState};
+use waybill_protocol::index::IndexKey;
+use waybill_protocol::limits::PROVENANCE_EVENTS_MAX;
+use waybill_protocol::provenance::{ProvenEvent, ProvenanceProof};
+use waybill_protocol::rules::ChainRules;
+use waybill_protocol::{BlockHeader, CommitCertificate, Hash, KeyId, ShipmentId};
+
+use super::authenticated_map::{self, decode_node, node_bytes, node_key_bytes};
+use super::{
+    BlockProposal, EventLocation, ExecutedBlock, LedgerError, MapStorage, StateStore, Tip,
+    build_block, check_header,
+};
+
+const META: &str = "meta";
+const HEADERS: &str = "headers";
+const CERTIFICATES: &str = "certificates";
+const EVENTS: &str = "events";
+const EVENT_LOCATIONS: &str = "event_locations";
+const KEY_EVENTS: &str = "key_events";
+const STATE: &str = "state";
+const MAP_NODES: &str = "map_nodes";
+const MAP_VALUES: &str = "map_values";
+const MAP_STALE_NODES: &str = "map_stale_nodes";
+const MAP_STALE_VALUES: &str = "map_stale_values";
+const FAMILIES: [&str; 11] = [
+    META,
+    HEADERS,
+    CERTIFICATES,
+    EVENTS,
+    EVENT_LOCATIONS,
+    KEY_EVENTS,
+    STATE,
+    MAP_NODES,
+    MAP_VALUES,
+    MAP_STALE_NODES,
+    MAP_STALE_VALUES,
+];
+const TIP_KEY: &[u8] = b"tip";
+
+/// Tunables of a ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerOptions {
+    /// How many recent versions of the authenticated map stay provable; older nodes and values
+    /// are pruned.
+    pub retention_versions: u64,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> LedgerOptions {
+        LedgerOptions {
+            retention_versions: 128,
+        }
+    }
+}
+
+/// The RocksDB ledger of one node.
+pub struct Ledger {
+    db: DB,
+    rules: ChainRules,
+    tip: Tip,
+    options: LedgerOptions,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Ledger")
+            .field("tip_height", &self.tip.height)
+            .finish_non_exhaustive()
+    }
+}
+
+fn storage(operation: &'static str) -> impl FnOnce(rocksdb::Error) -> LedgerError {
+    move |error| LedgerError::Storage {
+        operation,
+        reason: error.to_string(),
+    }
+}
+
+fn corrupt(what: &str) -> impl FnOnce(codec::CodecError) -> LedgerError + '_ {
+    move |error| LedgerError::Corrupt {
+        what: format!("{what}: {error}"),
+    }
+}
+
+fn height_key(height: u64) -> [u8; 8] {
+    height.to_be_bytes()
+}
+
+fn event_key(height: u64, index: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn versioned_key(map_key: &[u8; 32], version: u64) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(map_key);
+    key[32..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn state_key<T: bincode::Encode>(prefix: u8, value: &T) -> Vec<u8> {
+    let mut key = vec![prefix];
+    codec::encode_into(value, &mut key);
+    key
+}
+
+fn db_options() -> Options {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    options.set_compression_type(DBCompressionType::Lz4);
+    options.set_max_background_jobs(2);
+    let mut table = BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    options.set_block_based_table_factory(&table);
+    options
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger in `path` for `rules`' chain, and checks that what is stored
+    /// is whole: the tip names a stored block with its certificate, the log frontier and map root
+    /// agree with that block's header, and nothing lies beyond it.
+    pub fn open(
+        path: &Path,
+        rules: ChainRules,
+        options: LedgerOptions,
+    ) -> Result<Ledger, LedgerError> {
+        let families = FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, db_options()));
+        let db = DB::open_cf_descriptors(&db_options(), path, families).map_err(storage("open"))?;
+        let mut ledger = Ledger {
+            db,
+            tip: Tip::genesis(&rules),
+            rules,
+            options,
+        };
+        match ledger.read_tip()? {
+            Some(tip) => {
+                ledger.check_stored_tip(&tip)?;
+                ledger.tip = tip;
+            }
+            None => ledger.initialise()?,
+        }
+        Ok(ledger)
+    }
+
+    fn initialise(&mut self) -> Result<(), LedgerError> {
+        if self
+            .db
+            .iterator_cf(self.cf(HEADERS), IteratorMode::Start)
+            .next()
+            .is_some()
+        {
+            return Err(LedgerError::Inconsistent {
+                detail: "blocks are stored but the tip record is missing".into(),
+            });
+        }
+        let write = authenticated_map::genesis_write(&*self)?;
+        let mut batch = WriteBatch::default();
+        for (key, node) in &write.nodes {
+            batch.put_cf(self.cf(MAP_NODES), node_key_bytes(key), node_bytes(node));
+        }
+        let tip = Tip::genesis(&self.rules);
+        batch.put_cf(self.cf(META), TIP_KEY, codec::encode(&tip));
+        self.write_synced(batch)?;
+        self.tip = tip;
+        Ok(())
+    }
+
+    fn check_stored_tip(&self, tip: &Tip) -> Result<(), LedgerError> {
+        if tip.genesis_hash != self.rules.genesis_hash() {
+            return Err(LedgerError::WrongGenesis {
+                stored: tip.genesis_hash,
+                given: self.rules.genesis_hash(),
+            });
+        }
+        let inconsistent = |detail: String| Err(LedgerError::Inconsistent { detail });
+        if self.header(tip.height + 1)?.is_some() {
+            return inconsistent(format!(
+                "a block is stored above the tip height {}",
+                tip.height
+            ));
+        }
+        if tip.height == 0 {
+            return Ok(());
+        }
+        let Some(header) = self.header(tip.height)? else {
+            return inconsistent(format!(
+                "the tip names height {}, which is not stored",
+                tip.height
+            ));
+        };
+        if header.hash() != tip.block_hash {
+            return inconsistent(format!(
+                "the tip names block {} at height {}, the stored header hashes to {}",
+                tip.block_hash,
+                tip.height,
+                header.hash()
+            ));
+        }
+        if self.certificate(tip.height)?.is_none() {
+            return inconsistent(format!(
+                "no commit certificate for the tip height {}",
+                tip.height
+            ));
+        }
+        if header.log_size != tip.log.size() || header.log_root != tip.log.root() {
+            return inconsistent(format!(
+                "the log frontier ({} events) disagrees with header {} ({} events)",
+                tip.log.size(),
+                tip.height,
+                header.log_size
+            ));
+        }
+        let root = authenticated_map::root(self, tip.height)?;
+        if root != header.index_root {
+            return inconsistent(format!(
+                "the authenticated map root {root} disagrees with header {}'s index root {}",
+                tip.height, header.index_root
+            ));
+        }
+        Ok(())
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is created when the ledger opens")
+    }
+
+    fn read_tip(&self) -> Result<Option<Tip>, LedgerError> {
+        let bytes = self
+            .db
+            .get_cf(self.cf(META), TIP_KEY)
+            .map_err(storage("read tip"))?;
+        bytes
+            .map(|bytes| codec::decode("tip", &bytes, 64 * 1024).map_err(corrupt("tip")))
+            .transpose()
+    }
+
+    fn write_synced(&self, batch: WriteBatch) -> Result<(), LedgerError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db
+            .write_opt(batch, &options)
+            .map_err(storage("synced block write"))
+    }
+
+    pub fn rules(&self) -> &ChainRules {
+        &self.rules
+    }
+
+    pub fn tip(&self) -> &Tip {
+        &self.tip
+    }
+
+    /// Executes a proposal on the tip (the proposer's side).
+    pub fn execute(&self, proposal: BlockProposal) -> Result<ExecutedBlock, LedgerError> {
+        build_block(self, &self.rules, &self.tip, proposal)
+    }
+
+    /// Re-executes a proposed block and checks its header field by field (a validator's side,
+    /// and block sync's).
+    pub fn validate(
+        &self,
+        header: &BlockHeader,
+        events: Vec<waybill_protocol::admission::CheckedEvent>,
+    ) -> Result<ExecutedBlock, LedgerError> {
+        if header.height != self.tip.height + 1 {
+            return Err(LedgerError::HeightMismatch {
+                expected: self.tip.height + 1,
+                found: header.height,
+            });
+        }
+        let proposal = BlockProposal {
+            time_ms: header.time_ms,
+            proposer: header.proposer,
+            events,
+        };
+        let block = self.execute(proposal)?;
+        check_header(header, &block.header)?;
+        Ok(block)
+    }
+
+    /// Commits an executed block with the certificate that finalised it, in one synced batch.
+    /// A storage error here leaves the ledger as it was; the node must stop rather than go on.
+    pub fn commit(
+        &mut self,
+        block: ExecutedBlock,
+        certificate: &CommitCertificate,
+    ) -> Result<(), LedgerError> {
+        let header = &block.header;
+        if header.height != self.tip.height + 1 {
+            return Err(LedgerError::HeightMismatch {
+                expected: self.tip.height + 1,
+                found: header.height,
+            });
+        }
+        if header.prev_block_hash != self.tip.block_hash {
+            return Err(LedgerError::ParentMismatch {
+                expected: self.tip.block_hash,
+                found: header.prev_block_hash,
+            });
+        }
+        certificate.verify(&self.rules, header)?;
+        let batch = self.block_batch(&block, certificate)?;
+        self.write_synced(batch)?;
+        self.tip = block.tip;
+        Ok(())
+    }
+
+    fn block_batch(
+        &self,
+        block: &ExecutedBlock,
+        certificate: &CommitCertificate,
+    ) -> Result<WriteBatch, LedgerError> {
+        let height = block.header.height;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(HEADERS),
+            height_key(height),
+            codec::encode(&block.header),
+        );
+        batch.put_cf(
+            self.cf(CERTIFICATES),
+            height_key(height),
+            codec::encode(certificate),
+        );
+        for (index, (checked, outcome)) in block.events.iter().zip(&block.outcomes).enumerate() {
+            let index = index as u32;
+            batch.put_cf(
+                self.cf(EVENTS),
+                event_key(height, index),
+                checked.event().encode(),
+            );
+            let location = EventLocation {
+                height,
+                index,
+                outcome: outcome.clone(),
+            };
+            batch.put_cf(
+                self.cf(EVENT_LOCATIONS),
+                checked.id().0,
+                codec::encode(&location),
+            );
+        }
+        for (map_key, position, index) in &block.key_positions {
+            batch.put_cf(
+                self.cf(KEY_EVENTS),
+                versioned_key(map_key, *position),
+                event_key(height, *index),
+            );
+        }
+        let state = &block.state;
+        for id in &state.changed.shipments {
+            if let Some(Some(shipment)) = state.shipments.get(id) {
+                batch.put_cf(self.cf(STATE), state_key(b's', id), codec::encode(shipment));
+            }
+        }
+        for serial in &state.changed.serials {
+            if let Some(Some(serial_state)) = state.serials.get(serial) {
+                batch.put_cf(
+                    self.cf(STATE),
+                    state_key(b'c', serial),
+                    codec::encode(serial_state),
+                );
+            }
+        }
+        for signer in &state.changed.signers {
+            if let Some(Some(nonce)) = state.nonces.get(signer) {
+                batch.put_cf(self.cf(STATE), state_key(b'n', signer), nonce.to_be_bytes());
+            }
+        }
+        self.map_batch(&mut batch, block)?;
+        batch.put_cf(self.cf(META), TIP_KEY, codec::encode(&block.tip));
+        Ok(batch)
+    }
+
+    /// The map's writes for this version, and pruning of the version leaving retention.
+    fn map_batch(&self, batch: &mut WriteBatch, block: &ExecutedBlock) -> Result<(), LedgerError> {
+        let map = &block.map;
+        let version = map.version.to_be_bytes();
+        for (key, node) in &map.nodes {
+            batch.put_cf(self.cf(MAP_NODES), node_key_bytes(key), node_bytes(node));
+        }
+        for (map_key, value) in &map.values {
+            batch.put_cf(
+                self.cf(MAP_VALUES),
+                versioned_key(map_key, map.version),
+                value,
+            );
+        }
+        for key in &map.stale_nodes {
+            let mut stale = version.to_vec();
+            stale.extend_from_slice(&node_key_bytes(key));
+            batch.put_cf(self.cf(MAP_STALE_NODES), stale, []);
+        }
+        for (map_key, old_version) in &map.stale_values {
+            let mut stale = version.to_vec();
+            stale.extend_from_slice(&versioned_key(map_key, *old_version));
+            batch.put_cf(self.cf(MAP_STALE_VALUES), stale, []);
+        }
+        let Some(expired) = map.version.checked_sub(self.options.retention_versions) else {
+            return Ok(());
+        };
+        let prefix = expired.to_be_bytes();
+        for entry in prefix_entries(&self.db, self.cf(MAP_STALE_NODES), &prefix) {
+            let (stale, _) = entry.map_err(storage("read stale nodes"))?;
+            batch.delete_cf(self.cf(MAP_NODES), &stale[8..]);
+            batch.delete_cf(self.cf(MAP_STALE_NODES), &stale);
+        }
+        for entry in prefix_entries(&self.db, self.cf(MAP_STALE_VALUES), &prefix) {
+            let (stale, _) = entry.map_err(storage("read stale values"))?;
+            batch.delete_cf(self.cf(MAP_VALUES), &stale[8..]);
+            batch.delete_cf(self.cf(MAP_STALE_VALUES), &stale);
+        }
+        Ok(())
+    }
+
+    pub fn header(&self, height: u64) -> Result<Option<BlockHeader>, LedgerError> {
+        self.db
+            .get_cf(self.cf(HEADERS), height_key(height))
+            .map_err(storage("read header"))?
+            .map(|bytes| codec::decode("header", &bytes, 64 * 1024).map_err(corrupt("header")))
+            .transpose()
+    }
+
+    pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, LedgerError> {
+        self.db
+            .get_cf(self.cf(CERTIFICATES), height_key(height))
+            .map_err(storage("read certificate"))?
+            .map(|bytes| {
+                codec::decode("certificate", &bytes, 64 * 1024).map_err(corrupt("certificate"))
+            })
+            .transpose()
+    }
+
+    /// The events of the block at `height`, in order.
+    pub fn block_events(&self, height: u64) -> Result<Vec<SignedEvent>, LedgerError> {
+        prefix_entries(&self.db, self.cf(EVENTS), &height_key(height))
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(storage("read events"))?;
+                SignedEvent::decode(&bytes).map_err(|error| LedgerError::Corrupt {
+                    what: format!("event at height {height}: {error}"),
+                })
+            })
+            .collect()
+    }
+
+    pub fn event_at(&self, height: u64, index: u32) -> Result<Option<SignedEvent>, LedgerError> {
+        self.db
+            .get_cf(self.cf(EVENTS), event_key(height, index))
+            .map_err(storage("read event"))?
+            .map(|bytes| {
+                SignedEvent::decode(&bytes).map_err(|error| LedgerError::Corrupt {
+                    what: format!("event {height}/{index}: {error}"),
+                })
+            })
+            .transpose()
+    }
+
+    /// The (height, index) of the event at `position` (1-based) in a key's chain.
+    pub fn key_event(
+        &self,
+        map_key: &[u8; 32],
+        position: u64,
+    ) -> Result<Option<(u64, u32)>, LedgerError> {
+        let location = self
+            .db
+            .get_cf(self.cf(KEY_EVENTS), versioned_key(map_key, position))
+            .map_err(storage("read key event"))?;
+        match location {
+            None => Ok(None),
+            Some(bytes) if bytes.len() == 12 => Ok(Some((
+                u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
+                u32::from_be_bytes(bytes[8..].try_into().expect("4 bytes")),
+            ))),
+            Some(bytes) => Err(LedgerError::Corrupt {
+                what: format!("key event entry of {} bytes", bytes.len()),
+            }),
+        }
+    }
+
+    /// Where a committed event is, and whether it was applied or rejected (and why).
+    pub fn event_location(&self, id: &Hash) -> Result<Option<EventLocation>, LedgerError> {
+        self.db
+            .get_cf(self.cf(EVENT_LOCATIONS), id.0)
+            .map_err(storage("read event location"))?
+            .map(|bytes| {
+                codec::decode("event location", &bytes, 64 * 1024)
+                    .map_err(corrupt("event location"))
+            })
+            .transpose()
+    }
+
+    /// A key's history as of the tip, with the proof a client checks against the genesis.
+    /// A key never recorded gets a proof of absence.
+    pub fn provenance(&self, key: &IndexKey) -> Result<ProvenanceProof, LedgerError> {
+        let height = self.tip.height;
+        let missing = |what: &str| LedgerError::Inconsistent {
+            detail: format!("{what} at the tip height {height} is missing"),
+        };
+        if height == 0 {
+            return Err(LedgerError::Inconsistent {
+                detail: "no block is committed yet; there is no certificate to prove against"
+                    .into(),
+            });
+        }
+        let header = self.header(height)?.ok_or_else(|| missing("the header"))?;
+        let certificate = self
+            .certificate(height)?
+            .ok_or_else(|| missing("the certificate"))?;
+        let (record, map_proof) = authenticated_map::prove(self, key, height)?;
+        let count = record.map_or(0, |r| r.count);
+        if count > PROVENANCE_EVENTS_MAX as u64 {
+            return Err(LedgerError::HistoryTooLong {
+                key: key.clone(),
+                count,
+                max: PROVENANCE_EVENTS_MAX,
+            });
+        }
+        let map_key = key.map_key();
+        let start = versioned_key(&map_key, 1);
+        let mut events = Vec::with_capacity(count as usize);
+        let iterator = self.db.iterator_cf(
+            self.cf(KEY_EVENTS),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for entry in iterator.take(count as usize) {
+            let (entry_key, location) = entry.map_err(storage("read key events"))?;
+            if entry_key[..32] != map_key || location.len() != 12 {
+                return Err(LedgerError::Corrupt {
+                    what: format!("the event list of {key} is shorter than its record ({count})"),
+                });
+            }
+            let event_height = u64::from_be_bytes(location[..8].try_into().expect("8 bytes"));
+            let index = u32::from_be_bytes(location[8..].try_into().expect("4 bytes"));
+            let event =
+                self.event_at(event_height, index)?
+                    .ok_or_else(|| LedgerError::Corrupt {
+                        what: format!("event {event_height}/{index} of {key} is missing"),
+                    })?;
+            events.push(ProvenEvent {
+                height: event_height,
+                event,
+            });
+        }
+        if events.len() as u64 != count {
+            return Err(LedgerError::Corrupt {
+                what: format!(
+                    "the event list of {key} has {} entries, its record {count}",
+                    events.len()
+                ),
+            });
+        }
+        Ok(ProvenanceProof {
+            key: key.clone(),
+            header,
+            certificate,
+            record,
+            map_proof,
+            events,
+        })
+    }
+
+    /// Approximate bytes on disk (live SST files and memtables) across all column families.
+    pub fn disk_bytes(&self) -> u64 {
+        FAMILIES
+            .iter()
+            .filter_map(|name| {
+                let cf = self.cf(name);
+                let sst = self
+                    .db
+                    .property_int_value_cf(cf, "rocksdb.live-sst-files-size")
+                    .ok()
+                    .flatten()?;
+                let memtables = self
+                    .db
+                    .property_int_value_cf(cf, "rocksdb.cur-size-all-mem-tables")
+                    .ok()
+                    .flatten()?;
+                Some(sst + memtables)
+            })
+            .sum()
+    }
+
+    /// Flushes memtables to SST files (for disk measurements).
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        for name in FAMILIES {
+            self.db.flush_cf(self.cf(name)).map_err(storage("flush"))?;
+        }
+        Ok(())
+    }
+}
+
+type Entry = Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>;
+
+/// Entries of `cf` whose key starts with `prefix`, in order.
+fn prefix_entries<'a>(
+    db: &'a DB,
+    cf: &ColumnFamily,
+    prefix: &'a [u8],
+) -> impl Iterator<Item = Entry> + 'a {
+    db.iterator_cf(cf, IteratorMode::From(prefix, Direction::Forward))
+        .take_while(move |entry| match entry {
+            Ok((key, _)) => key.starts_with(prefix),
+            Err(_) => true,
+        })
+}
+
+impl MapStorage for Ledger {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, LedgerError> {
+        self.db
+            .get_cf(self.cf(MAP_NODES), node_key_bytes(key))
+            .map_err(storage("read map node"))?
+            .map(|bytes| decode_node(&bytes))
+            .transpose()
+    }
+
+    fn value(
+        &self,
+        key_hash: &[u8; 32],
+        max_version: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
+        let mut iterator = self.db.raw_iterator_cf(self.cf(MAP_VALUES));
+        iterator.seek_for_prev(versioned_key(key_hash, max_version));
+        if !iterator.valid() {
+            iterator.status().map_err(storage("read map value"))?;
+            return Ok(None);
+        }
+        match (iterator.key(), iterator.value()) {
+            (Some(key), Some(value)) if key.len() == 40 && &key[..32] == key_hash => {
+                let version = u64::from_be_bytes(key[32..].try_into().expect("8 bytes"));
+                Ok(Some((version, value.to_vec())))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl StateStore for Ledger {
+    fn shipment(&self, id: &ShipmentId) -> Result<Option<ShipmentState>, LedgerError> {
+        self.db
+            .get_cf(self.cf(STATE), state_key(b's', id))
+            .map_err(storage("read shipment"))?
+            .map(|bytes| {
+                codec::decode("shipment state", &bytes, 64 * 1024)
+                    .map_err(corrupt("shipment state"))
+            })
+            .transpose()
+    }
+
+    fn serial(&self, serial: &Sgtin) -> Result<Option<SerialState>, LedgerError> {
+        self.db
+            .get_cf(self.cf(STATE), state_key(b'c', serial))
+            .map_err(storage("read serial"))?
+            .map(|bytes| {
+                codec::decode("serial state", &bytes, 64 * 1024).map_err(corrupt("serial state"))
+            })
+            .transpose()
+    }
+
+    fn nonce(&self, signer: &KeyId) -> Result<Option<u64>, LedgerError> {
+        let bytes = self
+            .db
+            .get_cf(self.cf(STATE), state_key(b'n', signer))
+            .map_err(storage("read nonce"))?;
+        match bytes {
+            None => Ok(None),
+            Some(bytes) => {
+                let array: [u8; 8] =
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| LedgerError::Corrupt {
+                            what: format!("nonce of {signer}: {} bytes", bytes.len()),
+                        })?;
+                Ok(Some(u64::from_be_bytes(array)))
+            }
+        }
+    }
+
+    fn committed_events(&self, ids: &[Hash]) -> Result<Vec<bool>, LedgerError> {
+        let cf = self.cf(EVENT_LOCATIONS);
+        self.db
+            .multi_get_cf(ids.iter().map(|id| (cf, id.0)))
+            .into_iter()
+            .map(|result| {
+                result
+                    .map(|value| value.is_some())
+                    .map_err(storage("read event locations"))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,88 @@
+//! The one place an event's signature is checked. A [`CheckedEvent`] can only be made by
+//! verifying it (`verify_strict`, against the signer's genesis key), so every later stage —
+//! block building, validation, execution — takes it as proof and never verifies again.
+
+use crate::crypto::{self, Hash};
+use crate::event::{EventError, SignedEvent};
+use crate::ids::KeyId;
+use crate::rules::ChainRules;
+
+/// A signed event whose signer is a genesis key and whose signature verifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedEvent {
+    event: SignedEvent,
+    id: Hash,
+    encoded_len: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionError {
+    #[error("signer: {signer} is not an event signing key in the genesis")]
+    UnknownSigner { signer: KeyId },
+    #[error("signature: does not verify for signer {signer}")]
+    BadSignature { signer: KeyId },
+    #[error(transparent)]
+    Malformed(#[from] EventError),
+}
+
+impl CheckedEvent {
+    pub fn check(rules: &ChainRules, event: SignedEvent) -> Result<CheckedEvent, AdmissionError> {
+        let signer =
+            rules
+                .signer(&event.body.signer)
+                .ok_or_else(|| AdmissionError::UnknownSigner {
+                    signer: event.body.signer.clone(),
+                })?;
+        let signing_bytes = event.body.signing_bytes();
+        crypto::verify_strict(&signer.key, &signing_bytes, &event.signature).map_err(|_| {
+            AdmissionError::BadSignature {
+                signer: event.body.signer.clone(),
+            }
+        })?;
+        let id = Hash::of_parts(&[&signing_bytes]);
+        // Signing bytes are tag ‖ chain id (u64 length + bytes) ‖ body; the event is body ‖ signature.
+        let prefix = crate::crypto::tag::EVENT.len() + 8 + event.body.chain_id.as_str().len();
+        let encoded_len = signing_bytes.len() - prefix + event.signature.0.len();
+        Ok(CheckedEvent {
+            event,
+            id,
+            encoded_len,
+        })
+    }
+
+    /// Decodes (bounded) and checks.
+    pub fn decode_and_check(
+        rules: &ChainRules,
+        bytes: &[u8],
+    ) -> Result<CheckedEvent, AdmissionError> {
+        CheckedEvent::check(rules, SignedEvent::decode(bytes)?)
+    }
+
+    pub fn event(&self) -> &SignedEvent {
+        &self.event
+    }
+
+    pub fn id(&self) -> Hash {
+        self.id
+    }
+
+    /// The length of the event's canonical encoding.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded_len
+    }
+
+    /// The event's Merkle leaf: `leaf_hash(id ‖ signature)`, committing to the whole signed
+    /// event (the id to the body, then the signature bytes).
+    pub fn leaf(&self) -> Hash {
+        event_leaf(&self.id, &self.event)
+    }
+
+    pub fn into_event(self) -> SignedEvent {
+        self.event
+    }
+}
+
+/// `leaf_hash(id ‖ signature)` for an event whose id is already known.
+pub fn event_leaf(id: &Hash, event: &SignedEvent) -> Hash {
+    Hash::of_parts(&[&[0x00], id.as_bytes(), &event.signature.0])
+}

@@ -1,0 +1,492 @@
+//! Execution (DESIGN.md §3): applies a block's ordered events to the ledger state, deciding for
+//! each whether it is applied or rejected, and why.
+//!
+//! Pure and deterministic: the ledger loads the state every event of the block may read
+//! ([`keys_read`]) into a [`StateSnapshot`], [`execute_block`] decides and updates the snapshot,
+//! and the ledger writes back what changed. No clock (the block's time is an input), no I/O.
+//!
+//! Custody rules, per shipment:
+//! - PickUp by a carrier starts custody; HandOver{to} by the custodian offers it to a carrier,
+//!   Accept{from} by that carrier moves it. Depart, Arrive and Deliver only by the custodian.
+//! - Declare once, by a platform. RiskAssessed needs a declaration. A Hold suspends any release
+//!   until an Inspect with result compliant lifts the holds. Release needs the declaration, no
+//!   open hold and risk status approved. Deliver needs a release: nothing leaves customs control
+//!   without one.
+//! - After Deliver nothing but Return (and Flag, an annotation); after Seize nothing but
+//!   Inspect and Flag.
+//! - Brands commission only serials under their own GS1 prefix, once; only the commissioner
+//!   decommissions, once.
+//! - Per signer, nonces strictly increase. A nonce that passes is spent even if a later rule
+//!   rejects the event, so a rejected event can never be replayed into acceptance.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::admission::CheckedEvent;
+use crate::crypto::Hash;
+use crate::event::{Epc, EventBody, EventKind, EventType, InspectionResult, RiskStatus, Sgtin};
+use crate::genesis::Role;
+use crate::ids::{Gtin, KeyId, OrgId, ShipmentId};
+use crate::index::{IndexKey, KeyRecord, index_keys};
+use crate::rules::ChainRules;
+
+/// Where a shipment stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct ShipmentState {
+    /// The platform that filed the declaration.
+    pub declared_by: Option<OrgId>,
+    pub custodian: Option<OrgId>,
+    /// A hand-over offered by the custodian and not yet accepted.
+    pub offered_to: Option<OrgId>,
+    pub risk: Option<RiskStatus>,
+    pub open_holds: u32,
+    pub released: bool,
+    pub delivered: bool,
+    pub returned: bool,
+    pub seized: bool,
+}
+
+/// Who commissioned an item serial, and whether it is retired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct SerialState {
+    pub commissioned_by: OrgId,
+    pub commissioned_height: u64,
+    pub decommissioned: bool,
+}
+
+/// Why an event was not applied. Stored with the event and shown to whoever submitted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Rejection {
+    Malformed { detail: String },
+    Replay { nonce: u64, last_nonce: u64 },
+    NotPermitted { org: OrgId, event_type: EventType },
+    NotPrefixOwner { org: OrgId, gtin: Gtin },
+    AlreadyCommissioned { serial: Sgtin, by: OrgId },
+    NotCommissioned { serial: Sgtin },
+    NotCommissioner { serial: Sgtin, by: OrgId },
+    AlreadyDecommissioned { serial: Sgtin },
+    AlreadyDeclared { by: OrgId },
+    NotDeclared,
+    CustodyAlreadyStarted { custodian: OrgId },
+    NoCustody,
+    NotCustodian { custodian: OrgId, signer: OrgId },
+    HandOverPending { offered_to: OrgId },
+    NotACarrier { org: OrgId },
+    NoHandOverOffered,
+    OfferedToAnother { offered_to: OrgId },
+    WrongHandOverSource { from: OrgId, custodian: OrgId },
+    OpenHolds { count: u32 },
+    RiskNotApproved { status: Option<RiskStatus> },
+    NotReleased,
+    AlreadyDelivered,
+    Seized,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::Malformed { detail } => write!(f, "malformed: {detail}"),
+            Rejection::Replay { nonce, last_nonce } => write!(
+                f,
+                "replay: nonce {nonce} is not above the signer's last nonce {last_nonce}"
+            ),
+            Rejection::NotPermitted { org, event_type } => {
+                write!(f, "{org} has no role allowing {event_type} events")
+            }
+            Rejection::NotPrefixOwner { org, gtin } => {
+                write!(f, "GTIN {gtin} is not under a GS1 prefix of {org}")
+            }
+            Rejection::AlreadyCommissioned { serial, by } => {
+                write!(f, "{serial} was already commissioned by {by}")
+            }
+            Rejection::NotCommissioned { serial } => write!(f, "{serial} was never commissioned"),
+            Rejection::NotCommissioner { serial, by } => {
+                write!(
+                    f,
+                    "{serial} was commissioned by {by}; only it may decommission"
+                )
+            }
+            Rejection::AlreadyDecommissioned { serial } => {
+                write!(f, "{serial} is already decommissioned")
+            }
+            Rejection::AlreadyDeclared { by } => {
+                write!(f, "the shipment is already declared by {by}")
+            }
+            Rejection::NotDeclared => write!(f, "the shipment has no declaration"),
+            Rejection::CustodyAlreadyStarted { custodian } => {
+                write!(f, "custody already started: {custodian} holds the shipment")
+            }
+            Rejection::NoCustody => write!(f, "no carrier has picked the shipment up"),
+            Rejection::NotCustodian { custodian, signer } => {
+                write!(f, "{signer} is not the custodian; {custodian} is")
+            }
+            Rejection::HandOverPending { offered_to } => {
+                write!(f, "a hand-over to {offered_to} is already pending")
+            }
+            Rejection::NotACarrier { org } => write!(f, "{org} is not a carrier"),
+            Rejection::NoHandOverOffered => write!(f, "no hand-over is pending"),
+            Rejection::OfferedToAnother { offered_to } => {
+                write!(f, "the hand-over was offered to {offered_to}")
+            }
+            Rejection::WrongHandOverSource { from, custodian } => {
+                write!(f, "accepting from {from}, but the custodian is {custodian}")
+            }
+            Rejection::OpenHolds { count } => write!(f, "{count} customs hold(s) still open"),
+            Rejection::RiskNotApproved { status } => match status {
+                Some(status) => write!(f, "risk status is {status:?}, not approved"),
+                None => write!(f, "no risk assessment recorded"),
+            },
+            Rejection::NotReleased => write!(f, "customs has not released the shipment"),
+            Rejection::AlreadyDelivered => {
+                write!(f, "the shipment is delivered; only return follows")
+            }
+            Rejection::Seized => write!(f, "the shipment is seized by customs"),
+        }
+    }
+}
+
+/// What became of one event of a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum EventOutcome {
+    Applied,
+    Rejected { rejection: Rejection },
+}
+
+/// The block an execution belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockContext {
+    pub height: u64,
+    pub time_ms: u64,
+}
+
+/// The state keys a block's events may read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateKeys {
+    pub shipments: BTreeSet<ShipmentId>,
+    pub serials: BTreeSet<Sgtin>,
+    pub signers: BTreeSet<KeyId>,
+    pub index_keys: BTreeSet<IndexKey>,
+}
+
+/// Everything [`execute_block`] may read, as loaded before the block; `None` for "never seen".
+/// After execution it holds the new values, and `changed` says which to write back.
+#[derive(Debug, Clone, Default)]
+pub struct StateSnapshot {
+    pub shipments: BTreeMap<ShipmentId, Option<ShipmentState>>,
+    pub serials: BTreeMap<Sgtin, Option<SerialState>>,
+    pub nonces: BTreeMap<KeyId, Option<u64>>,
+    pub records: BTreeMap<IndexKey, Option<KeyRecord>>,
+    pub changed: StateKeys,
+}
+
+pub fn keys_read(events: &[CheckedEvent]) -> StateKeys {
+    let mut keys = StateKeys::default();
+    for checked in events {
+        let body = &checked.event().body;
+        keys.shipments.insert(body.shipment.clone());
+        keys.signers.insert(body.signer.clone());
+        if matches!(
+            body.kind,
+            EventKind::Commission | EventKind::Decommission { .. }
+        ) {
+            keys.serials.extend(item_serials(body).cloned());
+        }
+        keys.index_keys.extend(index_keys(body));
+    }
+    keys
+}
+
+fn item_serials(body: &EventBody) -> impl Iterator<Item = &Sgtin> {
+    body.epcs.iter().filter_map(|epc| match epc {
+        Epc::Sgtin(sgtin) => Some(sgtin),
+        Epc::Sscc(_) => None,
+    })
+}
+
+/// Applies `events` in order to `state`; returns one outcome per event.
+///
+/// # Panics
+/// If `state` lacks a key of [`keys_read`]`(events)`: the ledger must load them all.
+pub fn execute_block(
+    rules: &ChainRules,
+    block: BlockContext,
+    events: &[CheckedEvent],
+    state: &mut StateSnapshot,
+) -> Vec<EventOutcome> {
+    events
+        .iter()
+        .map(
+            |checked| match execute_event(rules, block, checked, state) {
+                Ok(()) => EventOutcome::Applied,
+                Err(rejection) => EventOutcome::Rejected { rejection },
+            },
+        )
+        .collect()
+}
+
+fn loaded<'a, K: Ord + fmt::Debug, V>(
+    map: &'a mut BTreeMap<K, Option<V>>,
+    key: &K,
+) -> &'a mut Option<V> {
+    match map.get_mut(key) {
+        Some(slot) => slot,
+        None => panic!("execution read {key:?}, which the ledger did not load"),
+    }
+}
+
+fn execute_event(
+    rules: &ChainRules,
+    block: BlockContext,
+    checked: &CheckedEvent,
+    state: &mut StateSnapshot,
+) -> Result<(), Rejection> {
+    let body = &checked.event().body;
+    let signer_org = &body.signer.org;
+
+    // The nonce first: once it passes it is spent, whatever follows.
+    let last_nonce = loaded(&mut state.nonces, &body.signer).unwrap_or(0);
+    if body.nonce <= last_nonce {
+        return Err(Rejection::Replay {
+            nonce: body.nonce,
+            last_nonce,
+        });
+    }
+    *loaded(&mut state.nonces, &body.signer) = Some(body.nonce);
+    state.changed.signers.insert(body.signer.clone());
+
+    body.validate(rules.chain_id(), block.time_ms)
+        .map_err(|error| Rejection::Malformed {
+            detail: error.to_string(),
+        })?;
+    let event_type = body.kind.event_type();
+    let permitted = rules
+        .signer(&body.signer)
+        .is_some_and(|signer| rules.may_sign(signer, event_type));
+    if !permitted {
+        return Err(Rejection::NotPermitted {
+            org: signer_org.clone(),
+            event_type,
+        });
+    }
+
+    match &body.kind {
+        EventKind::Commission => commission(rules, block, body, state)?,
+        EventKind::Decommission { .. } => decommission(body, state)?,
+        _ => {}
+    }
+    let before = loaded(&mut state.shipments, &body.shipment)
+        .clone()
+        .unwrap_or_default();
+    let after = custody(rules, &before, body)?;
+    if after != before {
+        *loaded(&mut state.shipments, &body.shipment) = Some(after);
+        state.changed.shipments.insert(body.shipment.clone());
+    }
+
+    let id = checked.id();
+    for key in index_keys(body) {
+        let slot = loaded(&mut state.records, &key);
+        let record = KeyRecord::append(slot.as_ref(), &key.encode(), &id, block.height);
+        *slot = Some(record);
+        state.changed.index_keys.insert(key);
+    }
+    Ok(())
+}
+
+fn commission(
+    rules: &ChainRules,
+    block: BlockContext,
+    body: &EventBody,
+    state: &mut StateSnapshot,
+) -> Result<(), Rejection> {
+    let org = &body.signer.org;
+    for serial in item_serials(body) {
+        if !rules.owns_gtin(org, &serial.gtin) {
+            return Err(Rejection::NotPrefixOwner {
+                org: org.clone(),
+                gtin: serial.gtin.clone(),
+            });
+        }
+        if let Some(existing) = loaded(&mut state.serials, serial) {
+            return Err(Rejection::AlreadyCommissioned {
+                serial: serial.clone(),
+                by: existing.commissioned_by.clone(),
+            });
+        }
+    }
+    for serial in item_serials(body) {
+        *loaded(&mut state.serials, serial) = Some(SerialState {
+            commissioned_by: org.clone(),
+            commissioned_height: block.height,
+            decommissioned: false,
+        });
+        state.changed.serials.insert(serial.clone());
+    }
+    Ok(())
+}
+
+fn decommission(body: &EventBody, state: &mut StateSnapshot) -> Result<(), Rejection> {
+    let org = &body.signer.org;
+    for serial in item_serials(body) {
+        match loaded(&mut state.serials, serial) {
+            None => {
+                return Err(Rejection::NotCommissioned {
+                    serial: serial.clone(),
+                });
+            }
+            Some(existing) if &existing.commissioned_by != org => {
+                return Err(Rejection::NotCommissioner {
+                    serial: serial.clone(),
+                    by: existing.commissioned_by.clone(),
+                });
+            }
+            Some(existing) if existing.decommissioned => {
+                return Err(Rejection::AlreadyDecommissioned {
+                    serial: serial.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    for serial in item_serials(body) {
+        if let Some(existing) = loaded(&mut state.serials, serial) {
+            existing.decommissioned = true;
+        }
+        state.changed.serials.insert(serial.clone());
+    }
+    Ok(())
+}
+
+/// The shipment's state after `body`, or why `body` does not fit it.
+fn custody(
+    rules: &ChainRules,
+    before: &ShipmentState,
+    body: &EventBody,
+) -> Result<ShipmentState, Rejection> {
+    let signer = &body.signer.org;
+    let event_type = body.kind.event_type();
+    if before.seized && !matches!(event_type, EventType::Inspect | EventType::Flag) {
+        return Err(Rejection::Seized);
+    }
+    if before.delivered && !matches!(event_type, EventType::Return | EventType::Flag) {
+        return Err(Rejection::AlreadyDelivered);
+    }
+    let held_by_signer = || match &before.custodian {
+        None => Err(Rejection::NoCustody),
+        Some(custodian) if custodian != signer => Err(Rejection::NotCustodian {
+            custodian: custodian.clone(),
+            signer: signer.clone(),
+        }),
+        Some(_) => Ok(()),
+    };
+    let mut after = before.clone();
+    match &body.kind {
+        EventKind::Commission
+        | EventKind::Decommission { .. }
+        | EventKind::Pack { .. }
+        | EventKind::Unpack { .. }
+        | EventKind::Flag { .. } => {}
+        EventKind::Declare(_) => {
+            if let Some(by) = &before.declared_by {
+                return Err(Rejection::AlreadyDeclared { by: by.clone() });
+            }
+            after.declared_by = Some(signer.clone());
+        }
+        EventKind::PickUp => {
+            if let Some(custodian) = &before.custodian {
+                return Err(Rejection::CustodyAlreadyStarted {
+                    custodian: custodian.clone(),
+                });
+            }
+            after.custodian = Some(signer.clone());
+        }
+        EventKind::HandOver { to } => {
+            held_by_signer()?;
+            if let Some(offered_to) = &before.offered_to {
+                return Err(Rejection::HandOverPending {
+                    offered_to: offered_to.clone(),
+                });
+            }
+            if !rules.has_role(to, Role::Carrier) {
+                return Err(Rejection::NotACarrier { org: to.clone() });
+            }
+            after.offered_to = Some(to.clone());
+        }
+        EventKind::Accept { from } => {
+            match &before.offered_to {
+                None => return Err(Rejection::NoHandOverOffered),
+                Some(offered_to) if offered_to != signer => {
+                    return Err(Rejection::OfferedToAnother {
+                        offered_to: offered_to.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
+            let custodian = before.custodian.clone().ok_or(Rejection::NoCustody)?;
+            if &custodian != from {
+                return Err(Rejection::WrongHandOverSource {
+                    from: from.clone(),
+                    custodian,
+                });
+            }
+            after.custodian = Some(signer.clone());
+            after.offered_to = None;
+        }
+        EventKind::Depart | EventKind::Arrive => held_by_signer()?,
+        EventKind::Deliver => {
+            held_by_signer()?;
+            if !before.released {
+                return Err(Rejection::NotReleased);
+            }
+            after.delivered = true;
+        }
+        EventKind::Return { .. } => {
+            held_by_signer()?;
+            after.delivered = false;
+            after.returned = true;
+        }
+        EventKind::RiskAssessed { status } => {
+            if before.declared_by.is_none() {
+                return Err(Rejection::NotDeclared);
+            }
+            after.risk = Some(*status);
+        }
+        EventKind::Inspect { result, .. } => {
+            if *result == InspectionResult::Compliant {
+                after.open_holds = 0;
+            }
+        }
+        EventKind::Hold { .. } => {
+            after.open_holds = before.open_holds.saturating_add(1);
+            after.released = false;
+        }
+        EventKind::Release => {
+            if before.declared_by.is_none() {
+                return Err(Rejection::NotDeclared);
+            }
+            if before.open_holds > 0 {
+                return Err(Rejection::OpenHolds {
+                    count: before.open_holds,
+                });
+            }
+            if before.risk != Some(RiskStatus::Approved) {
+                return Err(Rejection::RiskNotApproved {
+                    status: before.risk,
+                });
+            }
+            after.released = true;
+        }
+        EventKind::Seize { .. } => after.seized = true,
+    }
+    Ok(after)
+}
+
+/// A block's Merkle leaves, in order: what its `events_root` and the `log_root` commit to.
+pub fn event_leaves(events: &[CheckedEvent]) -> Vec<Hash> {
+    events.iter().map(CheckedEvent::leaf).collect()
+}

@@ -1,0 +1,106 @@
+//! The per-key index (DESIGN.md §3): for every shipment and every item serial, the ledger keeps a
+//! hash chain over the events applied to it, and an authenticated map from the key to its
+//! [`KeyRecord`]. A proof of the record plus the events that rebuild its chain shows that no event
+//! was left out, reordered or altered.
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::crypto::Hash;
+use crate::event::{Epc, EventBody, EventKind, Sgtin};
+use crate::ids::ShipmentId;
+
+/// What the index is keyed by.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Encode, Decode,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexKey {
+    Shipment(ShipmentId),
+    Serial(Sgtin),
+}
+
+/// The head of a key's chain, as the authenticated map stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRecord {
+    /// Events applied to the key.
+    pub count: u64,
+    /// `link_count`: the chain over all of them.
+    pub head: Hash,
+    /// The height of the block holding the last of them.
+    pub last_height: u64,
+}
+
+impl IndexKey {
+    /// The canonical bytes the chain links and the map key hash commit to.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// The key under which the authenticated map stores this key's record: `SHA-256(encode(key))`.
+    pub fn map_key(&self) -> [u8; 32] {
+        Hash::of_parts(&[&self.encode()]).0
+    }
+}
+
+impl std::fmt::Display for IndexKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IndexKey::Shipment(id) => write!(formatter, "shipment {id}"),
+            IndexKey::Serial(sgtin) => write!(formatter, "serial {sgtin}"),
+        }
+    }
+}
+
+/// `link_k = H(0x02 ‖ key ‖ link_{k-1} ‖ k ‖ event_id)`, with `link_0` all zeros and `k` the
+/// 1-based position as a little-endian `u64`.
+pub fn chain_link(key_bytes: &[u8], previous: &Hash, position: u64, event_id: &Hash) -> Hash {
+    Hash::of_parts(&[
+        &[0x02],
+        key_bytes,
+        previous.as_bytes(),
+        &position.to_le_bytes(),
+        event_id.as_bytes(),
+    ])
+}
+
+impl KeyRecord {
+    /// The record after appending `event_id` at `height`.
+    pub fn append(
+        previous: Option<&KeyRecord>,
+        key_bytes: &[u8],
+        event_id: &Hash,
+        height: u64,
+    ) -> KeyRecord {
+        let (count, head) = previous.map_or((0, Hash::ZERO), |r| (r.count, r.head));
+        let count = count + 1;
+        KeyRecord {
+            count,
+            head: chain_link(key_bytes, &head, count, event_id),
+            last_height: height,
+        }
+    }
+}
+
+/// The keys an event is indexed under: its shipment first, then each item serial it names
+/// (EPCs, and a flag's serial), without repeats, in order of appearance.
+pub fn index_keys(body: &EventBody) -> Vec<IndexKey> {
+    let mut keys = vec![IndexKey::Shipment(body.shipment.clone())];
+    let mut seen = std::collections::BTreeSet::new();
+    let serials = body.epcs.iter().filter_map(|epc| match epc {
+        Epc::Sgtin(sgtin) => Some(sgtin),
+        Epc::Sscc(_) => None,
+    });
+    let flagged = match &body.kind {
+        EventKind::Flag { serial, .. } => Some(serial),
+        _ => None,
+    };
+    for sgtin in serials.chain(flagged) {
+        if seen.insert(sgtin) {
+            keys.push(IndexKey::Serial(sgtin.clone()));
+        }
+    }
+    keys
+}

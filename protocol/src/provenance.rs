@@ -1,0 +1,241 @@
+//! Verified provenance (DESIGN.md §7): a shipment's or serial's complete history, with the proof
+//! that makes it checkable against the genesis alone.
+//!
+//! The verifier is pure: no clock, no I/O, no randomness. It checks, and reports the first
+//! failure of, in this order: the commit certificate, the authenticated-map proof of the key's
+//! record against the header's `index_root`, the rebuild of the key's hash chain from the events,
+//! each event's signature, and each signer's permission for its event's kind.
+
+use bincode::{Decode, Encode};
+use jmt::proof::SparseMerkleProof;
+use jmt::{KeyHash, RootHash};
+use serde::{Deserialize, Serialize};
+
+use crate::block::{BlockHeader, CertificateError, CommitCertificate};
+use crate::codec::{self, CodecError};
+use crate::crypto::{self, Hash};
+use crate::event::{EventType, SignedEvent};
+use crate::ids::KeyId;
+use crate::index::{IndexKey, KeyRecord, index_keys};
+use crate::limits::{MAP_PROOF_BYTES_MAX, MESSAGE_ENCODED_BYTES_MAX};
+use crate::rules::ChainRules;
+
+/// The authenticated map's proof type: jmt with SHA-256.
+pub type MapProof = SparseMerkleProof<sha2::Sha256>;
+
+/// One event of a key's history, with the height of the block that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenEvent {
+    pub height: u64,
+    pub event: SignedEvent,
+}
+
+/// A key's history as of one committed block, with everything needed to check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenanceProof {
+    pub key: IndexKey,
+    /// The block the answer is as of, and the certificate that finalised it.
+    pub header: BlockHeader,
+    pub certificate: CommitCertificate,
+    /// The key's record, or `None` for "never recorded".
+    pub record: Option<KeyRecord>,
+    /// jmt's proof of `record` (or of absence) under `header.index_root`, borsh-encoded.
+    #[serde(with = "hex_bytes")]
+    pub map_proof: Vec<u8>,
+    /// Every event applied to the key, in order.
+    pub events: Vec<ProvenEvent>,
+}
+
+/// What failed, first, when checking a [`ProvenanceProof`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvenanceError {
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    #[error("map proof: {reason}")]
+    MapProof { reason: String },
+    #[error(
+        "chain rebuild: the record counts {recorded} events, the proof carries {given}: events are missing or extra"
+    )]
+    EventCount { recorded: u64, given: usize },
+    #[error(
+        "chain rebuild: the events do not rebuild the recorded head: an event is missing, reordered or altered"
+    )]
+    ChainHead,
+    #[error(
+        "chain rebuild: event {position} is at height {height}, after a later one or beyond the proof's block {block_height}"
+    )]
+    EventHeight {
+        position: usize,
+        height: u64,
+        block_height: u64,
+    },
+    #[error("chain rebuild: the last event is at height {found}, the record says {recorded}")]
+    LastHeight { recorded: u64, found: u64 },
+    #[error("chain rebuild: event {position} ({event_id}) is not indexed under {key}")]
+    UnrelatedEvent {
+        position: usize,
+        event_id: Hash,
+        key: IndexKey,
+    },
+    #[error("event {position} ({event_id}): signer {signer} is not in the genesis")]
+    UnknownSigner {
+        position: usize,
+        event_id: Hash,
+        signer: KeyId,
+    },
+    #[error("event {position} ({event_id}): signature does not verify")]
+    EventSignature { position: usize, event_id: Hash },
+    #[error(
+        "event {position} ({event_id}): signer {signer} has no role allowing {event_type} events"
+    )]
+    Permission {
+        position: usize,
+        event_id: Hash,
+        signer: KeyId,
+        event_type: EventType,
+    },
+    #[error("proof: {0}")]
+    Encoding(#[from] CodecError),
+}
+
+impl ProvenanceProof {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<ProvenanceProof, ProvenanceError> {
+        Ok(codec::decode(
+            "provenance proof",
+            bytes,
+            MESSAGE_ENCODED_BYTES_MAX,
+        )?)
+    }
+
+    /// Checks the whole proof against the chain's rules (its genesis). On success every event in
+    /// `events` is authentic, permitted, in order, and none is missing.
+    pub fn verify(&self, rules: &ChainRules) -> Result<(), ProvenanceError> {
+        self.certificate.verify(rules, &self.header)?;
+        self.verify_map_proof()?;
+        let key_bytes = self.key.encode();
+        self.verify_chain(&key_bytes)?;
+        for (position, proven) in self.events.iter().enumerate() {
+            let event = &proven.event;
+            let event_id = event.id();
+            let signer =
+                rules
+                    .signer(&event.body.signer)
+                    .ok_or_else(|| ProvenanceError::UnknownSigner {
+                        position,
+                        event_id,
+                        signer: event.body.signer.clone(),
+                    })?;
+            crypto::verify_strict(&signer.key, &event.body.signing_bytes(), &event.signature)
+                .map_err(|_| ProvenanceError::EventSignature { position, event_id })?;
+        }
+        for (position, proven) in self.events.iter().enumerate() {
+            let body = &proven.event.body;
+            let event_type = body.kind.event_type();
+            let permitted = rules
+                .signer(&body.signer)
+                .is_some_and(|signer| rules.may_sign(signer, event_type));
+            if !permitted {
+                return Err(ProvenanceError::Permission {
+                    position,
+                    event_id: proven.event.id(),
+                    signer: body.signer.clone(),
+                    event_type,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn verify_map_proof(&self) -> Result<(), ProvenanceError> {
+        let map_error = |reason: String| ProvenanceError::MapProof { reason };
+        if self.map_proof.len() > MAP_PROOF_BYTES_MAX {
+            return Err(map_error(format!(
+                "{} bytes, more than {MAP_PROOF_BYTES_MAX}",
+                self.map_proof.len()
+            )));
+        }
+        let proof: MapProof = borsh::from_slice(&self.map_proof)
+            .map_err(|error| map_error(format!("malformed: {error}")))?;
+        let root = RootHash(self.header.index_root.0);
+        let key = KeyHash(self.key.map_key());
+        match &self.record {
+            Some(record) => proof
+                .verify_existence(root, key, codec::encode(record))
+                .map_err(|error| {
+                    map_error(format!(
+                        "does not prove the record of {}: {error}",
+                        self.key
+                    ))
+                }),
+            None => proof.verify_nonexistence(root, key).map_err(|error| {
+                map_error(format!(
+                    "does not prove that {} is absent: {error}",
+                    self.key
+                ))
+            }),
+        }
+    }
+
+    fn verify_chain(&self, key_bytes: &[u8]) -> Result<(), ProvenanceError> {
+        let recorded = self.record.map_or(0, |r| r.count);
+        if recorded != self.events.len() as u64 {
+            return Err(ProvenanceError::EventCount {
+                recorded,
+                given: self.events.len(),
+            });
+        }
+        let Some(record) = &self.record else {
+            return Ok(());
+        };
+        let mut head = Hash::ZERO;
+        let mut previous_height = 0;
+        for (position, proven) in self.events.iter().enumerate() {
+            if proven.height < previous_height || proven.height > self.header.height {
+                return Err(ProvenanceError::EventHeight {
+                    position,
+                    height: proven.height,
+                    block_height: self.header.height,
+                });
+            }
+            previous_height = proven.height;
+            let event_id = proven.event.id();
+            if !index_keys(&proven.event.body).contains(&self.key) {
+                return Err(ProvenanceError::UnrelatedEvent {
+                    position,
+                    event_id,
+                    key: self.key.clone(),
+                });
+            }
+            head = crate::index::chain_link(key_bytes, &head, position as u64 + 1, &event_id);
+        }
+        if head != record.head {
+            return Err(ProvenanceError::ChainHead);
+        }
+        if previous_height != record.last_height {
+            return Err(ProvenanceError::LastHeight {
+                recorded: record.last_height,
+                found: previous_height,
+            });
+        }
+        Ok(())
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,598 @@
+//! Every execution rule, each with an accepted case and refused cases that assert the reason.
+#![allow(clippy::unwrap_used)]
+
+use waybill_node::ledger::{BlockProposal, LedgerError, build_block};
+use waybill_protocol::event::{Epc, EventKind, EventType, InspectionResult, RiskStatus, Sgtin};
+use waybill_protocol::execution::{EventOutcome, Rejection};
+use waybill_protocol::genesis::Role;
+use waybill_protocol::ids::{Gs1CompanyPrefix, Gtin, Serial, Text};
+use waybill_protocol::{ValidatorIndex, fixtures};
+use waybill_tests::{MemoryChain, check};
+
+const APPLIED: EventOutcome = EventOutcome::Applied;
+
+fn rejected(rejection: Rejection) -> EventOutcome {
+    EventOutcome::Rejected { rejection }
+}
+
+fn org(id: &str) -> waybill_protocol::OrgId {
+    fixtures::org(id)
+}
+
+fn text(value: &str) -> Text {
+    Text::new(value).unwrap()
+}
+
+fn declare() -> EventKind {
+    EventKind::Declare(Box::new(fixtures::declaration()))
+}
+
+fn hand_over(to: &str) -> EventKind {
+    EventKind::HandOver { to: org(to) }
+}
+
+fn accept(from: &str) -> EventKind {
+    EventKind::Accept { from: org(from) }
+}
+
+fn risk(status: RiskStatus) -> EventKind {
+    EventKind::RiskAssessed { status }
+}
+
+fn commission(chain: &mut MemoryChain, shipment: &str, serials: &[Sgtin]) -> EventOutcome {
+    let builder = chain
+        .events
+        .builder("brand", shipment, EventKind::Commission);
+    let event = builder
+        .epcs(serials.iter().cloned().map(Epc::Sgtin))
+        .sign(&fixtures::org_keypair("brand"));
+    chain.block(vec![event]).remove(0)
+}
+
+/// A shipment declared, picked up by carrier-a, risk-approved.
+fn declared_and_picked_up(chain: &mut MemoryChain, shipment: &str) {
+    assert_eq!(chain.apply("platform", shipment, declare()), APPLIED);
+    assert_eq!(
+        chain.apply("carrier-a", shipment, EventKind::PickUp),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("customs", shipment, risk(RiskStatus::Approved)),
+        APPLIED
+    );
+}
+
+#[test]
+fn only_roles_in_the_permission_table_may_sign() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(chain.apply("platform", "S1", declare()), APPLIED);
+    assert_eq!(
+        chain.apply("carrier-a", "S1", risk(RiskStatus::Approved)),
+        rejected(Rejection::NotPermitted {
+            org: org("carrier-a"),
+            event_type: EventType::RiskAssessed
+        })
+    );
+    assert_eq!(
+        chain.apply("customs", "S1", EventKind::PickUp),
+        rejected(Rejection::NotPermitted {
+            org: org("customs"),
+            event_type: EventType::PickUp
+        })
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", declare()),
+        rejected(Rejection::NotPermitted {
+            org: org("carrier-a"),
+            event_type: EventType::Declare
+        })
+    );
+    assert_eq!(
+        chain.apply("customs", "S1", risk(RiskStatus::Approved)),
+        APPLIED
+    );
+}
+
+#[test]
+fn brands_commission_only_their_own_serials_and_only_once() {
+    let mut chain = MemoryChain::new();
+    let own = fixtures::sgtin("A1");
+    assert_eq!(
+        commission(&mut chain, "LOT-1", std::slice::from_ref(&own)),
+        APPLIED
+    );
+    assert_eq!(
+        commission(&mut chain, "LOT-2", std::slice::from_ref(&own)),
+        rejected(Rejection::AlreadyCommissioned {
+            serial: own.clone(),
+            by: org("brand")
+        })
+    );
+    // 05012345000015 is under prefix 5012345, not the brand's 4012345.
+    let foreign = Sgtin {
+        gtin: Gtin::new("05012345000015").unwrap(),
+        serial: Serial::new("F1").unwrap(),
+    };
+    assert_eq!(
+        commission(
+            &mut chain,
+            "LOT-3",
+            &[fixtures::sgtin("A2"), foreign.clone()]
+        ),
+        rejected(Rejection::NotPrefixOwner {
+            org: org("brand"),
+            gtin: foreign.gtin.clone()
+        })
+    );
+    // The refused event commissioned nothing, not even its valid serial.
+    assert_eq!(
+        commission(&mut chain, "LOT-4", &[fixtures::sgtin("A2")]),
+        APPLIED
+    );
+}
+
+#[test]
+fn only_the_commissioner_decommissions_a_live_serial() {
+    // A second brand, to show one brand cannot retire another's serial.
+    let mut genesis = fixtures::genesis(4);
+    let mut second = genesis.organisations[4].clone();
+    second.id = org("brand-two");
+    second.signing_keys = vec![fixtures::org_keypair("brand-two").public_key()];
+    second.gs1_prefixes = vec![Gs1CompanyPrefix::new("5012345").unwrap()];
+    genesis.organisations.push(second);
+    let mut chain = MemoryChain::new();
+    chain.rules = waybill_protocol::rules::ChainRules::new(genesis).unwrap();
+    chain.store = waybill_node::ledger::memory::MemoryStore::new(&chain.rules).unwrap();
+
+    let serial = fixtures::sgtin("D1");
+    let decommission = |chain: &mut MemoryChain, by: &str, serial: &Sgtin| {
+        let builder = chain.events.builder(
+            by,
+            "LOT-D",
+            EventKind::Decommission {
+                reason: text("destroyed"),
+            },
+        );
+        let event = builder
+            .epc(Epc::Sgtin(serial.clone()))
+            .sign(&fixtures::org_keypair(by));
+        chain.block(vec![event]).remove(0)
+    };
+    assert_eq!(
+        decommission(&mut chain, "brand", &serial),
+        rejected(Rejection::NotCommissioned {
+            serial: serial.clone()
+        })
+    );
+    assert_eq!(
+        commission(&mut chain, "LOT-D", std::slice::from_ref(&serial)),
+        APPLIED
+    );
+    assert_eq!(
+        decommission(&mut chain, "brand-two", &serial),
+        rejected(Rejection::NotCommissioner {
+            serial: serial.clone(),
+            by: org("brand")
+        })
+    );
+    assert_eq!(decommission(&mut chain, "brand", &serial), APPLIED);
+    assert_eq!(
+        decommission(&mut chain, "brand", &serial),
+        rejected(Rejection::AlreadyDecommissioned {
+            serial: serial.clone()
+        })
+    );
+}
+
+#[test]
+fn a_shipment_is_declared_once() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(chain.apply("platform", "S1", declare()), APPLIED);
+    assert_eq!(
+        chain.apply("platform", "S1", declare()),
+        rejected(Rejection::AlreadyDeclared {
+            by: org("platform")
+        })
+    );
+}
+
+#[test]
+fn pick_up_starts_custody_once() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::PickUp), APPLIED);
+    assert_eq!(
+        chain.apply("carrier-b", "S1", EventKind::PickUp),
+        rejected(Rejection::CustodyAlreadyStarted {
+            custodian: org("carrier-a")
+        })
+    );
+}
+
+#[test]
+fn only_the_custodian_hands_over_to_a_carrier_one_offer_at_a_time() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(
+        chain.apply("carrier-a", "S1", hand_over("carrier-b")),
+        rejected(Rejection::NoCustody)
+    );
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::PickUp), APPLIED);
+    assert_eq!(
+        chain.apply("carrier-b", "S1", hand_over("carrier-a")),
+        rejected(Rejection::NotCustodian {
+            custodian: org("carrier-a"),
+            signer: org("carrier-b")
+        })
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", hand_over("customs")),
+        rejected(Rejection::NotACarrier {
+            org: org("customs")
+        })
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", hand_over("carrier-b")),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", hand_over("carrier-b")),
+        rejected(Rejection::HandOverPending {
+            offered_to: org("carrier-b")
+        })
+    );
+}
+
+#[test]
+fn only_the_offered_carrier_accepts_from_the_custodian_and_custody_moves() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::PickUp), APPLIED);
+    assert_eq!(
+        chain.apply("carrier-b", "S1", accept("carrier-a")),
+        rejected(Rejection::NoHandOverOffered)
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", hand_over("carrier-b")),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", accept("carrier-b")),
+        rejected(Rejection::OfferedToAnother {
+            offered_to: org("carrier-b")
+        })
+    );
+    assert_eq!(
+        chain.apply("carrier-b", "S1", accept("platform")),
+        rejected(Rejection::WrongHandOverSource {
+            from: org("platform"),
+            custodian: org("carrier-a")
+        })
+    );
+    assert_eq!(chain.apply("carrier-b", "S1", accept("carrier-a")), APPLIED);
+    // Custody moved: the old holder can no longer move the shipment, the new one can.
+    assert_eq!(
+        chain.apply("carrier-a", "S1", EventKind::Depart),
+        rejected(Rejection::NotCustodian {
+            custodian: org("carrier-b"),
+            signer: org("carrier-a")
+        })
+    );
+    assert_eq!(chain.apply("carrier-b", "S1", EventKind::Depart), APPLIED);
+}
+
+#[test]
+fn depart_and_arrive_only_by_the_custodian() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(
+        chain.apply("carrier-a", "S1", EventKind::Depart),
+        rejected(Rejection::NoCustody)
+    );
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::PickUp), APPLIED);
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::Depart), APPLIED);
+    assert_eq!(
+        chain.apply("carrier-b", "S1", EventKind::Arrive),
+        rejected(Rejection::NotCustodian {
+            custodian: org("carrier-a"),
+            signer: org("carrier-b")
+        })
+    );
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::Arrive), APPLIED);
+}
+
+#[test]
+fn risk_assessment_needs_a_declaration() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(
+        chain.apply("customs", "S1", risk(RiskStatus::Approved)),
+        rejected(Rejection::NotDeclared)
+    );
+    assert_eq!(chain.apply("platform", "S1", declare()), APPLIED);
+    assert_eq!(
+        chain.apply("customs", "S1", risk(RiskStatus::Approved)),
+        APPLIED
+    );
+}
+
+#[test]
+fn release_needs_declaration_approval_and_no_open_hold() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(
+        chain.apply("customs", "S1", EventKind::Release),
+        rejected(Rejection::NotDeclared)
+    );
+    assert_eq!(chain.apply("platform", "S1", declare()), APPLIED);
+    assert_eq!(
+        chain.apply("customs", "S1", EventKind::Release),
+        rejected(Rejection::RiskNotApproved { status: None })
+    );
+    assert_eq!(
+        chain.apply("customs", "S1", risk(RiskStatus::Screen)),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("customs", "S1", EventKind::Release),
+        rejected(Rejection::RiskNotApproved {
+            status: Some(RiskStatus::Screen)
+        })
+    );
+    assert_eq!(
+        chain.apply("customs", "S1", risk(RiskStatus::Approved)),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply(
+            "customs",
+            "S1",
+            EventKind::Hold {
+                reason: text("undervaluation suspected")
+            }
+        ),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("customs", "S1", EventKind::Release),
+        rejected(Rejection::OpenHolds { count: 1 })
+    );
+    // A discrepancy keeps the hold; a compliant inspection lifts it.
+    let discrepancy = EventKind::Inspect {
+        result: InspectionResult::Discrepancy,
+        note: text("invoice missing"),
+    };
+    assert_eq!(chain.apply("customs", "S1", discrepancy), APPLIED);
+    assert_eq!(
+        chain.apply("customs", "S1", EventKind::Release),
+        rejected(Rejection::OpenHolds { count: 1 })
+    );
+    let compliant = EventKind::Inspect {
+        result: InspectionResult::Compliant,
+        note: text("matches invoice"),
+    };
+    assert_eq!(chain.apply("customs", "S1", compliant), APPLIED);
+    assert_eq!(chain.apply("customs", "S1", EventKind::Release), APPLIED);
+}
+
+#[test]
+fn delivery_needs_a_release_and_a_hold_suspends_it() {
+    let mut chain = MemoryChain::new();
+    declared_and_picked_up(&mut chain, "S1");
+    assert_eq!(
+        chain.apply("carrier-a", "S1", EventKind::Deliver),
+        rejected(Rejection::NotReleased)
+    );
+    assert_eq!(chain.apply("customs", "S1", EventKind::Release), APPLIED);
+    assert_eq!(
+        chain.apply(
+            "customs",
+            "S1",
+            EventKind::Hold {
+                reason: text("new intelligence")
+            }
+        ),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", EventKind::Deliver),
+        rejected(Rejection::NotReleased)
+    );
+    let compliant = EventKind::Inspect {
+        result: InspectionResult::Compliant,
+        note: text("cleared"),
+    };
+    assert_eq!(chain.apply("customs", "S1", compliant), APPLIED);
+    assert_eq!(chain.apply("customs", "S1", EventKind::Release), APPLIED);
+    assert_eq!(
+        chain.apply("carrier-b", "S1", EventKind::Deliver),
+        rejected(Rejection::NotCustodian {
+            custodian: org("carrier-a"),
+            signer: org("carrier-b")
+        })
+    );
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::Deliver), APPLIED);
+}
+
+#[test]
+fn nothing_but_return_follows_delivery() {
+    let mut chain = MemoryChain::new();
+    declared_and_picked_up(&mut chain, "S1");
+    assert_eq!(chain.apply("customs", "S1", EventKind::Release), APPLIED);
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::Deliver), APPLIED);
+    for (org_id, kind) in [
+        ("carrier-a", EventKind::Depart),
+        ("carrier-a", EventKind::Deliver),
+        ("carrier-a", hand_over("carrier-b")),
+        (
+            "customs",
+            EventKind::Hold {
+                reason: text("late"),
+            },
+        ),
+        ("platform", declare()),
+    ] {
+        assert_eq!(
+            chain.apply(org_id, "S1", kind),
+            rejected(Rejection::AlreadyDelivered)
+        );
+    }
+    let flag = EventKind::Flag {
+        serial: fixtures::sgtin("X"),
+        suspicion: text("reported by consignee"),
+    };
+    assert_eq!(chain.apply("customs", "S1", flag), APPLIED);
+    assert_eq!(
+        chain.apply(
+            "carrier-a",
+            "S1",
+            EventKind::Return {
+                reason: text("refused by consignee")
+            }
+        ),
+        APPLIED
+    );
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::Depart), APPLIED);
+}
+
+#[test]
+fn nothing_but_inspection_and_flags_follow_a_seizure() {
+    let mut chain = MemoryChain::new();
+    declared_and_picked_up(&mut chain, "S1");
+    assert_eq!(
+        chain.apply(
+            "customs",
+            "S1",
+            EventKind::Seize {
+                reason: text("counterfeit goods")
+            }
+        ),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "S1", EventKind::Depart),
+        rejected(Rejection::Seized)
+    );
+    assert_eq!(
+        chain.apply("customs", "S1", EventKind::Release),
+        rejected(Rejection::Seized)
+    );
+    let inspect = EventKind::Inspect {
+        result: InspectionResult::Prohibited,
+        note: text("fake logos"),
+    };
+    assert_eq!(chain.apply("customs", "S1", inspect), APPLIED);
+}
+
+#[test]
+fn nonces_strictly_increase_and_a_rejected_event_spends_its_nonce() {
+    let mut chain = MemoryChain::new();
+    let first = chain.events.event("carrier-a", "S1", EventKind::PickUp);
+    // Same signer and nonce, different content: a different event id, still a replay.
+    let mut again = first.body.clone();
+    again.shipment = fixtures::shipment("S2");
+    let again = waybill_protocol::SignedEvent::sign(again, &fixtures::org_keypair("carrier-a"));
+    let outcomes = chain.block(vec![first, again]);
+    assert_eq!(outcomes[0], APPLIED);
+    assert_eq!(
+        outcomes[1],
+        rejected(Rejection::Replay {
+            nonce: 1,
+            last_nonce: 1
+        })
+    );
+
+    // A custody rejection still spends nonce 2; reusing it is a replay.
+    let refused = chain.events.event("carrier-a", "S9", EventKind::Depart);
+    assert_eq!(
+        chain.block(vec![refused.clone()]).remove(0),
+        rejected(Rejection::NoCustody)
+    );
+    let mut retry = refused.body.clone();
+    retry.shipment = fixtures::shipment("S1");
+    let retry = waybill_protocol::SignedEvent::sign(retry, &fixtures::org_keypair("carrier-a"));
+    assert_eq!(
+        chain.block(vec![retry]).remove(0),
+        rejected(Rejection::Replay {
+            nonce: 2,
+            last_nonce: 2
+        })
+    );
+}
+
+#[test]
+fn events_malformed_for_the_block_time_are_rejected_with_the_field() {
+    let mut chain = MemoryChain::new();
+    let builder = chain.events.builder("carrier-a", "S1", EventKind::PickUp);
+    let mut body = builder.build();
+    body.event_time_ms = fixtures::NOW_MS + 3_600_000;
+    let event = waybill_protocol::SignedEvent::sign(body, &fixtures::org_keypair("carrier-a"));
+    match chain.block(vec![event]).remove(0) {
+        EventOutcome::Rejected {
+            rejection: Rejection::Malformed { detail },
+        } => {
+            assert!(detail.starts_with("event_time_ms:"), "{detail}")
+        }
+        other => panic!("expected a malformed rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_block_with_a_repeated_or_committed_event_is_invalid() {
+    let mut chain = MemoryChain::new();
+    let event = chain.events.event("carrier-a", "S1", EventKind::PickUp);
+    let rules = chain.rules.clone();
+    let proposal = |events, time_ms| BlockProposal {
+        time_ms,
+        proposer: ValidatorIndex(0),
+        events: check(&rules, events),
+    };
+    let error = build_block(
+        &chain.store,
+        &chain.rules,
+        chain.store.tip(),
+        proposal(vec![event.clone(), event.clone()], fixtures::NOW_MS + 1_000),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, LedgerError::DuplicateEvent { id } if id == event.id()),
+        "{error}"
+    );
+    assert_eq!(chain.block(vec![event.clone()]), vec![APPLIED]);
+    let later = chain.store.tip().time_ms + 1_000;
+    let error = build_block(
+        &chain.store,
+        &chain.rules,
+        chain.store.tip(),
+        proposal(vec![event.clone()], later),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, LedgerError::DuplicateEvent { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn rejected_events_do_not_extend_any_key_chain() {
+    let mut chain = MemoryChain::new();
+    assert_eq!(chain.apply("carrier-a", "S1", EventKind::PickUp), APPLIED);
+    let before = waybill_node::ledger::authenticated_map::record(
+        &chain.store,
+        &waybill_protocol::index::IndexKey::Shipment(fixtures::shipment("S1")),
+        chain.store.tip().height,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        chain.apply("carrier-b", "S1", EventKind::Depart),
+        rejected(Rejection::NotCustodian {
+            custodian: org("carrier-a"),
+            signer: org("carrier-b")
+        })
+    );
+    let after = waybill_node::ledger::authenticated_map::record(
+        &chain.store,
+        &waybill_protocol::index::IndexKey::Shipment(fixtures::shipment("S1")),
+        chain.store.tip().height,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(before.count, 1);
+    assert_eq!(after, before);
+    assert!(chain.rules.has_role(&org("carrier-b"), Role::Carrier));
+}

@@ -1,0 +1,117 @@
+//! The same blocks give the same bytes: two RocksDB ledgers and the in-memory replica compute
+//! byte-identical headers, and serve byte-identical proofs. Reference roots are pinned, so a
+//! change in the authenticated map library or our use of it fails here first.
+#![allow(clippy::unwrap_used)]
+
+use waybill_node::ledger::Ledger;
+use waybill_protocol::codec;
+use waybill_protocol::event::{Epc, EventKind};
+use waybill_protocol::fixtures;
+use waybill_protocol::index::IndexKey;
+use waybill_tests::{EventFactory, MemoryChain, commit_block, open_ledger};
+
+const BLOCKS: u64 = 20;
+
+fn blocks() -> Vec<Vec<waybill_protocol::SignedEvent>> {
+    let mut factory = EventFactory::new();
+    (0..BLOCKS)
+        .map(|block| {
+            (0..25)
+                .map(|i| {
+                    let shipment = format!("DET-{}", (block * 7 + i) % 40);
+                    let epc = Epc::Sgtin(fixtures::sgtin(&format!("SN-{}", i % 9)));
+                    let kind = if i % 3 == 0 {
+                        EventKind::PickUp
+                    } else {
+                        EventKind::Depart
+                    };
+                    factory
+                        .builder("carrier-a", &shipment, kind)
+                        .epc(epc)
+                        .sign(&fixtures::org_keypair("carrier-a"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn fill(ledger: &mut Ledger) {
+    for (height, events) in blocks().into_iter().enumerate() {
+        commit_block(
+            ledger,
+            events,
+            fixtures::NOW_MS + 1_000 * (height as u64 + 1),
+        )
+        .unwrap();
+    }
+}
+
+/// Header hash and index root at the last height, pinned.
+const PINNED_HEADER_HASH: &str = "693b7b1509b613ee194ee7d888ef8c934431d926fc510100a3e6c44a6ed14c96";
+const PINNED_INDEX_ROOT: &str = "7735b4f4f967665541b6956eb84760a74954ccadf1e828f9903e44c7a126ed36";
+
+#[test]
+fn two_ledgers_fed_the_same_blocks_agree_byte_for_byte() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = open_ledger(dir_a.path()).unwrap();
+    let mut b = open_ledger(dir_b.path()).unwrap();
+    fill(&mut a);
+    fill(&mut b);
+    let mut memory = MemoryChain::new();
+    for (height, events) in blocks().into_iter().enumerate() {
+        // The replica executes the same blocks at the same times.
+        let proposal = waybill_node::ledger::BlockProposal {
+            time_ms: fixtures::NOW_MS + 1_000 * (height as u64 + 1),
+            proposer: waybill_protocol::ValidatorIndex((height % 4) as u16),
+            events: waybill_tests::check(&memory.rules, events),
+        };
+        let block = waybill_node::ledger::build_block(
+            &memory.store,
+            &memory.rules,
+            memory.store.tip(),
+            proposal,
+        )
+        .unwrap();
+        assert_eq!(
+            codec::encode(&block.header),
+            codec::encode(&a.header(height as u64 + 1).unwrap().unwrap())
+        );
+        memory.store.commit(&block);
+    }
+    for height in 1..=BLOCKS {
+        let header_a = codec::encode(&a.header(height).unwrap().unwrap());
+        let header_b = codec::encode(&b.header(height).unwrap().unwrap());
+        assert_eq!(header_a, header_b, "height {height}");
+    }
+    for key in [
+        IndexKey::Shipment(fixtures::shipment("DET-3")),
+        IndexKey::Serial(fixtures::sgtin("SN-4")),
+    ] {
+        assert_eq!(
+            a.provenance(&key).unwrap().encode(),
+            b.provenance(&key).unwrap().encode(),
+            "{key}"
+        );
+    }
+    let tip = a.header(BLOCKS).unwrap().unwrap();
+    assert_eq!(tip.hash().to_hex(), PINNED_HEADER_HASH);
+    assert_eq!(tip.index_root.to_hex(), PINNED_INDEX_ROOT);
+}
+
+#[test]
+fn reopening_keeps_the_tip_and_refuses_another_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let tip = {
+        let mut ledger = open_ledger(dir.path()).unwrap();
+        fill(&mut ledger);
+        ledger.tip().clone()
+    };
+    let ledger = open_ledger(dir.path()).unwrap();
+    assert_eq!(ledger.tip(), &tip);
+    drop(ledger);
+    let mut genesis = fixtures::genesis(4);
+    genesis.genesis_time_ms += 1;
+    let other = waybill_protocol::rules::ChainRules::new(genesis).unwrap();
+    let error = Ledger::open(dir.path(), other, Default::default()).unwrap_err();
+    assert!(error.to_string().contains("belongs to genesis"), "{error}");
+}
