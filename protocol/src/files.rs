@@ -76,9 +76,9 @@ pub enum FileError {
     AlreadyExists { what: &'static str, path: PathBuf },
 }
 
-/// Reads a whole file of at most [`FILE_BYTES_MAX`] bytes.
-pub fn read_bounded(what: &'static str, path: &Path) -> Result<Vec<u8>, FileError> {
-    let io_error = |error: std::io::Error| match error.kind() {
+/// Names a failed read: a missing file is said plainly, anything else with the OS's reason.
+fn read_error<'a>(what: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> FileError + 'a {
+    move |error| match error.kind() {
         std::io::ErrorKind::NotFound => FileError::Missing {
             what,
             path: path.to_path_buf(),
@@ -88,8 +88,13 @@ pub fn read_bounded(what: &'static str, path: &Path) -> Result<Vec<u8>, FileErro
             path: path.to_path_buf(),
             reason: error.to_string(),
         },
-    };
-    let size = fs::metadata(path).map_err(io_error)?.len();
+    }
+}
+
+/// Reads a whole file of at most [`FILE_BYTES_MAX`] bytes.
+pub fn read_bounded(what: &'static str, path: &Path) -> Result<Vec<u8>, FileError> {
+    let io_error = read_error(what, path);
+    let size = fs::metadata(path).map_err(&io_error)?.len();
     if size > FILE_BYTES_MAX as u64 {
         return Err(FileError::TooLarge {
             what,
@@ -252,17 +257,7 @@ impl KeyFile {
 #[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), FileError> {
     use std::os::unix::fs::PermissionsExt;
-    let metadata = fs::metadata(path).map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => FileError::Missing {
-            what: "key file",
-            path: path.to_path_buf(),
-        },
-        _ => FileError::Io {
-            what: "key file",
-            path: path.to_path_buf(),
-            reason: error.to_string(),
-        },
-    })?;
+    let metadata = fs::metadata(path).map_err(read_error("key file", path))?;
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(FileError::InsecurePermissions {

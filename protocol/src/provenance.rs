@@ -20,6 +20,11 @@ use crate::index::{IndexKey, KeyRecord, index_keys};
 use crate::limits::{MAP_PROOF_BYTES_MAX, MESSAGE_ENCODED_BYTES_MAX};
 use crate::rules::ChainRules;
 
+/// Below this many events, signatures are checked on the calling thread.
+const PARALLEL_SIGNATURES_MIN: usize = 32;
+/// At most this many threads check one proof's signatures.
+const SIGNATURE_THREADS_MAX: usize = 8;
+
 /// The authenticated map's proof type: jmt with SHA-256.
 pub type MapProof = SparseMerkleProof<sha2::Sha256>;
 
@@ -120,20 +125,7 @@ impl ProvenanceProof {
         self.verify_map_proof()?;
         let key_bytes = self.key.encode();
         self.verify_chain(&key_bytes)?;
-        for (position, proven) in self.events.iter().enumerate() {
-            let event = &proven.event;
-            let event_id = event.id();
-            let signer =
-                rules
-                    .signer(&event.body.signer)
-                    .ok_or_else(|| ProvenanceError::UnknownSigner {
-                        position,
-                        event_id,
-                        signer: event.body.signer.clone(),
-                    })?;
-            crypto::verify_strict(&signer.key, &event.body.signing_bytes(), &event.signature)
-                .map_err(|_| ProvenanceError::EventSignature { position, event_id })?;
-        }
+        self.verify_signatures(rules)?;
         for (position, proven) in self.events.iter().enumerate() {
             let body = &proven.event.body;
             let event_type = body.kind.event_type();
@@ -150,6 +142,64 @@ impl ProvenanceProof {
             }
         }
         Ok(())
+    }
+
+    /// Every event signature with `verify_strict`. Long histories are split across the cores;
+    /// the accepted set is the same, and the error is always the lowest failing position.
+    fn verify_signatures(&self, rules: &ChainRules) -> Result<(), ProvenanceError> {
+        let check = |position: usize, proven: &ProvenEvent| -> Result<(), ProvenanceError> {
+            let event = &proven.event;
+            let signer =
+                rules
+                    .signer(&event.body.signer)
+                    .ok_or_else(|| ProvenanceError::UnknownSigner {
+                        position,
+                        event_id: event.id(),
+                        signer: event.body.signer.clone(),
+                    })?;
+            crypto::verify_strict(&signer.key, &event.body.signing_bytes(), &event.signature)
+                .map_err(|_| ProvenanceError::EventSignature {
+                    position,
+                    event_id: event.id(),
+                })
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(SIGNATURE_THREADS_MAX);
+        if threads == 1 || self.events.len() < PARALLEL_SIGNATURES_MIN {
+            return self
+                .events
+                .iter()
+                .enumerate()
+                .try_for_each(|(position, proven)| check(position, proven));
+        }
+        let chunk = self.events.len().div_ceil(threads);
+        let failures: Vec<ProvenanceError> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .events
+                .chunks(chunk)
+                .enumerate()
+                .map(|(part, events)| {
+                    scope.spawn(move || {
+                        events
+                            .iter()
+                            .enumerate()
+                            .try_for_each(|(offset, proven)| check(part * chunk + offset, proven))
+                            .err()
+                    })
+                })
+                .collect();
+            // A checker thread only runs the closure above, which does not panic on any input.
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().expect("signature checker thread"))
+                .collect()
+        });
+        // Chunks are in position order, so the first failure found is the lowest position.
+        match failures.into_iter().next() {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
     }
 
     fn verify_map_proof(&self) -> Result<(), ProvenanceError> {

@@ -18,6 +18,9 @@ use waybill_protocol::index::{IndexKey, KeyRecord};
 
 use super::LedgerError;
 
+/// A stored value and the version that wrote it.
+pub type VersionedValue = (u64, Vec<u8>);
+
 /// What the map needs from storage: committed nodes, and the newest value of a key at or below
 /// a version.
 pub trait MapStorage {
@@ -26,7 +29,26 @@ pub trait MapStorage {
         &self,
         key_hash: &[u8; 32],
         max_version: u64,
-    ) -> Result<Option<(u64, Vec<u8>)>, LedgerError>;
+    ) -> Result<Option<VersionedValue>, LedgerError>;
+
+    /// [`MapStorage::value`] for many keys (a store may share one cursor across them).
+    fn values(
+        &self,
+        key_hashes: &[[u8; 32]],
+        max_version: u64,
+    ) -> Result<Vec<Option<VersionedValue>>, LedgerError> {
+        key_hashes
+            .iter()
+            .map(|key| self.value(key, max_version))
+            .collect()
+    }
+}
+
+/// A key's record as loaded before a block, with the version that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionedRecord {
+    pub record: KeyRecord,
+    pub version: u64,
 }
 
 /// The writes one version makes: new nodes and values, and what they make stale.
@@ -87,15 +109,24 @@ fn guarded<T>(
 
 /// The tree at version 0: empty, before any block.
 pub fn genesis_write<S: MapStorage>(storage: &S) -> Result<MapWrite, LedgerError> {
-    write_version(storage, 0, None, BTreeMap::new())
+    write_version(storage, 0, BTreeMap::new(), Vec::new())
 }
 
-/// Writes the records of `changes` as version `version`, which must follow `latest`.
+/// One key's new record, and the version of the value it supersedes (from the same load that
+/// gave execution its previous record, so nothing is read twice).
+#[derive(Debug, Clone)]
+pub struct RecordChange {
+    pub map_key: [u8; 32],
+    pub record: KeyRecord,
+    pub superseded_version: Option<u64>,
+}
+
+/// Writes `changes` as version `version`, which must follow `latest`.
 pub fn update<S: MapStorage>(
     storage: &S,
     latest: u64,
     version: u64,
-    changes: &BTreeMap<IndexKey, KeyRecord>,
+    changes: &[RecordChange],
 ) -> Result<MapWrite, LedgerError> {
     if version != latest + 1 {
         return Err(LedgerError::MapVersion {
@@ -105,33 +136,51 @@ pub fn update<S: MapStorage>(
     }
     let values = changes
         .iter()
-        .map(|(key, record)| (key.map_key(), codec::encode(record)))
+        .map(|change| (change.map_key, codec::encode(&change.record)))
         .collect();
-    write_version(storage, version, Some(latest), values)
+    let stale_values = changes
+        .iter()
+        .filter_map(|change| change.superseded_version.map(|old| (change.map_key, old)))
+        .collect();
+    write_version(storage, version, values, stale_values)
 }
 
 fn write_version<S: MapStorage>(
     storage: &S,
     version: u64,
-    latest: Option<u64>,
     values: BTreeMap<[u8; 32], Vec<u8>>,
+    stale_values: Vec<([u8; 32], u64)>,
 ) -> Result<MapWrite, LedgerError> {
-    let mut stale_values = Vec::new();
-    if let Some(latest) = latest {
-        for key_hash in values.keys() {
-            if let Some((old_version, _)) = storage.value(key_hash, latest)? {
-                stale_values.push((*key_hash, old_version));
-            }
-        }
-    }
     let reader = Reader(storage);
     let value_set: Vec<(KeyHash, Option<OwnedValue>)> = values
         .iter()
         .map(|(key, value)| (KeyHash(*key), Some(value.clone())))
         .collect();
+    let unchanged = values.is_empty();
     let (root, batch): (jmt::RootHash, TreeUpdateBatch) = guarded("update", || {
         Sha256Jmt::new(&reader).put_value_set(value_set, version)
     })?;
+    let mut stale_nodes: Vec<NodeKey> = batch
+        .stale_node_index_batch
+        .iter()
+        .map(|stale| {
+            debug_assert_eq!(stale.stale_since_version, version);
+            stale.node_key.clone()
+        })
+        .collect();
+    // For a version that changes nothing, jmt copies the previous root under the new version
+    // without marking the old one stale; without this, every empty block would leak a node.
+    if unchanged && version > 0 {
+        let copied_root = batch
+            .node_batch
+            .nodes()
+            .keys()
+            .find(|key| key.nibble_path().is_empty());
+        debug_assert!(copied_root.is_some(), "jmt writes a root for every version");
+        if let Some(root) = copied_root {
+            stale_nodes.push(NodeKey::new(version - 1, root.nibble_path().clone()));
+        }
+    }
     Ok(MapWrite {
         version,
         root: Hash(root.0),
@@ -142,14 +191,7 @@ fn write_version<S: MapStorage>(
             .map(|(k, n)| (k.clone(), n.clone()))
             .collect(),
         values: values.into_iter().collect(),
-        stale_nodes: batch
-            .stale_node_index_batch
-            .into_iter()
-            .map(|stale| {
-                debug_assert_eq!(stale.stale_since_version, version);
-                stale.node_key
-            })
-            .collect(),
+        stale_nodes,
         stale_values,
     })
 }
@@ -164,6 +206,25 @@ pub fn record<S: MapStorage>(
         None => Ok(None),
         Some((_, bytes)) => decode_record(&bytes).map(Some),
     }
+}
+
+/// The records of many keys (by map key) at `version`, each with the version that wrote it.
+pub fn records<S: MapStorage>(
+    storage: &S,
+    map_keys: &[[u8; 32]],
+    version: u64,
+) -> Result<Vec<Option<VersionedRecord>>, LedgerError> {
+    storage
+        .values(map_keys, version)?
+        .into_iter()
+        .map(|value| {
+            value
+                .map(|(version, bytes)| {
+                    decode_record(&bytes).map(|record| VersionedRecord { record, version })
+                })
+                .transpose()
+        })
+        .collect()
 }
 
 fn decode_record(bytes: &[u8]) -> Result<KeyRecord, LedgerError> {

@@ -10,7 +10,8 @@ use waybill_protocol::execution::{SerialState, ShipmentState};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, KeyId, ShipmentId};
 
-use super::{ExecutedBlock, LedgerError, MapStorage, StateStore, Tip, authenticated_map};
+use super::authenticated_map::{self, VersionedValue};
+use super::{ExecutedBlock, LedgerError, MapStorage, MapWrite, StateStore, Tip};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -29,9 +30,7 @@ impl MemoryStore {
     pub fn new(rules: &ChainRules) -> Result<MemoryStore, LedgerError> {
         let mut store = MemoryStore::default();
         let write = authenticated_map::genesis_write(&store)?;
-        for (key, node) in write.nodes {
-            store.nodes.insert(key, node);
-        }
+        store.apply_map_write(&write);
         store.tip = Some(Tip::genesis(rules));
         Ok(store)
     }
@@ -60,18 +59,25 @@ impl MemoryStore {
             }
         }
         self.events.extend(block.events.iter().map(|e| e.id()));
-        for key in &block.map.stale_nodes {
+        self.apply_map_write(&block.map);
+        self.tip = Some(block.tip.clone());
+    }
+}
+
+impl MemoryStore {
+    /// Applies one version of the authenticated map, dropping what it makes stale.
+    pub fn apply_map_write(&mut self, write: &MapWrite) {
+        for key in &write.stale_nodes {
             self.nodes.remove(key);
         }
-        for (key, node) in &block.map.nodes {
+        for (key, node) in &write.nodes {
             self.nodes.insert(key.clone(), node.clone());
         }
-        for (key_hash, value) in &block.map.values {
+        for (key_hash, value) in &write.values {
             let versions = self.values.entry(*key_hash).or_default();
             versions.clear();
-            versions.insert(block.map.version, value.clone());
+            versions.insert(write.version, value.clone());
         }
-        self.tip = Some(block.tip.clone());
     }
 }
 
@@ -84,7 +90,7 @@ impl MapStorage for MemoryStore {
         &self,
         key_hash: &[u8; 32],
         max_version: u64,
-    ) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
+    ) -> Result<Option<VersionedValue>, LedgerError> {
         Ok(self
             .values
             .get(key_hash)

@@ -20,12 +20,12 @@ use waybill_protocol::block::CertificateError;
 use waybill_protocol::execution::{
     self, BlockContext, EventOutcome, SerialState, ShipmentState, StateKeys, StateSnapshot,
 };
-use waybill_protocol::index::{IndexKey, KeyRecord, index_keys};
+use waybill_protocol::index::{IndexKey, index_keys};
 use waybill_protocol::merkle::{self, Frontier};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{BlockHeader, Hash, ValidatorIndex};
 
-pub use authenticated_map::{MapStorage, MapWrite};
+pub use authenticated_map::{MapStorage, MapWrite, RecordChange};
 pub use rocks::{Ledger, LedgerOptions};
 
 /// Why the ledger could not do what was asked.
@@ -132,6 +132,13 @@ pub struct ExecutedBlock {
     pub(crate) key_positions: Vec<([u8; 32], u64, u32)>,
 }
 
+impl ExecutedBlock {
+    /// The authenticated map's writes for this block's version.
+    pub fn map_write(&self) -> &MapWrite {
+        &self.map
+    }
+}
+
 /// Reads a store offers the pipeline, besides the authenticated map's.
 pub trait StateStore: MapStorage {
     fn shipment(
@@ -147,11 +154,16 @@ pub trait StateStore: MapStorage {
     fn committed_events(&self, ids: &[Hash]) -> Result<Vec<bool>, LedgerError>;
 }
 
+/// Per index key with a record: its map key and the version that wrote the record.
+type SupersededVersions = BTreeMap<IndexKey, ([u8; 32], u64)>;
+
+/// Loads what execution may read; also returns, per index key, its map key and the version of
+/// its current record (what the block's map update supersedes).
 fn load_snapshot<S: StateStore>(
     store: &S,
     keys: StateKeys,
     version: u64,
-) -> Result<StateSnapshot, LedgerError> {
+) -> Result<(StateSnapshot, SupersededVersions), LedgerError> {
     let mut snapshot = StateSnapshot::default();
     for id in keys.shipments {
         let state = store.shipment(&id)?;
@@ -165,11 +177,17 @@ fn load_snapshot<S: StateStore>(
         let nonce = store.nonce(&signer)?;
         snapshot.nonces.insert(signer, nonce);
     }
-    for key in keys.index_keys {
-        let record = authenticated_map::record(store, &key, version)?;
-        snapshot.records.insert(key, record);
+    let index_keys: Vec<IndexKey> = keys.index_keys.into_iter().collect();
+    let map_keys: Vec<[u8; 32]> = index_keys.iter().map(IndexKey::map_key).collect();
+    let loaded = authenticated_map::records(store, &map_keys, version)?;
+    let mut versions = BTreeMap::new();
+    for ((key, map_key), record) in index_keys.into_iter().zip(map_keys).zip(loaded) {
+        if let Some(found) = record {
+            versions.insert(key.clone(), (map_key, found.version));
+        }
+        snapshot.records.insert(key, record.map(|r| r.record));
     }
-    Ok(snapshot)
+    Ok((snapshot, versions))
 }
 
 /// Executes `proposal` on `tip`: checks the block's shape, runs execution, updates the map and
@@ -215,7 +233,8 @@ pub fn build_block<S: StateStore>(
         }
     }
 
-    let mut state = load_snapshot(store, execution::keys_read(&proposal.events), tip.height)?;
+    let (mut state, versions) =
+        load_snapshot(store, execution::keys_read(&proposal.events), tip.height)?;
     let before: BTreeMap<IndexKey, u64> = state
         .records
         .iter()
@@ -228,13 +247,16 @@ pub fn build_block<S: StateStore>(
     let outcomes = execution::execute_block(rules, context, &proposal.events, &mut state);
 
     let key_positions = chain_positions(&proposal.events, &outcomes, before);
-    let changes: BTreeMap<IndexKey, KeyRecord> = state
+    let changes: Vec<RecordChange> = state
         .changed
         .index_keys
         .iter()
-        .map(|key| {
-            let record = state.records[key].expect("a changed key has a record");
-            (key.clone(), record)
+        .map(|key| RecordChange {
+            map_key: versions
+                .get(key)
+                .map_or_else(|| key.map_key(), |(map_key, _)| *map_key),
+            record: state.records[key].expect("a changed key has a record"),
+            superseded_version: versions.get(key).map(|(_, version)| *version),
         })
         .collect();
     let map = authenticated_map::update(store, tip.height, height, &changes)?;

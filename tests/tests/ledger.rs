@@ -1,0 +1,199 @@
+//! The ledger's storage guarantees: the authenticated map's version and pruning rules, and
+//! `verify-chain` and `open` refusing damaged data with a message that says where.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use waybill_node::ledger::authenticated_map::{self, MapStorage, RecordChange, VersionedValue};
+use waybill_node::ledger::memory::MemoryStore;
+use waybill_node::ledger::{Ledger, LedgerError, LedgerOptions};
+use waybill_protocol::event::EventKind;
+use waybill_protocol::fixtures;
+use waybill_protocol::index::{IndexKey, KeyRecord};
+use waybill_tests::{EventFactory, commit_block, open_ledger, rules};
+
+/// Blocks alternate between ones that change the map (new pick-ups, departures) and ones whose
+/// only event is rejected (the map version changes nothing), so pruning meets both.
+fn fill(ledger: &mut Ledger, blocks: u64) {
+    let mut factory = EventFactory::new();
+    for block in 1..=blocks {
+        let time_ms = ledger.tip().time_ms.max(fixtures::NOW_MS) + 1_000;
+        factory.time_ms = time_ms;
+        let events = if block % 3 == 0 {
+            vec![factory.event("carrier-b", "L-0", EventKind::Depart)]
+        } else {
+            (0..5)
+                .map(|i| {
+                    let kind = if block == 1 {
+                        EventKind::PickUp
+                    } else {
+                        EventKind::Depart
+                    };
+                    factory.event("carrier-a", &format!("L-{i}"), kind)
+                })
+                .collect()
+        };
+        commit_block(ledger, events, time_ms).unwrap();
+    }
+}
+
+#[test]
+fn map_versions_must_be_consecutive() {
+    let store = MemoryStore::new(&rules()).unwrap();
+    let change = RecordChange {
+        map_key: IndexKey::Shipment(fixtures::shipment("S")).map_key(),
+        record: KeyRecord {
+            count: 1,
+            head: waybill_protocol::Hash([1; 32]),
+            last_height: 2,
+        },
+        superseded_version: None,
+    };
+    let error = authenticated_map::update(&store, 0, 2, std::slice::from_ref(&change)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LedgerError::MapVersion {
+                expected: 1,
+                found: 2
+            }
+        ),
+        "{error}"
+    );
+    authenticated_map::update(&store, 0, 1, &[change]).unwrap();
+}
+
+/// A store that has lost every node: jmt must answer with an error, never a panic.
+struct EmptyStorage;
+
+impl MapStorage for EmptyStorage {
+    fn node(&self, _: &jmt::storage::NodeKey) -> Result<Option<jmt::storage::Node>, LedgerError> {
+        Ok(None)
+    }
+
+    fn value(&self, _: &[u8; 32], _: u64) -> Result<Option<VersionedValue>, LedgerError> {
+        Err(LedgerError::Storage {
+            operation: "read map value",
+            reason: "disk unplugged".into(),
+        })
+    }
+}
+
+#[test]
+fn map_storage_failures_become_errors_not_panics() {
+    let key = IndexKey::Shipment(fixtures::shipment("S"));
+    let error = authenticated_map::prove(&EmptyStorage, &key, 5).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LedgerError::Map {
+                operation: "prove",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(authenticated_map::root(&EmptyStorage, 5).is_err());
+}
+
+#[test]
+fn pruning_drops_versions_beyond_retention_and_keeps_current_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LedgerOptions {
+        retention_versions: 4,
+        ..LedgerOptions::default()
+    };
+    let mut ledger = Ledger::open(dir.path(), rules(), options).unwrap();
+    fill(&mut ledger, 12);
+    let tip = ledger.tip().height;
+    // Old roots are gone; the retained window is still readable.
+    for version in 1..tip - 4 {
+        assert!(
+            authenticated_map::root(&ledger, version).is_err(),
+            "version {version} should be pruned"
+        );
+    }
+    for version in tip - 3..=tip {
+        let root = authenticated_map::root(&ledger, version).unwrap();
+        assert_eq!(root, ledger.header(version).unwrap().unwrap().index_root);
+    }
+    for shipment in 0..5 {
+        let key = IndexKey::Shipment(fixtures::shipment(&format!("L-{shipment}")));
+        ledger
+            .provenance(&key)
+            .unwrap()
+            .verify(ledger.rules())
+            .unwrap();
+    }
+    drop(ledger);
+    // Pruning is part of the block batches: the directory still verifies from genesis.
+    let ledger = Ledger::open(dir.path(), rules(), options).unwrap();
+    waybill_node::ledger::verify::verify_chain(&ledger, |_| {}).unwrap();
+}
+
+/// Opens the raw RocksDB of a ledger, to damage it.
+fn raw_db(path: &std::path::Path) -> rocksdb::DB {
+    let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), path).unwrap();
+    rocksdb::DB::open_cf(&rocksdb::Options::default(), path, families).unwrap()
+}
+
+#[test]
+fn open_refuses_a_directory_whose_tip_block_is_missing() {
+    let temp = tempfile::tempdir().unwrap();
+    let tip = {
+        let mut ledger = open_ledger(temp.path()).unwrap();
+        fill(&mut ledger, 3);
+        ledger.tip().height
+    };
+    {
+        let db = raw_db(temp.path());
+        let headers = db.cf_handle("headers").unwrap();
+        db.delete_cf(headers, tip.to_be_bytes()).unwrap();
+    }
+    let error = open_ledger(temp.path()).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the tip names height 3, which is not stored"),
+        "{error}"
+    );
+}
+
+#[test]
+fn map_proof_bytes_are_pinned() {
+    let store = MemoryStore::new(&rules()).unwrap();
+    let mut records = BTreeMap::new();
+    for i in 0..10u8 {
+        let key = IndexKey::Shipment(fixtures::shipment(&format!("PIN-{i}")));
+        records.insert(
+            key.map_key(),
+            KeyRecord {
+                count: u64::from(i) + 1,
+                head: waybill_protocol::Hash([i; 32]),
+                last_height: 1,
+            },
+        );
+    }
+    let changes: Vec<RecordChange> = records
+        .into_iter()
+        .map(|(map_key, record)| RecordChange {
+            map_key,
+            record,
+            superseded_version: None,
+        })
+        .collect();
+    let write = authenticated_map::update(&store, 0, 1, &changes).unwrap();
+    let mut store = store;
+    store.apply_map_write(&write);
+    let (_, proof) =
+        authenticated_map::prove(&store, &IndexKey::Shipment(fixtures::shipment("PIN-3")), 1)
+            .unwrap();
+    assert_eq!(write.root.to_hex(), PINNED_ROOT);
+    assert_eq!(
+        waybill_protocol::Hash::of_parts(&[&proof]).to_hex(),
+        PINNED_PROOF_HASH
+    );
+}
+
+const PINNED_ROOT: &str = "990c463620c705dddab2d91340a998aafb67619790646c42df563c4e382587d5";
+const PINNED_PROOF_HASH: &str = "5b1e0e99ff624a3f380ec7ef2b1f557008f0c6bd733e4280ec69d97a53f99b5a";
