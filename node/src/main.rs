@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use waybill_node::ledger::verify::verify_chain;
-use waybill_node::ledger::{Ledger, LedgerOptions};
+use waybill_node::ledger::{Ledger, LedgerError, LedgerOptions};
 use waybill_protocol::files;
 use waybill_protocol::rules::ChainRules;
 
@@ -55,6 +55,10 @@ fn run_verify_chain(data: &std::path::Path, genesis: &std::path::Path) -> anyhow
     let rules = ChainRules::new(genesis).context("genesis")?;
     let ledger = match Ledger::open(data, rules, LedgerOptions::default()) {
         Ok(ledger) => ledger,
+        // Unreadable is not inconsistent: most often the node is still running (it holds the lock).
+        Err(error @ LedgerError::Storage { .. }) => {
+            anyhow::bail!("{error} (verify-chain needs the node stopped: is it still running?)")
+        }
         Err(error) => {
             println!("FAILED: {error}");
             return Ok(false);

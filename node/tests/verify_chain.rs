@@ -104,6 +104,19 @@ fn verify_chain_on_a_missing_directory_or_genesis_is_an_io_error() {
 }
 
 #[test]
+fn verify_chain_on_a_running_nodes_directory_says_to_stop_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    fill(&data, 1);
+    let genesis = genesis_file(temp.path(), &fixtures::genesis(4));
+    let rules = ChainRules::new(fixtures::genesis(4)).unwrap();
+    let _running = Ledger::open(&data, rules, LedgerOptions::default()).unwrap();
+    let (code, text) = verify_chain(&data, &genesis);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("is it still running?"), "{text}");
+}
+
+#[test]
 fn verify_chain_refuses_a_ledger_of_another_genesis() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");

@@ -274,15 +274,16 @@ fn execute_event(
         });
     }
 
+    // Every check before any write: a rejected event changes nothing but its signer's nonce.
+    let before = loaded(&mut state.shipments, &body.shipment)
+        .clone()
+        .unwrap_or_default();
+    let after = custody(rules, &before, body)?;
     match &body.kind {
         EventKind::Commission => commission(rules, block, body, state)?,
         EventKind::Decommission { .. } => decommission(body, state)?,
         _ => {}
     }
-    let before = loaded(&mut state.shipments, &body.shipment)
-        .clone()
-        .unwrap_or_default();
-    let after = custody(rules, &before, body)?;
     if after != before {
         *loaded(&mut state.shipments, &body.shipment) = Some(after);
         state.changed.shipments.insert(body.shipment.clone());

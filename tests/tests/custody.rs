@@ -185,6 +185,29 @@ fn only_the_commissioner_decommissions_a_live_serial() {
 }
 
 #[test]
+fn a_commission_refused_by_custody_commissions_nothing() {
+    let mut chain = MemoryChain::new();
+    let serial = fixtures::sgtin("LOT-SEIZED-1");
+    assert_eq!(chain.apply("platform", "LOT-S", declare()), APPLIED);
+    assert_eq!(
+        chain.apply(
+            "customs",
+            "LOT-S",
+            EventKind::Seize {
+                reason: text("counterfeit ring")
+            }
+        ),
+        APPLIED
+    );
+    assert_eq!(
+        commission(&mut chain, "LOT-S", std::slice::from_ref(&serial)),
+        rejected(Rejection::Seized)
+    );
+    // The serial is still free: the refused event left no trace but its nonce.
+    assert_eq!(commission(&mut chain, "LOT-OK", &[serial]), APPLIED);
+}
+
+#[test]
 fn a_shipment_is_declared_once() {
     let mut chain = MemoryChain::new();
     assert_eq!(chain.apply("platform", "S1", declare()), APPLIED);
