@@ -187,6 +187,15 @@ impl CommitCertificate {
                 header_block,
             });
         }
+        self.verify_precommits(rules)
+    }
+
+    /// Checks that the certificate holds precommits for its own (height, round, block) from more
+    /// than two thirds of the genesis validators, each valid under `verify_strict`.
+    pub fn verify_precommits(
+        &self,
+        rules: &crate::rules::ChainRules,
+    ) -> Result<(), CertificateError> {
         let validators = rules.validator_count();
         let expected = validators.div_ceil(8);
         if self.signers.len() != expected {
@@ -252,6 +261,72 @@ impl CommitCertificate {
             block_hash,
             signers,
             signatures: sorted.iter().map(|v| v.signature).collect(),
+        }
+    }
+}
+
+/// A proposer's proposal of a block for one height and round (Tendermint's PROPOSAL message).
+/// The block itself travels beside it; consensus works on its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct Proposal {
+    pub height: u64,
+    pub round: u32,
+    pub block_hash: Hash,
+    /// The round in which the proposer saw this block gain a polka, if it re-proposes it.
+    pub valid_round: Option<u32>,
+    pub proposer: ValidatorIndex,
+}
+
+impl Proposal {
+    /// `"waybill/proposal/v1" ‖ chain_id ‖ encode(proposal)`.
+    pub fn signing_bytes(&self, chain_id: &ChainId) -> Vec<u8> {
+        crypto::signing_bytes(tag::PROPOSAL, chain_id, self)
+    }
+
+    pub fn sign(self, chain_id: &ChainId, keypair: &Keypair) -> SignedProposal {
+        let signature = keypair.sign(&self.signing_bytes(chain_id));
+        SignedProposal {
+            proposal: self,
+            signature,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct SignedProposal {
+    pub proposal: Proposal,
+    pub signature: Signature,
+}
+
+/// What validators say to each other during a height.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsensusMessage {
+    Proposal(SignedProposal),
+    Vote(SignedVote),
+}
+
+impl ConsensusMessage {
+    pub fn height(&self) -> u64 {
+        match self {
+            ConsensusMessage::Proposal(p) => p.proposal.height,
+            ConsensusMessage::Vote(v) => v.vote.height,
+        }
+    }
+
+    pub fn round(&self) -> u32 {
+        match self {
+            ConsensusMessage::Proposal(p) => p.proposal.round,
+            ConsensusMessage::Vote(v) => v.vote.round,
+        }
+    }
+
+    pub fn sender(&self) -> ValidatorIndex {
+        match self {
+            ConsensusMessage::Proposal(p) => p.proposal.proposer,
+            ConsensusMessage::Vote(v) => v.vote.validator,
         }
     }
 }

@@ -76,3 +76,15 @@ pub const MAP_PROOF_BYTES_MAX: usize = 16 * 1024;
 pub const PROVENANCE_EVENTS_MAX: usize = 10_000;
 
 const _: () = assert!(MAP_PROOF_BYTES_MAX >= 256 * 33 + 128);
+
+/// Consensus: rounds above the current one whose messages are kept (more are dropped, so a
+/// Byzantine validator cannot fill memory with far-future rounds).
+pub const CONSENSUS_ROUNDS_AHEAD_MAX: u32 = 64;
+/// Consensus: rounds of the current height kept in the message log (the oldest go first).
+pub const CONSENSUS_ROUNDS_KEPT_MAX: usize = 256;
+/// Consensus: messages for the next height buffered until this node gets there.
+pub const CONSENSUS_FUTURE_MESSAGES_MAX: usize = 4 * VALIDATORS_MAX;
+/// Consensus: evidence items kept before the oldest is dropped.
+pub const EVIDENCE_KEPT_MAX: usize = 1_024;
+
+const _: () = assert!(CONSENSUS_ROUNDS_KEPT_MAX > CONSENSUS_ROUNDS_AHEAD_MAX as usize);

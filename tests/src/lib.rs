@@ -3,6 +3,8 @@
 //! certificates.
 #![allow(clippy::unwrap_used)]
 
+pub mod simulation;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,0 +1,443 @@
+//! Consensus: the Tendermint state machine in the deterministic simulation, and its handling of
+//! Byzantine input one message at a time. Safety (no two honest nodes decide differently at a
+//! height) is checked by the simulation on every decision.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use waybill_node::consensus::{
+    Consensus, Evidence, Input, MessageRejection, Output, SignError, SignatureCheck, Signer,
+};
+use waybill_protocol::block::{ConsensusMessage, Proposal};
+use waybill_protocol::limits::CONSENSUS_ROUNDS_AHEAD_MAX;
+use waybill_protocol::rules::ChainRules;
+use waybill_protocol::{Hash, ValidatorIndex, Vote, VoteStep, fixtures};
+use waybill_tests::simulation::{Links, Simulation};
+
+fn run(validators: usize, seed: u64, links: Links, heights: u64, crashed: &[usize]) -> Simulation {
+    let mut simulation = Simulation::new(validators, seed, links, SignatureCheck::Verify);
+    for &node in crashed {
+        simulation.nodes[node].crashed = true;
+    }
+    let deadline_ms = 60_000 * heights;
+    let reached = simulation
+        .run_until_height(heights, deadline_ms)
+        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
+    assert!(
+        reached,
+        "seed {seed}: not every live node reached height {heights} by {deadline_ms} ms (at {} ms)",
+        simulation.now_ms
+    );
+    simulation
+}
+
+#[test]
+fn four_honest_validators_on_perfect_links_decide_every_height_in_round_zero() {
+    let simulation = run(4, 1, Links::PERFECT, 30, &[]);
+    for node in &simulation.nodes {
+        assert_eq!(node.decided.len(), 30);
+    }
+    // Proposal, prevote, precommit: three message delays of 1 ms each (plus 1 ms to build the
+    // block and 1 ms to validate it), every height.
+    assert!(simulation.now_ms <= 30 * 6, "took {} ms", simulation.now_ms);
+}
+
+#[test]
+fn n_4_7_and_31_honest_on_lossy_reordering_links_stay_safe_and_live() {
+    for (validators, heights) in [(4, 20), (7, 10), (31, 3)] {
+        for seed in 0..3 {
+            run(validators, seed, Links::LOSSY, heights, &[]);
+        }
+    }
+}
+
+#[test]
+fn f_validators_crashed_for_the_whole_run_do_not_stop_the_others() {
+    run(4, 7, Links::LOSSY, 10, &[3]);
+    run(7, 8, Links::LOSSY, 6, &[1, 5]);
+}
+
+#[test]
+fn the_same_seed_gives_a_byte_identical_run() {
+    let digest = |seed| run(4, seed, Links::LOSSY, 8, &[]).digest();
+    assert_eq!(digest(42), digest(42));
+    assert_ne!(digest(42), digest(43));
+}
+
+#[test]
+fn a_validator_offline_for_a_thousand_heights_catches_up() {
+    let mut simulation = Simulation::new(4, 11, Links::PERFECT, SignatureCheck::Verify);
+    simulation.nodes[3].crashed = true;
+    assert!(simulation.run_until_height(1_000, 10_000_000).unwrap());
+    assert!(simulation.nodes[3].decided.is_empty());
+    simulation.bring_online(3);
+    let target = simulation.nodes[0].consensus.height() + 20;
+    assert!(
+        simulation
+            .run_until_height(target, simulation.now_ms + 600_000)
+            .unwrap(),
+        "node 3 at height {}",
+        simulation.nodes[3].consensus.height()
+    );
+    // It holds every decision, each the same as the others' (safety is checked as it goes).
+    assert!(simulation.nodes[3].decided.len() as u64 >= target);
+}
+
+#[test]
+fn a_synced_commit_needs_a_certificate_of_a_quorum() {
+    let mut simulation = Simulation::new(4, 3, Links::PERFECT, SignatureCheck::Verify);
+    assert!(simulation.run_until_height(1, 60_000).unwrap());
+    let certificate = simulation.certificates()[0].clone();
+    let (mut behind, _) = node(0);
+    let mut forged = certificate.clone();
+    forged.signatures[0].0[5] ^= 1;
+    let outputs = behind.apply(Input::Commit {
+        certificate: forged,
+    });
+    assert!(
+        matches!(outputs[..], [Output::CommitRejected { height: 1, .. }]),
+        "{outputs:?}"
+    );
+    assert_eq!(behind.height(), 1);
+    let outputs = behind.apply(Input::Commit {
+        certificate: certificate.clone(),
+    });
+    assert!(
+        matches!(&outputs[0], Output::Decide { height: 1, block_hash, .. } if *block_hash == certificate.block_hash),
+        "{outputs:?}"
+    );
+    assert_eq!(behind.height(), 2);
+}
+
+#[test]
+fn decisions_carry_certificates_of_a_quorum_of_valid_precommits() {
+    let rules = Arc::new(ChainRules::new(fixtures::genesis(4)).unwrap());
+    let mut simulation = Simulation::new(4, 5, Links::LOSSY, SignatureCheck::Verify);
+    assert!(simulation.run_until_height(3, 600_000).unwrap());
+    for certificate in simulation.certificates() {
+        let signers: Vec<ValidatorIndex> = certificate.signer_indices().collect();
+        assert!(signers.len() >= rules.quorum());
+        for (validator, signature) in signers.iter().zip(&certificate.signatures) {
+            let bytes = certificate
+                .precommit(*validator)
+                .signing_bytes(rules.chain_id());
+            rules
+                .verify_validator(*validator, &bytes, signature)
+                .unwrap();
+        }
+    }
+}
+
+// --- one node, Byzantine messages one at a time ---
+
+fn node(index: u16) -> (Consensus, Arc<ChainRules>) {
+    let rules = Arc::new(ChainRules::new(fixtures::genesis(4)).unwrap());
+    let mut consensus = Consensus::new(
+        rules.clone(),
+        Some(ValidatorIndex(index)),
+        SignatureCheck::Verify,
+    );
+    consensus.apply(Input::Start { height: 1 });
+    (consensus, rules)
+}
+
+fn vote(
+    validator: u16,
+    height: u64,
+    round: u32,
+    step: VoteStep,
+    block: Option<Hash>,
+) -> ConsensusMessage {
+    let vote = Vote {
+        height,
+        round,
+        step,
+        block,
+        validator: ValidatorIndex(validator),
+    };
+    ConsensusMessage::Vote(vote.sign(
+        &fixtures::chain_id(),
+        &fixtures::node_keypair(usize::from(validator)),
+    ))
+}
+
+fn rejections(outputs: &[Output]) -> Vec<MessageRejection> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Rejected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn double_votes_become_evidence_and_the_second_is_not_counted() {
+    let (mut consensus, _) = node(0);
+    let first = vote(2, 1, 0, VoteStep::Prevote, Some(Hash([1; 32])));
+    let second = vote(2, 1, 0, VoteStep::Prevote, Some(Hash([2; 32])));
+    assert!(consensus.apply(Input::Message(first.clone())).is_empty());
+    // The same vote again (a replay or a gossip duplicate) is simply absorbed.
+    assert!(consensus.apply(Input::Message(first)).is_empty());
+    let outputs = consensus.apply(Input::Message(second));
+    assert!(
+        matches!(&outputs[0], Output::Evidence(Evidence::DoubleVote { .. })),
+        "{outputs:?}"
+    );
+    assert_eq!(rejections(&outputs), vec![MessageRejection::Equivocation]);
+}
+
+#[test]
+fn an_equivocating_proposer_is_caught() {
+    let (mut consensus, rules) = node(0);
+    let proposer = consensus.proposer(1, 0);
+    let proposal = |block| {
+        let proposal = Proposal {
+            height: 1,
+            round: 0,
+            block_hash: Hash([block; 32]),
+            valid_round: None,
+            proposer,
+        };
+        ConsensusMessage::Proposal(proposal.sign(
+            rules.chain_id(),
+            &fixtures::node_keypair(usize::from(proposer.0)),
+        ))
+    };
+    let outputs = consensus.apply(Input::Message(proposal(1)));
+    assert!(
+        matches!(outputs[0], Output::ValidateBlock { .. }),
+        "{outputs:?}"
+    );
+    let outputs = consensus.apply(Input::Message(proposal(2)));
+    assert!(
+        matches!(
+            &outputs[0],
+            Output::Evidence(Evidence::DoubleProposal { .. })
+        ),
+        "{outputs:?}"
+    );
+    // A proposal from a validator that is not the round's proposer is refused.
+    let intruder = ValidatorIndex((proposer.0 + 1) % 4);
+    let forged = Proposal {
+        height: 1,
+        round: 0,
+        block_hash: Hash([3; 32]),
+        valid_round: None,
+        proposer: intruder,
+    };
+    let forged = ConsensusMessage::Proposal(forged.sign(
+        rules.chain_id(),
+        &fixtures::node_keypair(usize::from(intruder.0)),
+    ));
+    assert_eq!(
+        rejections(&consensus.apply(Input::Message(forged))),
+        vec![MessageRejection::NotProposer {
+            round: 0,
+            sender: intruder.0
+        }]
+    );
+}
+
+#[test]
+fn bad_signatures_and_outsiders_are_rejected() {
+    let (mut consensus, _) = node(0);
+    let ConsensusMessage::Vote(mut forged) = vote(1, 1, 0, VoteStep::Prevote, None) else {
+        unreachable!()
+    };
+    forged.signature.0[0] ^= 1;
+    assert_eq!(
+        rejections(&consensus.apply(Input::Message(ConsensusMessage::Vote(forged)))),
+        vec![MessageRejection::BadSignature { sender: 1 }]
+    );
+    // Signed by a key outside the genesis, claiming to be validator 2.
+    let vote_body = Vote {
+        height: 1,
+        round: 0,
+        step: VoteStep::Prevote,
+        block: None,
+        validator: ValidatorIndex(2),
+    };
+    let outsider = vote_body.sign(&fixtures::chain_id(), &fixtures::keypair("not-a-validator"));
+    assert_eq!(
+        rejections(&consensus.apply(Input::Message(ConsensusMessage::Vote(outsider)))),
+        vec![MessageRejection::BadSignature { sender: 2 }]
+    );
+    // An index beyond the validator set.
+    let stranger = vote(1, 1, 0, VoteStep::Prevote, None);
+    let ConsensusMessage::Vote(mut stranger) = stranger else {
+        unreachable!()
+    };
+    stranger.vote.validator = ValidatorIndex(9);
+    assert_eq!(
+        rejections(&consensus.apply(Input::Message(ConsensusMessage::Vote(stranger)))),
+        vec![MessageRejection::UnknownSender { sender: 9 }]
+    );
+}
+
+#[test]
+fn far_future_heights_and_rounds_are_rejected_so_memory_stays_bounded() {
+    let (mut consensus, _) = node(0);
+    let far_round = CONSENSUS_ROUNDS_AHEAD_MAX + 1;
+    for validator in 1..4 {
+        let outputs = consensus.apply(Input::Message(vote(
+            validator,
+            1,
+            far_round,
+            VoteStep::Prevote,
+            None,
+        )));
+        assert_eq!(
+            rejections(&outputs),
+            vec![MessageRejection::FarRound {
+                round: far_round,
+                current: 0,
+                max: CONSENSUS_ROUNDS_AHEAD_MAX
+            }]
+        );
+        let outputs = consensus.apply(Input::Message(vote(
+            validator,
+            5,
+            0,
+            VoteStep::Prevote,
+            None,
+        )));
+        assert_eq!(
+            rejections(&outputs),
+            vec![MessageRejection::FarHeight { height: 5 }]
+        );
+    }
+    // Still in round 0: none of those counted towards a round skip.
+    assert_eq!(consensus.round(), 0);
+}
+
+#[test]
+fn f_plus_1_messages_from_a_higher_round_make_a_node_skip_to_it() {
+    let (mut consensus, _) = node(0);
+    consensus.apply(Input::Message(vote(1, 1, 3, VoteStep::Prevote, None)));
+    assert_eq!(consensus.round(), 0, "one validator (f = 1) is not enough");
+    consensus.apply(Input::Message(vote(2, 1, 3, VoteStep::Prevote, None)));
+    assert_eq!(consensus.round(), 3, "f + 1 = 2 validators are");
+}
+
+#[test]
+fn replayed_messages_of_a_decided_height_are_rejected() {
+    let mut simulation = Simulation::new(4, 9, Links::PERFECT, SignatureCheck::Verify);
+    assert!(simulation.run_until_height(2, 60_000).unwrap());
+    let old = vote(1, 1, 0, VoteStep::Precommit, Some(Hash([7; 32])));
+    let outputs = simulation.nodes[0].consensus.apply(Input::Message(old));
+    assert!(
+        matches!(
+            rejections(&outputs)[..],
+            [MessageRejection::OldHeight { height: 1 }]
+        ),
+        "{outputs:?}"
+    );
+}
+
+#[test]
+fn the_signer_never_signs_two_different_votes_for_one_step_nor_goes_back() {
+    let mut signer = Signer::new(fixtures::chain_id(), fixtures::node_keypair(0));
+    let prevote = |block| Vote {
+        height: 5,
+        round: 2,
+        step: VoteStep::Prevote,
+        block,
+        validator: ValidatorIndex(0),
+    };
+    let first = signer.sign_vote(prevote(Some(Hash([1; 32])))).unwrap();
+    // Asked again for exactly the same vote: the same signature, nothing new signed.
+    assert_eq!(
+        signer.sign_vote(prevote(Some(Hash([1; 32])))).unwrap(),
+        first
+    );
+    assert!(matches!(
+        signer.sign_vote(prevote(None)),
+        Err(SignError::Conflict { .. })
+    ));
+    let earlier = Vote {
+        round: 1,
+        ..prevote(None)
+    };
+    assert!(matches!(
+        signer.sign_vote(earlier),
+        Err(SignError::Regression { .. })
+    ));
+    let precommit = Vote {
+        step: VoteStep::Precommit,
+        ..prevote(Some(Hash([1; 32])))
+    };
+    signer.sign_vote(precommit).unwrap();
+    let proposal = Proposal {
+        height: 5,
+        round: 2,
+        block_hash: Hash([1; 32]),
+        valid_round: None,
+        proposer: ValidatorIndex(0),
+    };
+    assert!(matches!(
+        signer.sign_proposal(proposal),
+        Err(SignError::Regression { .. })
+    ));
+}
+
+/// Seeds mixing the faults built so far: lossy, duplicating, reordering links; n of 4 or 7; up
+/// to f validators crashing at a random moment for good. A failing seed is printed with the
+/// command that replays it alone.
+#[test]
+fn seed_sweep_stays_safe_and_live() {
+    let seeds: Vec<u64> = match std::env::var("WAYBILL_SEED") {
+        Ok(seed) => vec![seed.parse().expect("WAYBILL_SEED is a number")],
+        Err(_) => (0..SWEEP_SEEDS).collect(),
+    };
+    for seed in seeds {
+        let outcome = std::panic::catch_unwind(|| sweep_one(seed));
+        if outcome.is_err() {
+            panic!(
+                "seed {seed} failed; replay it with: WAYBILL_SEED={seed} cargo test -p waybill-tests --test consensus seed_sweep"
+            );
+        }
+    }
+}
+
+const SWEEP_SEEDS: u64 = 300;
+
+fn sweep_one(seed: u64) {
+    let mut rng = waybill_tests::simulation::Rng::new(seed ^ 0x5eed);
+    let validators = if rng.chance(700) { 4 } else { 7 };
+    let faulty = (validators - 1) / 3;
+    let links = Links {
+        delay_min_ms: rng.range(1, 20),
+        delay_max_ms: rng.range(20, 150),
+        drop_per_mille: rng.range(0, 150),
+        duplicate_per_mille: rng.range(0, 100),
+    };
+    let mut simulation = Simulation::new(validators, seed, links, SignatureCheck::Verify);
+    let crashes: Vec<(usize, u64)> = (0..rng.range(0, faulty as u64))
+        .map(|i| (i as usize, rng.range(0, 3_000)))
+        .collect();
+    let heights = 6;
+    while !crashes.is_empty() && simulation.now_ms < 3_000 {
+        for &(node, at_ms) in &crashes {
+            if simulation.now_ms >= at_ms {
+                simulation.nodes[node].crashed = true;
+            }
+        }
+        if !simulation
+            .step()
+            .unwrap_or_else(|v| panic!("seed {seed}: {v}"))
+        {
+            break;
+        }
+    }
+    for &(node, _) in &crashes {
+        simulation.nodes[node].crashed = true;
+    }
+    let reached = simulation
+        .run_until_height(heights, 3_000 + 120_000 * heights)
+        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
+    assert!(
+        reached,
+        "seed {seed}: live nodes did not reach height {heights}"
+    );
+}
