@@ -4,3 +4,4 @@
 pub mod consensus;
 pub mod ledger;
 pub mod setup;
+pub mod wal;

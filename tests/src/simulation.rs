@@ -1,18 +1,23 @@
-//! A deterministic simulation of N validators running the real consensus state machine and
-//! double-sign guard over a simulated network: a seeded scheduler delivers messages with delays,
-//! drops, duplicates and reordering, in virtual time. The same seed gives the same run, byte for
-//! byte ([`Simulation::digest`] hashes every delivery in order).
+//! A deterministic simulation of N validators running the real consensus state machine, double-
+//! sign guard and WAL records over a simulated network: a seeded scheduler delivers messages
+//! with delays, drops, duplicates and reordering, in virtual time; nodes crash at chosen
+//! durability points and restart from their WAL; links can be cut into partitions. The same
+//! seed gives the same run, byte for byte ([`Simulation::digest`] hashes every delivery).
 //!
-//! The application is minimal: a proposer's block is `H(height ‖ round ‖ proposer)`, and every
-//! block is valid. Decisions are checked for safety as they happen.
+//! The engine around each state machine does what the node will: log each input to the WAL,
+//! sign a cast vote, make it durable (sync) and only then send it; re-send its own messages of
+//! the current height every gossip tick; fetch certificates of heights it is behind on (block
+//! sync); rotate the WAL when a height is committed. The application is minimal: a proposer's
+//! block is `H(height ‖ round ‖ proposer)`, and every block is valid.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use waybill_node::consensus::{Consensus, Input, Output, SignatureCheck, Signer, Timeout};
+use waybill_node::consensus::wal::{WalEntry, encode_record, read_records, replay};
+use waybill_node::consensus::{Consensus, Input, Output, SignatureCheck, Signer};
 use waybill_protocol::block::ConsensusMessage;
 use waybill_protocol::rules::ChainRules;
-use waybill_protocol::{Hash, ValidatorIndex, fixtures};
+use waybill_protocol::{CommitCertificate, Hash, ValidatorIndex, VoteStep, fixtures};
 
 /// SplitMix64: small, fast and fully determined by its seed.
 #[derive(Debug, Clone)]
@@ -74,15 +79,54 @@ pub const GOSSIP_INTERVAL_MS: u64 = 100;
 /// Certificates one block-sync answer carries: consecutive heights from the asker's.
 pub const SYNC_BATCH: u64 = 128;
 
+/// Where in casting a vote or proposal a node dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// Signed and appended, not yet durable: a torn record is left behind.
+    BeforeSync,
+    /// Durable, not yet sent.
+    AfterSync,
+    /// Sent.
+    AfterSend,
+}
+
+/// Crash `node` at `point` of its `cast`-th cast (1-based), and restart it `down_ms` later.
+#[derive(Debug, Clone, Copy)]
+pub struct CrashPlan {
+    pub node: usize,
+    pub point: CrashPoint,
+    pub cast: u32,
+    pub down_ms: u64,
+}
+
+/// A message the state machine asked to cast, not yet signed.
+#[derive(Debug, Clone)]
+enum Cast {
+    Vote(waybill_protocol::Vote),
+    Proposal(waybill_protocol::block::Proposal),
+}
+
+#[derive(Debug, Clone)]
+enum Event {
+    Input(Input),
+    Restart,
+}
+
 #[derive(Debug)]
 pub struct SimNode {
     pub consensus: Consensus,
     signer: Signer,
-    /// Messages this node signed for its current height, re-sent on every gossip tick.
+    /// Messages this node signed for its current height: re-sent on gossip, and after a restart
+    /// re-sent instead of signed again.
     own: Vec<ConsensusMessage>,
-    /// height → decided block.
+    /// The node's WAL as its disk holds it, and how much of it is durable.
+    wal: Vec<u8>,
+    wal_durable: usize,
+    /// The ledger: height → decided block. Survives crashes.
     pub decided: BTreeMap<u64, Hash>,
     pub crashed: bool,
+    casts: u32,
+    pub restarts: u32,
 }
 
 /// A safety violation: two honest nodes decided different blocks at one height.
@@ -101,36 +145,42 @@ pub struct SafetyViolation {
 #[derive(Debug)]
 pub struct Simulation {
     pub rules: Arc<ChainRules>,
+    signatures: SignatureCheck,
     pub nodes: Vec<SimNode>,
-    /// (delivery time, sequence) → (node, input): ordered, so ties go in sending order.
-    queue: BTreeMap<(u64, u64), (usize, Input)>,
+    /// (delivery time, sequence) → (node, event): ordered, so ties go in sending order.
+    queue: BTreeMap<(u64, u64), (usize, Event)>,
     sequence: u64,
     pub now_ms: u64,
     pub links: Links,
     rng: Rng,
-    digest: sha2_digest::Digest,
+    digest: Hash,
     /// height → (node, block) of the first decision seen.
     first_decisions: BTreeMap<u64, (usize, Hash)>,
+    certificates: Vec<CommitCertificate>,
+    certificates_by_height: BTreeMap<u64, CommitCertificate>,
+    gossip_due: Vec<u64>,
+    crash_plans: Vec<CrashPlan>,
+    /// Each side of a partition: a message crosses only between nodes of one group.
+    partition: Option<Vec<BTreeSet<usize>>>,
     pub messages_delivered: u64,
     pub rejected: u64,
+    /// Evidence raised by any node: an honest run raises none.
+    pub evidence: u64,
     /// Time spent inside the state machines' `apply`, for the benchmark.
     pub apply_time: std::time::Duration,
-    certificates: Vec<waybill_protocol::CommitCertificate>,
-    /// The first certificate seen per height: what block sync serves to nodes behind.
-    certificates_by_height: BTreeMap<u64, waybill_protocol::CommitCertificate>,
-    /// Pending engine timers: (node, time) of each node's next gossip tick.
-    gossip_due: Vec<u64>,
 }
 
-mod sha2_digest {
-    /// A running hash of the whole run: every delivery folds its description in.
-    #[derive(Debug, Clone, Copy, Default)]
-    pub struct Digest(pub waybill_protocol::Hash);
-
-    impl Digest {
-        pub fn fold(&mut self, item: &[u8]) {
-            self.0 = waybill_protocol::Hash::of_parts(&[self.0.as_bytes(), item]);
-        }
+fn position(message: &ConsensusMessage) -> (u64, u32, u8) {
+    match message {
+        ConsensusMessage::Proposal(p) => (p.proposal.height, p.proposal.round, 0),
+        ConsensusMessage::Vote(v) => (
+            v.vote.height,
+            v.vote.round,
+            match v.vote.step {
+                VoteStep::Prevote => 1,
+                VoteStep::Precommit => 2,
+            },
+        ),
     }
 }
 
@@ -146,57 +196,77 @@ impl Simulation {
             ChainRules::new(fixtures::genesis(validators)).expect("fixture genesis is valid"),
         );
         let nodes = (0..validators)
-            .map(|index| SimNode {
-                consensus: Consensus::new(
-                    rules.clone(),
-                    Some(ValidatorIndex(index as u16)),
-                    signatures,
-                ),
-                signer: Signer::new(rules.chain_id().clone(), fixtures::node_keypair(index)),
-                own: Vec::new(),
-                decided: BTreeMap::new(),
-                crashed: false,
+            .map(|index| {
+                let wal = encode_record(&WalEntry::Height(1));
+                SimNode {
+                    consensus: Consensus::new(
+                        rules.clone(),
+                        Some(ValidatorIndex(index as u16)),
+                        signatures,
+                    ),
+                    signer: Signer::new(rules.chain_id().clone(), fixtures::node_keypair(index)),
+                    own: Vec::new(),
+                    wal_durable: wal.len(),
+                    wal,
+                    decided: BTreeMap::new(),
+                    crashed: false,
+                    casts: 0,
+                    restarts: 0,
+                }
             })
             .collect();
         let mut simulation = Simulation {
             rules,
+            signatures,
             nodes,
             queue: BTreeMap::new(),
             sequence: 0,
             now_ms: 0,
             links,
             rng: Rng::new(seed),
-            digest: sha2_digest::Digest::default(),
+            digest: Hash::ZERO,
             first_decisions: BTreeMap::new(),
-            messages_delivered: 0,
-            rejected: 0,
-            apply_time: std::time::Duration::ZERO,
             certificates: Vec::new(),
             certificates_by_height: BTreeMap::new(),
             gossip_due: vec![GOSSIP_INTERVAL_MS; validators],
+            crash_plans: Vec::new(),
+            partition: None,
+            messages_delivered: 0,
+            rejected: 0,
+            evidence: 0,
+            apply_time: std::time::Duration::ZERO,
         };
         for node in 0..validators {
-            simulation.enqueue(0, node, Input::Start { height: 1 });
+            simulation.enqueue(0, node, Event::Input(Input::Start { height: 1 }));
         }
         simulation
     }
 
-    fn enqueue(&mut self, delay_ms: u64, to: usize, input: Input) {
-        self.sequence += 1;
-        self.queue
-            .insert((self.now_ms + delay_ms, self.sequence), (to, input));
+    pub fn plan_crash(&mut self, plan: CrashPlan) {
+        self.crash_plans.push(plan);
     }
 
-    /// Sends `message` from `from` to every other node over the links, and to itself at once.
-    fn broadcast(&mut self, from: usize, message: ConsensusMessage) {
-        self.enqueue(0, from, Input::Message(message.clone()));
-        self.send_to_others(from, &message);
-        self.nodes[from].own.push(message);
+    /// Cuts the network into `groups`; `None` heals it.
+    pub fn partition(&mut self, groups: Option<Vec<BTreeSet<usize>>>) {
+        self.partition = groups;
+    }
+
+    fn connected(&self, from: usize, to: usize) -> bool {
+        self.partition
+            .as_ref()
+            .is_none_or(|groups| groups.iter().any(|g| g.contains(&from) && g.contains(&to)))
+    }
+
+    fn enqueue(&mut self, delay_ms: u64, to: usize, event: Event) {
+        self.sequence += 1;
+        self.queue
+            .insert((self.now_ms + delay_ms, self.sequence), (to, event));
     }
 
     fn send_to_others(&mut self, from: usize, message: &ConsensusMessage) {
         for to in 0..self.nodes.len() {
-            if to == from || self.rng.chance(self.links.drop_per_mille) {
+            if to == from || !self.connected(from, to) || self.rng.chance(self.links.drop_per_mille)
+            {
                 continue;
             }
             let copies = if self.rng.chance(self.links.duplicate_per_mille) {
@@ -208,14 +278,14 @@ impl Simulation {
                 let delay = self
                     .rng
                     .range(self.links.delay_min_ms, self.links.delay_max_ms);
-                self.enqueue(delay, to, Input::Message(message.clone()));
+                self.enqueue(delay, to, Event::Input(Input::Message(message.clone())));
             }
         }
     }
 
-    /// Gossip ticks due no later than the next queued input run first: each live node re-sends
-    /// its own messages of its height, and a node behind asks a peer for the certificate of its
-    /// height (block sync, over the same lossy links).
+    /// Gossip ticks due no later than the next queued event run first: each live node re-sends
+    /// its own messages of its height, and a node behind a connected peer fetches the
+    /// certificates of the heights it misses (block sync, over the same lossy links).
     fn gossip(&mut self) {
         loop {
             let Some((node, due)) = self
@@ -228,12 +298,11 @@ impl Simulation {
                 return;
             };
             // Re-read each time: a tick may have queued something earlier than the next tick.
-            let next_input = self.queue.first_key_value().map(|((time, _), _)| *time);
-            if next_input.is_some_and(|next| due > next) {
+            let next_event = self.queue.first_key_value().map(|((time, _), _)| *time);
+            if next_event.is_some_and(|next| due > next) {
                 return;
             }
-            if next_input.is_none() && self.nodes.iter().all(|n| n.crashed || n.own.is_empty()) {
-                // Nothing queued and nothing anyone could re-send: the run is over.
+            if next_event.is_none() && self.nodes.iter().all(|n| n.crashed || n.own.is_empty()) {
                 return;
             }
             self.now_ms = self.now_ms.max(due);
@@ -246,70 +315,197 @@ impl Simulation {
             for message in self.nodes[node].own.clone() {
                 self.send_to_others(node, &message);
             }
-            let peer_has_it = self
-                .nodes
-                .iter()
-                .any(|n| !n.crashed && n.decided.contains_key(&height));
+            let peer_has_it = (0..self.nodes.len()).any(|peer| {
+                !self.nodes[peer].crashed
+                    && self.connected(peer, node)
+                    && self.nodes[peer].decided.contains_key(&height)
+            });
             if peer_has_it && !self.rng.chance(self.links.drop_per_mille) {
                 let delay = 2 * self
                     .rng
                     .range(self.links.delay_min_ms, self.links.delay_max_ms);
-                let batch: Vec<_> = self
+                let batch: Vec<CommitCertificate> = self
                     .certificates_by_height
                     .range(height..height + SYNC_BATCH)
-                    .map(|(_, certificate)| certificate.clone())
+                    .map(|(_, c)| c.clone())
                     .collect();
                 for certificate in batch {
-                    self.enqueue(delay, node, Input::Commit { certificate });
+                    self.enqueue(delay, node, Event::Input(Input::Commit { certificate }));
                 }
             }
         }
     }
 
-    /// Delivers the next input; false when nothing is left.
+    /// Delivers the next event; false when nothing is left.
     pub fn step(&mut self) -> Result<bool, SafetyViolation> {
         self.gossip();
-        let Some(((time, sequence), (to, input))) = self.queue.pop_first() else {
+        let Some(((time, sequence), (to, event))) = self.queue.pop_first() else {
             return Ok(false);
         };
         self.now_ms = time;
-        if self.nodes[to].crashed {
-            return Ok(true);
-        }
-        self.digest
-            .fold(format!("{time}/{sequence}/{to}/{input:?}").as_bytes());
-        if matches!(input, Input::Message(_)) {
-            self.messages_delivered += 1;
-        }
-        let started = std::time::Instant::now();
-        let outputs = self.nodes[to].consensus.apply(input);
-        self.apply_time += started.elapsed();
-        for output in outputs {
-            self.perform(to, output)?;
+        match event {
+            Event::Restart => self.restart(to)?,
+            Event::Input(input) => {
+                if self.nodes[to].crashed {
+                    return Ok(true);
+                }
+                self.digest = Hash::of_parts(&[
+                    self.digest.as_bytes(),
+                    format!("{time}/{sequence}/{to}/{input:?}").as_bytes(),
+                ]);
+                if matches!(input, Input::Message(_)) {
+                    self.messages_delivered += 1;
+                }
+                if !matches!(input, Input::Start { .. }) {
+                    let record = encode_record(&WalEntry::Input(input.clone()));
+                    self.nodes[to].wal.extend_from_slice(&record);
+                }
+                self.deliver(to, input)?;
+            }
         }
         Ok(true)
     }
 
-    fn perform(&mut self, node: usize, output: Output) -> Result<(), SafetyViolation> {
-        match output {
-            Output::CastVote(vote) => {
-                let signed = self.nodes[node]
-                    .signer
+    fn deliver(&mut self, node: usize, input: Input) -> Result<(), SafetyViolation> {
+        let started = std::time::Instant::now();
+        let outputs = self.nodes[node].consensus.apply(input);
+        self.apply_time += started.elapsed();
+        for output in outputs {
+            if !self.perform(node, output)? {
+                break; // the node crashed
+            }
+        }
+        Ok(())
+    }
+
+    fn crash_due(&mut self, node: usize, point: CrashPoint) -> Option<CrashPlan> {
+        let casts = self.nodes[node].casts;
+        let index = self
+            .crash_plans
+            .iter()
+            .position(|p| p.node == node && p.point == point && p.cast == casts)?;
+        Some(self.crash_plans.remove(index))
+    }
+
+    /// Kills `node`: its disk keeps the durable part of the WAL (and, before a sync, half of the
+    /// record being written: a torn tail); it comes back after `down_ms`.
+    fn crash(&mut self, plan: CrashPlan) {
+        let node = &mut self.nodes[plan.node];
+        let torn = if plan.point == CrashPoint::BeforeSync {
+            (node.wal.len() - node.wal_durable) / 2
+        } else {
+            0
+        };
+        node.wal.truncate(node.wal_durable + torn);
+        node.crashed = true;
+        self.enqueue(plan.down_ms, plan.node, Event::Restart);
+    }
+
+    /// Rebuilds a node from its WAL and ledger, as a restarted process would.
+    fn restart(&mut self, index: usize) -> Result<(), SafetyViolation> {
+        let contents = read_records(&self.nodes[index].wal)
+            .expect("a simulated WAL is only ever torn at its end");
+        let ledger_height = self.nodes[index]
+            .decided
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0);
+        let resume = replay(&contents.entries, ledger_height);
+        let node = &mut self.nodes[index];
+        node.wal.truncate(contents.valid_len);
+        if !contents.entries.contains(&WalEntry::Height(resume.height)) {
+            node.wal = encode_record(&WalEntry::Height(resume.height));
+        }
+        node.wal_durable = node.wal.len();
+        node.consensus = Consensus::new(
+            self.rules.clone(),
+            Some(ValidatorIndex(index as u16)),
+            self.signatures,
+        );
+        node.signer = Signer::new(self.rules.chain_id().clone(), fixtures::node_keypair(index));
+        if let Some(last) = resume.signed.last() {
+            node.signer.restore(last);
+        }
+        node.own = resume.signed;
+        node.crashed = false;
+        node.restarts += 1;
+        self.deliver(
+            index,
+            Input::Start {
+                height: resume.height,
+            },
+        )?;
+        for input in resume.inputs {
+            self.deliver(index, input)?;
+        }
+        Ok(())
+    }
+
+    /// Casts (signs, logs, syncs, sends) one of `node`'s own messages, or re-sends the one its
+    /// WAL already holds at that position. False if the node crashed on the way.
+    fn cast(&mut self, node: usize, unsigned: Cast) -> Result<bool, SafetyViolation> {
+        let at = match &unsigned {
+            Cast::Vote(vote) => (
+                vote.height,
+                vote.round,
+                if vote.step == VoteStep::Prevote { 1 } else { 2 },
+            ),
+            Cast::Proposal(proposal) => (proposal.height, proposal.round, 0),
+        };
+        if let Some(logged) = self.nodes[node]
+            .own
+            .iter()
+            .find(|m| position(m) == at)
+            .cloned()
+        {
+            self.enqueue(0, node, Event::Input(Input::Message(logged.clone())));
+            self.send_to_others(node, &logged);
+            return Ok(true);
+        }
+        let signer = &mut self.nodes[node].signer;
+        let message = match unsigned {
+            Cast::Vote(vote) => ConsensusMessage::Vote(
+                signer
                     .sign_vote(vote)
-                    .expect("an honest node never double-signs");
-                self.broadcast(node, ConsensusMessage::Vote(signed));
-            }
-            Output::CastProposal(proposal) => {
-                let signed = self.nodes[node]
-                    .signer
+                    .expect("an honest node never double-signs"),
+            ),
+            Cast::Proposal(proposal) => ConsensusMessage::Proposal(
+                signer
                     .sign_proposal(proposal)
-                    .expect("an honest node never double-signs");
-                self.broadcast(node, ConsensusMessage::Proposal(signed));
-            }
+                    .expect("an honest node never double-signs"),
+            ),
+        };
+        self.nodes[node].casts += 1;
+        let record = encode_record(&WalEntry::Signed(message.clone()));
+        self.nodes[node].wal.extend_from_slice(&record);
+        if let Some(plan) = self.crash_due(node, CrashPoint::BeforeSync) {
+            self.crash(plan);
+            return Ok(false);
+        }
+        self.nodes[node].wal_durable = self.nodes[node].wal.len();
+        if let Some(plan) = self.crash_due(node, CrashPoint::AfterSync) {
+            self.crash(plan);
+            return Ok(false);
+        }
+        self.enqueue(0, node, Event::Input(Input::Message(message.clone())));
+        self.send_to_others(node, &message);
+        self.nodes[node].own.push(message);
+        if let Some(plan) = self.crash_due(node, CrashPoint::AfterSend) {
+            self.crash(plan);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn perform(&mut self, node: usize, output: Output) -> Result<bool, SafetyViolation> {
+        match output {
+            Output::CastVote(vote) => return self.cast(node, Cast::Vote(vote)),
+            Output::CastProposal(proposal) => return self.cast(node, Cast::Proposal(proposal)),
             Output::ScheduleTimeout {
                 timeout,
                 duration_ms,
-            } => self.enqueue(duration_ms, node, Input::Timeout(timeout)),
+            } => self.enqueue(duration_ms, node, Event::Input(Input::Timeout(timeout))),
             Output::RequestBlock { height, round } => {
                 let block_hash = Hash::of_parts(&[
                     b"block",
@@ -320,11 +516,11 @@ impl Simulation {
                 self.enqueue(
                     1,
                     node,
-                    Input::BlockReady {
+                    Event::Input(Input::BlockReady {
                         height,
                         round,
                         block_hash,
-                    },
+                    }),
                 );
             }
             Output::ValidateBlock {
@@ -333,11 +529,11 @@ impl Simulation {
                 self.enqueue(
                     1,
                     node,
-                    Input::BlockValidity {
+                    Event::Input(Input::BlockValidity {
                         height,
                         block_hash,
                         valid: true,
-                    },
+                    }),
                 );
             }
             Output::Decide {
@@ -347,7 +543,12 @@ impl Simulation {
                 ..
             } => {
                 assert_eq!(certificate.block_hash, block_hash);
-                self.nodes[node].decided.insert(height, block_hash);
+                let state = &mut self.nodes[node];
+                state.decided.insert(height, block_hash);
+                // The ledger holds the block now: the WAL starts the next height.
+                state.wal = encode_record(&WalEntry::Height(height + 1));
+                state.wal_durable = state.wal.len();
+                state.own.clear();
                 self.certificates_by_height
                     .entry(height)
                     .or_insert_with(|| certificate.clone());
@@ -368,14 +569,13 @@ impl Simulation {
                     }
                 }
             }
-            Output::Evidence(_) => {}
+            Output::Evidence(_) => self.evidence += 1,
             Output::Rejected { .. } | Output::CommitRejected { .. } => self.rejected += 1,
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Runs until every live node has decided `height`, or `deadline_ms` of virtual time passes.
-    /// Returns whether the height was reached.
     pub fn run_until_height(
         &mut self,
         height: u64,
@@ -389,6 +589,16 @@ impl Simulation {
         Ok(true)
     }
 
+    /// Runs until `time_ms` of virtual time.
+    pub fn run_until_time(&mut self, time_ms: u64) -> Result<(), SafetyViolation> {
+        while self.now_ms < time_ms {
+            if !self.step()? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn all_live_reached(&self, height: u64) -> bool {
         self.nodes
             .iter()
@@ -400,24 +610,24 @@ impl Simulation {
     /// up by sync.
     pub fn bring_online(&mut self, node: usize) {
         self.nodes[node].crashed = false;
-        self.enqueue(0, node, Input::Start { height: 1 });
+        self.enqueue(0, node, Event::Input(Input::Start { height: 1 }));
     }
 
     /// Every certificate any node decided with, in decision order.
-    pub fn certificates(&self) -> &[waybill_protocol::CommitCertificate] {
+    pub fn certificates(&self) -> &[CommitCertificate] {
         &self.certificates
     }
 
     pub fn digest(&self) -> Hash {
-        self.digest.0
+        self.digest
     }
 
-    /// A timeout as the state machine would schedule it, for tests that drive nodes by hand.
-    pub fn timeout(height: u64, round: u32, step: waybill_node::consensus::TimeoutStep) -> Timeout {
-        Timeout {
-            height,
-            round,
-            step,
-        }
+    /// The highest height every node has decided.
+    pub fn common_height(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| n.decided.keys().next_back().copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0)
     }
 }

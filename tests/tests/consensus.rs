@@ -12,7 +12,7 @@ use waybill_protocol::block::{ConsensusMessage, Proposal};
 use waybill_protocol::limits::CONSENSUS_ROUNDS_AHEAD_MAX;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex, Vote, VoteStep, fixtures};
-use waybill_tests::simulation::{Links, Simulation};
+use waybill_tests::simulation::{CrashPlan, CrashPoint, Links, Simulation};
 
 fn run(validators: usize, seed: u64, links: Links, heights: u64, crashed: &[usize]) -> Simulation {
     let mut simulation = Simulation::new(validators, seed, links, SignatureCheck::Verify);
@@ -55,6 +55,83 @@ fn n_4_7_and_31_honest_on_lossy_reordering_links_stay_safe_and_live() {
 fn f_validators_crashed_for_the_whole_run_do_not_stop_the_others() {
     run(4, 7, Links::LOSSY, 10, &[3]);
     run(7, 8, Links::LOSSY, 6, &[1, 5]);
+}
+
+#[test]
+fn a_node_crashing_at_every_durability_point_restarts_from_its_wal() {
+    for point in [
+        CrashPoint::BeforeSync,
+        CrashPoint::AfterSync,
+        CrashPoint::AfterSend,
+    ] {
+        for node in [0, 1, 2] {
+            for cast in [1, 2, 3, 5, 8] {
+                let seed = u64::from(cast) * 31 + node as u64;
+                let mut simulation = Simulation::new(4, seed, Links::LOSSY, SignatureCheck::Verify);
+                simulation.plan_crash(CrashPlan {
+                    node,
+                    point,
+                    cast,
+                    down_ms: 400,
+                });
+                let reached =
+                    simulation
+                        .run_until_height(8, 1_200_000)
+                        .unwrap_or_else(|violation| {
+                            panic!("{point:?} node {node} cast {cast}: {violation}")
+                        });
+                assert!(
+                    reached,
+                    "{point:?} node {node} cast {cast}: stalled at {} ms",
+                    simulation.now_ms
+                );
+                assert_eq!(
+                    simulation.nodes[node].restarts, 1,
+                    "{point:?} node {node} cast {cast}: the crash happened"
+                );
+                assert_eq!(
+                    simulation.evidence, 0,
+                    "{point:?} node {node} cast {cast}: a restarted node equivocated"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_minority_partition_decides_nothing_and_all_converge_after_healing() {
+    let mut simulation = Simulation::new(7, 21, Links::LOSSY, SignatureCheck::Verify);
+    assert!(simulation.run_until_height(2, 600_000).unwrap());
+    let minority: std::collections::BTreeSet<usize> = [0, 1].into();
+    let majority: std::collections::BTreeSet<usize> = [2, 3, 4, 5, 6].into();
+    simulation.partition(Some(vec![minority.clone(), majority.clone()]));
+    let cut_at = simulation.now_ms;
+    let minority_height: Vec<u64> = minority
+        .iter()
+        .map(|&n| simulation.nodes[n].decided.len() as u64)
+        .collect();
+    simulation.run_until_time(cut_at + 30_000).unwrap();
+    // The minority (2 of 7, below a quorum of 5) decided nothing more; the majority went on.
+    for (&node, before) in minority.iter().zip(&minority_height) {
+        assert!(
+            simulation.nodes[node].decided.len() as u64 <= before + 1,
+            "node {node} decided without a quorum"
+        );
+    }
+    let majority_height = simulation.nodes[2].decided.len() as u64;
+    assert!(
+        majority_height >= minority_height[0] + 5,
+        "the majority went on: {majority_height}"
+    );
+    simulation.partition(None);
+    let target = majority_height + 3;
+    assert!(
+        simulation
+            .run_until_height(target, simulation.now_ms + 600_000)
+            .unwrap(),
+        "all converge after healing"
+    );
+    assert!(simulation.common_height() >= target);
 }
 
 #[test]
@@ -382,8 +459,9 @@ fn the_signer_never_signs_two_different_votes_for_one_step_nor_goes_back() {
 }
 
 /// Seeds mixing the faults built so far: lossy, duplicating, reordering links; n of 4 or 7; up
-/// to f validators crashing at a random moment for good. A failing seed is printed with the
-/// command that replays it alone.
+/// to f validators crashing at a random durability point and restarting from their WAL; a
+/// partition cutting f validators off for a while. A failing seed is printed with the command
+/// that replays it alone.
 #[test]
 fn seed_sweep_stays_safe_and_live() {
     let seeds: Vec<u64> = match std::env::var("WAYBILL_SEED") {
@@ -400,7 +478,7 @@ fn seed_sweep_stays_safe_and_live() {
     }
 }
 
-const SWEEP_SEEDS: u64 = 300;
+const SWEEP_SEEDS: u64 = 1_000;
 
 fn sweep_one(seed: u64) {
     let mut rng = waybill_tests::simulation::Rng::new(seed ^ 0x5eed);
@@ -413,31 +491,46 @@ fn sweep_one(seed: u64) {
         duplicate_per_mille: rng.range(0, 100),
     };
     let mut simulation = Simulation::new(validators, seed, links, SignatureCheck::Verify);
-    let crashes: Vec<(usize, u64)> = (0..rng.range(0, faulty as u64))
-        .map(|i| (i as usize, rng.range(0, 3_000)))
-        .collect();
-    let heights = 6;
-    while !crashes.is_empty() && simulation.now_ms < 3_000 {
-        for &(node, at_ms) in &crashes {
-            if simulation.now_ms >= at_ms {
-                simulation.nodes[node].crashed = true;
-            }
-        }
-        if !simulation
-            .step()
-            .unwrap_or_else(|v| panic!("seed {seed}: {v}"))
-        {
-            break;
-        }
+    // Up to f validators crash at a random durability point of a random cast, and come back.
+    let points = [
+        CrashPoint::BeforeSync,
+        CrashPoint::AfterSync,
+        CrashPoint::AfterSend,
+    ];
+    for node in 0..rng.range(0, faulty as u64) as usize {
+        let point = points[rng.range(0, 2) as usize];
+        let cast = rng.range(1, 12) as u32;
+        simulation.plan_crash(CrashPlan {
+            node,
+            point,
+            cast,
+            down_ms: rng.range(50, 2_000),
+        });
     }
-    for &(node, _) in &crashes {
-        simulation.nodes[node].crashed = true;
+    // Sometimes a partition that cuts off f validators for a while.
+    if rng.chance(300) {
+        simulation
+            .run_until_time(rng.range(0, 500))
+            .unwrap_or_else(|v| panic!("seed {seed}: {v}"));
+        let cut: std::collections::BTreeSet<usize> = (0..faulty).collect();
+        let rest: std::collections::BTreeSet<usize> = (faulty..validators).collect();
+        simulation.partition(Some(vec![cut, rest]));
+        let heal_at = simulation.now_ms + rng.range(100, 3_000);
+        simulation
+            .run_until_time(heal_at)
+            .unwrap_or_else(|v| panic!("seed {seed}: {v}"));
+        simulation.partition(None);
     }
+    let heights = 5;
     let reached = simulation
-        .run_until_height(heights, 3_000 + 120_000 * heights)
+        .run_until_height(heights, simulation.now_ms + 120_000 * heights)
         .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
     assert!(
         reached,
         "seed {seed}: live nodes did not reach height {heights}"
+    );
+    assert_eq!(
+        simulation.evidence, 0,
+        "seed {seed}: an honest node equivocated"
     );
 }

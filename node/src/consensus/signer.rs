@@ -70,6 +70,15 @@ impl Signer {
         }
     }
 
+    /// After a restart: the last message this node signed, as its WAL holds it.
+    pub fn restore(&mut self, last: &waybill_protocol::block::ConsensusMessage) {
+        use waybill_protocol::block::ConsensusMessage;
+        self.last = Some(match last {
+            ConsensusMessage::Proposal(p) => LastSigned::Proposal(p.clone()),
+            ConsensusMessage::Vote(v) => LastSigned::Vote(v.clone()),
+        });
+    }
+
     /// The last position signed: what the engine must have made durable before sending.
     pub fn last_signed(&self) -> Option<SignedPosition> {
         self.last.as_ref().map(|last| match last {

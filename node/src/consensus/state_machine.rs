@@ -29,14 +29,18 @@ pub enum Step {
     Precommit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
+)]
 pub enum TimeoutStep {
     Propose,
     Prevote,
     Precommit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
+)]
 pub struct Timeout {
     pub height: u64,
     pub round: u32,
@@ -51,7 +55,7 @@ pub enum SignatureCheck {
     Trusted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Input {
     /// Begin at `height` (at boot: the ledger's tip + 1).
     Start {
