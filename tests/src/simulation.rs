@@ -99,6 +99,19 @@ pub struct CrashPlan {
     pub down_ms: u64,
 }
 
+/// How a node behaves. Byzantine nodes sign with their own key, bypassing the double-sign guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    Honest,
+    /// As proposer, proposes two different blocks, one to each half of the network; votes for
+    /// both too (a different block to each half).
+    Equivocator,
+    /// Honest votes, plus on every gossip tick: a vote with a bad signature in another
+    /// validator's name, one signed by a key outside the genesis, messages for far-future
+    /// heights and rounds, and replays of messages from heights already decided.
+    Spammer,
+}
+
 /// A message the state machine asked to cast, not yet signed.
 #[derive(Debug, Clone)]
 enum Cast {
@@ -127,6 +140,12 @@ pub struct SimNode {
     pub crashed: bool,
     casts: u32,
     pub restarts: u32,
+    pub behaviour: Behaviour,
+    /// Everything this node received, for a spammer to replay later.
+    heard: Vec<ConsensusMessage>,
+    /// Messages seen at the current height (by hash), so each is relayed once.
+    seen: BTreeSet<Hash>,
+    seen_height: u64,
 }
 
 /// A safety violation: two honest nodes decided different blocks at one height.
@@ -212,6 +231,10 @@ impl Simulation {
                     crashed: false,
                     casts: 0,
                     restarts: 0,
+                    behaviour: Behaviour::Honest,
+                    heard: Vec::new(),
+                    seen: BTreeSet::new(),
+                    seen_height: 0,
                 }
             })
             .collect();
@@ -244,6 +267,10 @@ impl Simulation {
 
     pub fn plan_crash(&mut self, plan: CrashPlan) {
         self.crash_plans.push(plan);
+    }
+
+    pub fn set_behaviour(&mut self, node: usize, behaviour: Behaviour) {
+        self.nodes[node].behaviour = behaviour;
     }
 
     /// Cuts the network into `groups`; `None` heals it.
@@ -310,6 +337,9 @@ impl Simulation {
             if self.nodes[node].crashed {
                 continue;
             }
+            if self.nodes[node].behaviour == Behaviour::Spammer {
+                self.spam(node);
+            }
             let height = self.nodes[node].consensus.height();
             self.nodes[node].own.retain(|m| m.height() == height);
             for message in self.nodes[node].own.clone() {
@@ -353,8 +383,13 @@ impl Simulation {
                     self.digest.as_bytes(),
                     format!("{time}/{sequence}/{to}/{input:?}").as_bytes(),
                 ]);
-                if matches!(input, Input::Message(_)) {
+                if let Input::Message(message) = &input {
                     self.messages_delivered += 1;
+                    let receiver = &mut self.nodes[to];
+                    if receiver.behaviour == Behaviour::Spammer && receiver.heard.len() < 10_000 {
+                        receiver.heard.push(message.clone());
+                    }
+                    self.relay(to, message.clone());
                 }
                 if !matches!(input, Input::Start { .. }) {
                     let record = encode_record(&WalEntry::Input(input.clone()));
@@ -453,6 +488,10 @@ impl Simulation {
             ),
             Cast::Proposal(proposal) => (proposal.height, proposal.round, 0),
         };
+        if self.nodes[node].behaviour == Behaviour::Equivocator {
+            self.equivocate(node, unsigned);
+            return Ok(true);
+        }
         if let Some(logged) = self.nodes[node]
             .own
             .iter()
@@ -496,6 +535,117 @@ impl Simulation {
             return Ok(false);
         }
         Ok(true)
+    }
+
+    /// Signs `unsigned` and a conflicting twin, sends one to the even nodes and the other to the
+    /// odd ones.
+    fn equivocate(&mut self, node: usize, unsigned: Cast) {
+        let key = fixtures::node_keypair(node);
+        let chain = self.rules.chain_id().clone();
+        let twin_hash = Hash::of_parts(&[b"twin", &self.rng.next_u64().to_le_bytes()]);
+        let (first, second) = match unsigned {
+            Cast::Vote(vote) => {
+                let mut twin = vote.clone();
+                twin.block = Some(twin_hash);
+                (
+                    ConsensusMessage::Vote(vote.sign(&chain, &key)),
+                    ConsensusMessage::Vote(twin.sign(&chain, &key)),
+                )
+            }
+            Cast::Proposal(proposal) => {
+                let mut twin = proposal.clone();
+                twin.block_hash = twin_hash;
+                (
+                    ConsensusMessage::Proposal(proposal.sign(&chain, &key)),
+                    ConsensusMessage::Proposal(twin.sign(&chain, &key)),
+                )
+            }
+        };
+        self.enqueue(0, node, Event::Input(Input::Message(first.clone())));
+        for to in 0..self.nodes.len() {
+            if to == node || !self.connected(node, to) {
+                continue;
+            }
+            let message = if to % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            let delay = self
+                .rng
+                .range(self.links.delay_min_ms, self.links.delay_max_ms);
+            self.enqueue(delay, to, Event::Input(Input::Message(message)));
+        }
+        self.nodes[node].own.push(first);
+    }
+
+    /// Gossip relays what it hears: the first time a node sees a message of its height from
+    /// another validator, it forwards it to one random peer. So conflicting messages an
+    /// equivocator sent to different peers meet somewhere.
+    fn relay(&mut self, node: usize, message: ConsensusMessage) {
+        let height = self.nodes[node].consensus.height();
+        let receiver = &mut self.nodes[node];
+        if receiver.seen_height != height {
+            receiver.seen.clear();
+            receiver.seen_height = height;
+        }
+        let sender = usize::from(message.sender().0);
+        if sender == node || message.height() != height {
+            return;
+        }
+        let id = Hash::of_parts(&[&waybill_protocol::codec::encode(&message)]);
+        if !receiver.seen.insert(id) {
+            return;
+        }
+        let peer = self.rng.range(0, self.nodes.len() as u64 - 1) as usize;
+        if peer == node
+            || peer == sender
+            || !self.connected(node, peer)
+            || self.rng.chance(self.links.drop_per_mille)
+        {
+            return;
+        }
+        let delay = self
+            .rng
+            .range(self.links.delay_min_ms, self.links.delay_max_ms);
+        self.enqueue(delay, peer, Event::Input(Input::Message(message)));
+    }
+
+    /// A spammer's noise for one gossip tick.
+    fn spam(&mut self, node: usize) {
+        let height = self.nodes[node].consensus.height();
+        let chain = self.rules.chain_id().clone();
+        let victim = ValidatorIndex(((node + 1) % self.nodes.len()) as u16);
+        let vote = |height, round, validator| waybill_protocol::Vote {
+            height,
+            round,
+            step: VoteStep::Prevote,
+            block: Some(Hash([9; 32])),
+            validator,
+        };
+        let mut noise = Vec::new();
+        let mut forged = vote(height, 0, victim).sign(&chain, &fixtures::node_keypair(node));
+        forged.signature.0[0] ^= 1;
+        noise.push(ConsensusMessage::Vote(forged));
+        noise.push(ConsensusMessage::Vote(
+            vote(height, 0, victim).sign(&chain, &fixtures::keypair("outsider")),
+        ));
+        let own = ValidatorIndex(node as u16);
+        noise.push(ConsensusMessage::Vote(
+            vote(height + 1_000, 0, own).sign(&chain, &fixtures::node_keypair(node)),
+        ));
+        noise.push(ConsensusMessage::Vote(
+            vote(height, 10_000 + self.rng.range(0, 1_000) as u32, own)
+                .sign(&chain, &fixtures::node_keypair(node)),
+        ));
+        let heard = &self.nodes[node].heard;
+        if !heard.is_empty() {
+            let old = heard[self.rng.range(0, heard.len() as u64 - 1) as usize].clone();
+            noise.push(old);
+        }
+        for message in noise {
+            self.send_to_others(node, &message);
+        }
     }
 
     fn perform(&mut self, node: usize, output: Output) -> Result<bool, SafetyViolation> {
@@ -553,6 +703,9 @@ impl Simulation {
                     .entry(height)
                     .or_insert_with(|| certificate.clone());
                 self.certificates.push(certificate);
+                if self.nodes[node].behaviour != Behaviour::Honest {
+                    return Ok(true);
+                }
                 match self.first_decisions.get(&height) {
                     Some((first_node, first)) if *first != block_hash => {
                         return Err(SafetyViolation {

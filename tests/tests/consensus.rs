@@ -12,7 +12,7 @@ use waybill_protocol::block::{ConsensusMessage, Proposal};
 use waybill_protocol::limits::CONSENSUS_ROUNDS_AHEAD_MAX;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex, Vote, VoteStep, fixtures};
-use waybill_tests::simulation::{CrashPlan, CrashPoint, Links, Simulation};
+use waybill_tests::simulation::{Behaviour, CrashPlan, CrashPoint, Links, Simulation};
 
 fn run(validators: usize, seed: u64, links: Links, heights: u64, crashed: &[usize]) -> Simulation {
     let mut simulation = Simulation::new(validators, seed, links, SignatureCheck::Verify);
@@ -135,6 +135,56 @@ fn a_minority_partition_decides_nothing_and_all_converge_after_healing() {
 }
 
 #[test]
+fn f_equivocating_validators_cannot_split_the_honest_ones_and_are_caught() {
+    for (validators, byzantine, seed) in [
+        (4, vec![1], 1),
+        (4, vec![2], 2),
+        (7, vec![0, 3], 3),
+        (7, vec![1, 2], 4),
+    ] {
+        let mut simulation =
+            Simulation::new(validators, seed, Links::LOSSY, SignatureCheck::Verify);
+        for &node in &byzantine {
+            simulation.set_behaviour(node, Behaviour::Equivocator);
+        }
+        let reached = simulation
+            .run_until_height(8, 2_400_000)
+            .unwrap_or_else(|violation| {
+                panic!("n={validators} byzantine {byzantine:?}: {violation}")
+            });
+        assert!(
+            reached,
+            "n={validators} byzantine {byzantine:?}: honest nodes stalled"
+        );
+        assert!(
+            simulation.evidence > 0,
+            "n={validators} byzantine {byzantine:?}: equivocation went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn f_spamming_validators_are_rejected_without_stalling_or_growing_memory() {
+    for (validators, byzantine, seed) in [(4, vec![3], 5), (7, vec![5, 6], 6)] {
+        let mut simulation =
+            Simulation::new(validators, seed, Links::LOSSY, SignatureCheck::Verify);
+        for &node in &byzantine {
+            simulation.set_behaviour(node, Behaviour::Spammer);
+        }
+        assert!(
+            simulation.run_until_height(10, 2_400_000).unwrap(),
+            "n={validators}: honest nodes stalled"
+        );
+        assert!(simulation.rejected > 0);
+        for node in &simulation.nodes {
+            let (rounds, future) = node.consensus.log_sizes();
+            assert!(rounds <= waybill_protocol::limits::CONSENSUS_ROUNDS_KEPT_MAX);
+            assert!(future <= waybill_protocol::limits::CONSENSUS_FUTURE_MESSAGES_MAX);
+        }
+    }
+}
+
+#[test]
 fn the_same_seed_gives_a_byte_identical_run() {
     let digest = |seed| run(4, seed, Links::LOSSY, 8, &[]).digest();
     assert_eq!(digest(42), digest(42));
@@ -249,19 +299,31 @@ fn rejections(outputs: &[Output]) -> Vec<MessageRejection> {
 }
 
 #[test]
-fn double_votes_become_evidence_and_the_second_is_not_counted() {
+fn double_votes_become_evidence_and_a_third_vote_is_refused() {
     let (mut consensus, _) = node(0);
     let first = vote(2, 1, 0, VoteStep::Prevote, Some(Hash([1; 32])));
     let second = vote(2, 1, 0, VoteStep::Prevote, Some(Hash([2; 32])));
+    let third = vote(2, 1, 0, VoteStep::Prevote, None);
     assert!(consensus.apply(Input::Message(first.clone())).is_empty());
     // The same vote again (a replay or a gossip duplicate) is simply absorbed.
     assert!(consensus.apply(Input::Message(first)).is_empty());
-    let outputs = consensus.apply(Input::Message(second));
+    let outputs = consensus.apply(Input::Message(second.clone()));
     assert!(
-        matches!(&outputs[0], Output::Evidence(Evidence::DoubleVote { .. })),
+        matches!(
+            &outputs[..],
+            [Output::Evidence(Evidence::DoubleVote { .. })]
+        ),
         "{outputs:?}"
     );
-    assert_eq!(rejections(&outputs), vec![MessageRejection::Equivocation]);
+    assert!(
+        consensus.apply(Input::Message(second)).is_empty(),
+        "the conflicting vote, repeated, is absorbed"
+    );
+    // Memory stays bounded: an equivocator gets two slots, not one per value it invents.
+    assert_eq!(
+        rejections(&consensus.apply(Input::Message(third))),
+        vec![MessageRejection::Equivocation]
+    );
 }
 
 #[test]
@@ -533,4 +595,46 @@ fn sweep_one(seed: u64) {
         simulation.evidence, 0,
         "seed {seed}: an honest node equivocated"
     );
+}
+
+#[test]
+fn evidence_verifies_and_is_stored_once_and_retrievable() {
+    let (mut consensus, rules) = node(0);
+    consensus.apply(Input::Message(vote(
+        2,
+        1,
+        0,
+        VoteStep::Precommit,
+        Some(Hash([1; 32])),
+    )));
+    let outputs = consensus.apply(Input::Message(vote(
+        2,
+        1,
+        0,
+        VoteStep::Precommit,
+        Some(Hash([2; 32])),
+    )));
+    let Some(Output::Evidence(evidence)) = outputs.into_iter().next() else {
+        panic!("expected evidence")
+    };
+    evidence.verify(&rules).unwrap();
+    assert_eq!(evidence.offender(), (ValidatorIndex(2), 1));
+    // Evidence that is not an equivocation does not verify.
+    let Evidence::DoubleVote { first, .. } = &evidence else {
+        unreachable!()
+    };
+    let same = Evidence::DoubleVote {
+        first: first.clone(),
+        second: first.clone(),
+    };
+    assert_eq!(
+        same.verify(&rules),
+        Err(waybill_node::consensus::EvidenceError::NotConflicting)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = waybill_tests::open_ledger(dir.path()).unwrap();
+    assert!(ledger.record_evidence(&evidence).unwrap());
+    assert!(!ledger.record_evidence(&evidence).unwrap(), "stored once");
+    assert_eq!(ledger.evidence().unwrap(), vec![evidence]);
 }

@@ -9,5 +9,6 @@ pub mod wal;
 
 pub use signer::{SignError, Signer};
 pub use state_machine::{
-    Consensus, Evidence, Input, MessageRejection, Output, SignatureCheck, Timeout, TimeoutStep,
+    Consensus, Evidence, EvidenceError, Input, MessageRejection, Output, SignatureCheck, Timeout,
+    TimeoutStep,
 };

@@ -83,7 +83,7 @@ pub enum Input {
 }
 
 /// Two conflicting signed messages from one validator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum Evidence {
     DoubleVote {
         first: SignedVote,
@@ -93,6 +93,77 @@ pub enum Evidence {
         first: SignedProposal,
         second: SignedProposal,
     },
+}
+
+/// Why a piece of evidence does not prove an equivocation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("the two messages are from different validators or positions")]
+    NotTheSamePosition,
+    #[error("the two messages are identical")]
+    NotConflicting,
+    #[error("a signature does not verify")]
+    BadSignature,
+}
+
+impl Evidence {
+    /// The validator caught, and the height.
+    pub fn offender(&self) -> (ValidatorIndex, u64) {
+        match self {
+            Evidence::DoubleVote { first, .. } => (first.vote.validator, first.vote.height),
+            Evidence::DoubleProposal { first, .. } => {
+                (first.proposal.proposer, first.proposal.height)
+            }
+        }
+    }
+
+    /// Checks that both messages are validly signed by one validator for one (height, round,
+    /// step) and differ: anyone can check it against the genesis.
+    pub fn verify(&self, rules: &ChainRules) -> Result<(), EvidenceError> {
+        let chain = rules.chain_id();
+        let (validator, messages) = match self {
+            Evidence::DoubleVote { first, second } => {
+                let (a, b) = (&first.vote, &second.vote);
+                if (a.validator, a.height, a.round, a.step)
+                    != (b.validator, b.height, b.round, b.step)
+                {
+                    return Err(EvidenceError::NotTheSamePosition);
+                }
+                if first == second {
+                    return Err(EvidenceError::NotConflicting);
+                }
+                (
+                    a.validator,
+                    [
+                        (a.signing_bytes(chain), first.signature),
+                        (b.signing_bytes(chain), second.signature),
+                    ],
+                )
+            }
+            Evidence::DoubleProposal { first, second } => {
+                let (a, b) = (&first.proposal, &second.proposal);
+                if (a.proposer, a.height, a.round) != (b.proposer, b.height, b.round) {
+                    return Err(EvidenceError::NotTheSamePosition);
+                }
+                if first == second {
+                    return Err(EvidenceError::NotConflicting);
+                }
+                (
+                    a.proposer,
+                    [
+                        (a.signing_bytes(chain), first.signature),
+                        (b.signing_bytes(chain), second.signature),
+                    ],
+                )
+            }
+        };
+        for (bytes, signature) in &messages {
+            rules
+                .verify_validator(validator, bytes, signature)
+                .map_err(|_| EvidenceError::BadSignature)?;
+        }
+        Ok(())
+    }
 }
 
 /// Why an incoming message was not taken into account.
@@ -112,7 +183,7 @@ pub enum MessageRejection {
     NotProposer { round: u32, sender: u16 },
     #[error("the buffer for the next height is full")]
     FutureBufferFull,
-    #[error("conflicts with an earlier message from the same validator (evidence kept)")]
+    #[error("a further conflicting message from a validator already caught equivocating")]
     Equivocation,
 }
 
@@ -160,20 +231,44 @@ enum Validity {
     Invalid,
 }
 
+/// A validator's votes at one (round, step): the first, and at most one conflicting vote. Both
+/// count towards their own value. Counting an equivocator for each value it voted for is safe
+/// (two quorums share an honest validator, and honest validators vote once) and is needed for
+/// liveness: otherwise nodes that heard different halves of an equivocation can never agree on
+/// a polka they all saw, and a lock is never released. A third vote is refused, so memory stays
+/// bounded.
+#[derive(Debug, Clone)]
+struct VoteSlot {
+    first: SignedVote,
+    conflicting: Option<SignedVote>,
+}
+
+impl VoteSlot {
+    fn vote_for(&self, block: Option<Hash>) -> Option<&SignedVote> {
+        std::iter::once(&self.first)
+            .chain(self.conflicting.as_ref())
+            .find(|v| v.vote.block == block)
+    }
+}
+
 /// One round's message log and the "for the first time" flags of its rules.
 #[derive(Debug, Default)]
 struct RoundLog {
     proposal: Option<SignedProposal>,
-    prevotes: BTreeMap<ValidatorIndex, SignedVote>,
-    precommits: BTreeMap<ValidatorIndex, SignedVote>,
+    prevotes: BTreeMap<ValidatorIndex, VoteSlot>,
+    precommits: BTreeMap<ValidatorIndex, VoteSlot>,
     senders: BTreeSet<ValidatorIndex>,
     prevote_timeout_scheduled: bool,
     polka_seen: bool,
     precommit_timeout_scheduled: bool,
 }
 
-fn count_for(votes: &BTreeMap<ValidatorIndex, SignedVote>, block: Option<Hash>) -> usize {
-    votes.values().filter(|v| v.vote.block == block).count()
+/// Validators with a vote for `block` (nil for `None`).
+fn count_for(votes: &BTreeMap<ValidatorIndex, VoteSlot>, block: Option<Hash>) -> usize {
+    votes
+        .values()
+        .filter(|slot| slot.vote_for(block).is_some())
+        .count()
 }
 
 /// The Tendermint state machine of one node.
@@ -236,6 +331,11 @@ impl Consensus {
 
     pub fn step(&self) -> Step {
         self.step
+    }
+
+    /// (rounds in the message log, messages buffered for the next height): both bounded.
+    pub fn log_sizes(&self) -> (usize, usize) {
+        (self.rounds.len(), self.future.len())
     }
 
     /// The proposer of (height, round): round-robin over the genesis order.
@@ -497,19 +597,29 @@ impl Consensus {
             VoteStep::Prevote => &mut log.prevotes,
             VoteStep::Precommit => &mut log.precommits,
         };
-        match votes.get(&vote.validator) {
-            Some(first) if first == &signed => return Ok(()),
-            Some(first) => {
-                out.push(Output::Evidence(Evidence::DoubleVote {
-                    first: first.clone(),
-                    second: signed,
-                }));
-                return Err(MessageRejection::Equivocation);
-            }
-            None => {}
-        }
         let validator = vote.validator;
-        votes.insert(validator, signed);
+        match votes.get_mut(&validator) {
+            None => {
+                votes.insert(
+                    validator,
+                    VoteSlot {
+                        first: signed,
+                        conflicting: None,
+                    },
+                );
+            }
+            Some(slot) if slot.first == signed || slot.conflicting.as_ref() == Some(&signed) => {
+                return Ok(());
+            }
+            Some(slot) if slot.conflicting.is_none() => {
+                out.push(Output::Evidence(Evidence::DoubleVote {
+                    first: slot.first.clone(),
+                    second: signed.clone(),
+                }));
+                slot.conflicting = Some(signed);
+            }
+            Some(_) => return Err(MessageRejection::Equivocation),
+        }
         log.senders.insert(validator);
         Ok(())
     }
@@ -563,7 +673,7 @@ impl Consensus {
             let precommits: Vec<SignedVote> = log
                 .precommits
                 .values()
-                .filter(|v| v.vote.block == Some(value))
+                .filter_map(|slot| slot.vote_for(Some(value)))
                 .cloned()
                 .collect();
             (precommits.len() >= self.quorum && self.validity(&value) == Some(true))

@@ -16,6 +16,7 @@
 //! | `map_values` | map key ‖ version | encoded key record |
 //! | `map_stale_nodes` | version ‖ node key | — (prune when the version leaves retention) |
 //! | `map_stale_values` | version ‖ map key ‖ older version | — (likewise) |
+//! | `evidence` | offender height ‖ hash of the evidence | consensus equivocation evidence |
 
 use std::path::Path;
 
@@ -28,7 +29,9 @@ use waybill_protocol::codec;
 use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::execution::{SerialState, ShipmentState};
 use waybill_protocol::index::IndexKey;
-use waybill_protocol::limits::PROVENANCE_EVENTS_MAX;
+use waybill_protocol::limits::{
+    EVIDENCE_KEPT_MAX, MESSAGE_ENCODED_BYTES_MAX, PROVENANCE_EVENTS_MAX,
+};
 use waybill_protocol::provenance::{ProvenEvent, ProvenanceProof};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{BlockHeader, CommitCertificate, Hash, KeyId, ShipmentId};
@@ -50,7 +53,8 @@ const MAP_NODES: &str = "map_nodes";
 const MAP_VALUES: &str = "map_values";
 const MAP_STALE_NODES: &str = "map_stale_nodes";
 const MAP_STALE_VALUES: &str = "map_stale_values";
-const FAMILIES: [&str; 11] = [
+const EVIDENCE: &str = "evidence";
+const FAMILIES: [&str; 12] = [
     META,
     HEADERS,
     CERTIFICATES,
@@ -62,6 +66,7 @@ const FAMILIES: [&str; 11] = [
     MAP_VALUES,
     MAP_STALE_NODES,
     MAP_STALE_VALUES,
+    EVIDENCE,
 ];
 const TIP_KEY: &[u8] = b"tip";
 /// The largest single value the ledger stores besides events (headers, certificates, receipts,
@@ -602,6 +607,52 @@ impl Ledger {
             map_proof,
             events,
         })
+    }
+
+    /// Keeps verified equivocation evidence (once per distinct item; at most
+    /// `EVIDENCE_KEPT_MAX` items). Returns whether it was new.
+    pub fn record_evidence(
+        &self,
+        evidence: &crate::consensus::Evidence,
+    ) -> Result<bool, LedgerError> {
+        let bytes = codec::encode(evidence);
+        let (_, height) = evidence.offender();
+        let mut key = height.to_be_bytes().to_vec();
+        key.extend_from_slice(Hash::of_parts(&[&bytes]).as_bytes());
+        let cf = self.cf(EVIDENCE);
+        if self
+            .db
+            .get_cf(cf, &key)
+            .map_err(storage("read evidence"))?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let stored = self
+            .db
+            .iterator_cf(cf, IteratorMode::Start)
+            .take(EVIDENCE_KEPT_MAX)
+            .count();
+        if stored >= EVIDENCE_KEPT_MAX {
+            return Ok(false);
+        }
+        self.db
+            .put_cf(cf, key, bytes)
+            .map_err(storage("write evidence"))?;
+        Ok(true)
+    }
+
+    /// Stored evidence, oldest height first.
+    pub fn evidence(&self) -> Result<Vec<crate::consensus::Evidence>, LedgerError> {
+        self.db
+            .iterator_cf(self.cf(EVIDENCE), IteratorMode::Start)
+            .take(EVIDENCE_KEPT_MAX)
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(storage("read evidence"))?;
+                codec::decode("evidence", &bytes, MESSAGE_ENCODED_BYTES_MAX)
+                    .map_err(corrupt("evidence"))
+            })
+            .collect()
     }
 
     /// Approximate bytes on disk (live SST files and memtables) across all column families.
