@@ -83,6 +83,6 @@ impl CheckedEvent {
 }
 
 /// `leaf_hash(id ‖ signature)` for an event whose id is already known.
-pub fn event_leaf(id: &Hash, event: &SignedEvent) -> Hash {
+fn event_leaf(id: &Hash, event: &SignedEvent) -> Hash {
     Hash::of_parts(&[&[0x00], id.as_bytes(), &event.signature.0])
 }

@@ -42,8 +42,8 @@ pub fn encode<T: Encode>(value: &T) -> Vec<u8> {
 
 /// Appends the canonical bytes of a value to `out` (for hashing several values in sequence).
 pub fn encode_into<T: Encode>(value: &T, out: &mut Vec<u8>) {
-    let bytes = encode(value);
-    out.extend_from_slice(&bytes);
+    bincode::encode_into_std_write(value, out, CANONICAL)
+        .expect("canonical encoding into memory cannot fail");
 }
 
 /// Decodes exactly one value of `what` from `bytes`, which may be at most `max_bytes` long.

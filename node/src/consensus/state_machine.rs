@@ -668,20 +668,21 @@ impl Consensus {
     /// L49–54: upon ⟨PROPOSAL, h_p, r, v, ∗⟩ from proposer(h_p, r) AND 2f+1 ⟨PRECOMMIT, h_p, r,
     /// id(v)⟩ while decision_p[h_p] = nil: if valid(v), decide and move to the next height.
     fn rule_decide(&mut self, out: &mut Vec<Output>) -> bool {
+        // Count first; the precommits are cloned only for the decision itself.
         let decided = self.rounds.iter().find_map(|(round, log)| {
             let value = log.proposal.as_ref()?.proposal.block_hash;
-            let precommits: Vec<SignedVote> = log
-                .precommits
-                .values()
-                .filter_map(|slot| slot.vote_for(Some(value)))
-                .cloned()
-                .collect();
-            (precommits.len() >= self.quorum && self.validity(&value) == Some(true))
-                .then_some((*round, value, precommits))
+            let quorum = count_for(&log.precommits, Some(value)) >= self.quorum;
+            (quorum && self.validity(&value) == Some(true)).then_some((*round, value))
         });
-        let Some((round, block_hash, precommits)) = decided else {
+        let Some((round, block_hash)) = decided else {
             return false;
         };
+        let precommits: Vec<SignedVote> = self.rounds[&round]
+            .precommits
+            .values()
+            .filter_map(|slot| slot.vote_for(Some(block_hash)))
+            .cloned()
+            .collect();
         let certificate = CommitCertificate::from_precommits(
             self.height,
             round,

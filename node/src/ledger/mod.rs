@@ -132,13 +132,6 @@ pub struct ExecutedBlock {
     pub(crate) key_positions: Vec<([u8; 32], u64, u32)>,
 }
 
-impl ExecutedBlock {
-    /// The authenticated map's writes for this block's version.
-    pub fn map_write(&self) -> &MapWrite {
-        &self.map
-    }
-}
-
 /// Reads a store offers the pipeline, besides the authenticated map's.
 pub trait StateStore: MapStorage {
     fn shipment(
@@ -154,16 +147,22 @@ pub trait StateStore: MapStorage {
     fn committed_events(&self, ids: &[Hash]) -> Result<Vec<bool>, LedgerError>;
 }
 
-/// Per index key with a record: its map key and the version that wrote the record.
-type SupersededVersions = BTreeMap<IndexKey, ([u8; 32], u64)>;
+/// What the pipeline needs about each index key a block touches, computed once at load.
+#[derive(Debug, Clone, Copy)]
+struct LoadedKey {
+    map_key: [u8; 32],
+    /// The key's chain length before the block.
+    count: u64,
+    /// The version that wrote its current record, which this block's update supersedes.
+    superseded_version: Option<u64>,
+}
 
-/// Loads what execution may read; also returns, per index key, its map key and the version of
-/// its current record (what the block's map update supersedes).
+/// Loads what execution may read, and what the map update needs about each index key.
 fn load_snapshot<S: StateStore>(
     store: &S,
     keys: StateKeys,
     version: u64,
-) -> Result<(StateSnapshot, SupersededVersions), LedgerError> {
+) -> Result<(StateSnapshot, BTreeMap<IndexKey, LoadedKey>), LedgerError> {
     let mut snapshot = StateSnapshot::default();
     for id in keys.shipments {
         let state = store.shipment(&id)?;
@@ -180,14 +179,17 @@ fn load_snapshot<S: StateStore>(
     let index_keys: Vec<IndexKey> = keys.index_keys.into_iter().collect();
     let map_keys: Vec<[u8; 32]> = index_keys.iter().map(IndexKey::map_key).collect();
     let loaded = authenticated_map::records(store, &map_keys, version)?;
-    let mut versions = BTreeMap::new();
+    let mut loaded_keys = BTreeMap::new();
     for ((key, map_key), record) in index_keys.into_iter().zip(map_keys).zip(loaded) {
-        if let Some(found) = record {
-            versions.insert(key.clone(), (map_key, found.version));
-        }
+        let info = LoadedKey {
+            map_key,
+            count: record.map_or(0, |r| r.record.count),
+            superseded_version: record.map(|r| r.version),
+        };
+        loaded_keys.insert(key.clone(), info);
         snapshot.records.insert(key, record.map(|r| r.record));
     }
-    Ok((snapshot, versions))
+    Ok((snapshot, loaded_keys))
 }
 
 /// Executes `proposal` on `tip`: checks the block's shape, runs execution, updates the map and
@@ -233,30 +235,26 @@ pub fn build_block<S: StateStore>(
         }
     }
 
-    let (mut state, versions) =
+    let (mut state, loaded_keys) =
         load_snapshot(store, execution::keys_read(&proposal.events), tip.height)?;
-    let before: BTreeMap<IndexKey, u64> = state
-        .records
-        .iter()
-        .map(|(key, record)| (key.clone(), record.map_or(0, |r| r.count)))
-        .collect();
     let context = BlockContext {
         height,
         time_ms: proposal.time_ms,
     };
     let outcomes = execution::execute_block(rules, context, &proposal.events, &mut state);
 
-    let key_positions = chain_positions(&proposal.events, &outcomes, before);
+    let key_positions = chain_positions(&proposal.events, &outcomes, &loaded_keys);
     let changes: Vec<RecordChange> = state
         .changed
         .index_keys
         .iter()
-        .map(|key| RecordChange {
-            map_key: versions
-                .get(key)
-                .map_or_else(|| key.map_key(), |(map_key, _)| *map_key),
-            record: state.records[key].expect("a changed key has a record"),
-            superseded_version: versions.get(key).map(|(_, version)| *version),
+        .map(|key| {
+            let loaded = &loaded_keys[key];
+            RecordChange {
+                map_key: loaded.map_key,
+                record: state.records[key].expect("a changed key has a record"),
+                superseded_version: loaded.superseded_version,
+            }
         })
         .collect();
     let map = authenticated_map::update(store, tip.height, height, &changes)?;
@@ -302,17 +300,22 @@ pub fn build_block<S: StateStore>(
 fn chain_positions(
     events: &[CheckedEvent],
     outcomes: &[EventOutcome],
-    mut counts: BTreeMap<IndexKey, u64>,
+    loaded_keys: &BTreeMap<IndexKey, LoadedKey>,
 ) -> Vec<([u8; 32], u64, u32)> {
+    let mut counts: BTreeMap<&IndexKey, u64> = BTreeMap::new();
     let mut positions = Vec::new();
     for (index, (checked, outcome)) in events.iter().zip(outcomes).enumerate() {
         if *outcome != EventOutcome::Applied {
             continue;
         }
         for key in index_keys(&checked.event().body) {
-            let count = counts.entry(key.clone()).or_insert(0);
+            // Every key of every event was loaded (`keys_read`).
+            let (stored, loaded) = loaded_keys
+                .get_key_value(&key)
+                .expect("index keys are loaded");
+            let count = counts.entry(stored).or_insert(loaded.count);
             *count += 1;
-            positions.push((key.map_key(), *count, index as u32));
+            positions.push((loaded.map_key, *count, index as u32));
         }
     }
     positions
