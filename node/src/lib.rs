@@ -1,7 +1,15 @@
-//! The Waybill validator node: reads its configuration and genesis, executes and stores blocks,
-//! and serves provenance. Consensus, networking and the HTTP API arrive with their issues.
+//! The Waybill validator node: consensus, execution, ledger, mempool, libp2p networking and the
+//! HTTP API. `run` wires them together; ARCHITECTURE.md is the map.
 
+pub mod admission;
+pub mod api;
 pub mod consensus;
+pub mod engine;
 pub mod ledger;
+pub mod mempool;
+pub mod metrics;
+pub mod network;
+pub mod node;
+pub mod run;
 pub mod setup;
 pub mod wal;

@@ -1,4 +1,5 @@
-//! `waybill-node`: the validator. Today: `verify-chain`, which re-walks a ledger from genesis.
+//! `waybill-node`: the validator. `run` runs it; `verify-chain` re-walks a stopped node's ledger
+//! from genesis.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a validator from its configuration file (as `waybill-genesis testnet` writes them).
+    /// Logs go to standard error; RUST_LOG sets the level (default info). Stops cleanly on
+    /// SIGINT or SIGTERM.
+    Run {
+        #[arg(long, env = "WAYBILL_CONFIG")]
+        config: PathBuf,
+    },
     /// Re-walk a stopped node's ledger from genesis: every hash, root, certificate, signature and
     /// receipt. Exit 0 if whole, 1 at the first inconsistency, 2 if it cannot be read.
     VerifyChain {
@@ -33,6 +41,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run { config } => match run_node(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error:#}");
+                eprintln!("error: {error:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::VerifyChain { data, genesis } => match run_verify_chain(&data, &genesis) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
@@ -44,7 +60,50 @@ fn main() -> ExitCode {
     }
 }
 
+fn run_node(config: &std::path::Path) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let setup = waybill_node::setup::load(config)
+        .with_context(|| format!("configuration {}", config.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("waybill-io")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(waybill_node::run::run(setup, stop_signal()))?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; stopping on SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
 fn run_verify_chain(data: &std::path::Path, genesis: &std::path::Path) -> anyhow::Result<bool> {
+    // A node's data directory keeps the ledger in `ledger/`; a bare ledger directory works too.
+    let nested = waybill_node::run::ledger_path(data);
+    let data = if nested.join("CURRENT").exists() {
+        nested.as_path()
+    } else {
+        data
+    };
     if !data.join("CURRENT").exists() {
         anyhow::bail!(
             "{} holds no ledger (no RocksDB CURRENT file)",

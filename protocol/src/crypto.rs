@@ -147,6 +147,11 @@ impl Keypair {
         Ok(Keypair::from_secret_bytes(&secret))
     }
 
+    /// The secret seed, for handing the same key to the network layer (libp2p identity).
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.signing.to_bytes())
+    }
+
     pub fn secret_hex(&self) -> Zeroizing<String> {
         Zeroizing::new(hex::encode(self.signing.to_bytes()))
     }

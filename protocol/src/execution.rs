@@ -86,6 +86,37 @@ pub enum Rejection {
     Seized,
 }
 
+impl Rejection {
+    /// The reason's name, as JSON's `reason` tag spells it (metrics labels, logs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Malformed { .. } => "malformed",
+            Rejection::Replay { .. } => "replay",
+            Rejection::NotPermitted { .. } => "not_permitted",
+            Rejection::NotPrefixOwner { .. } => "not_prefix_owner",
+            Rejection::AlreadyCommissioned { .. } => "already_commissioned",
+            Rejection::NotCommissioned { .. } => "not_commissioned",
+            Rejection::NotCommissioner { .. } => "not_commissioner",
+            Rejection::AlreadyDecommissioned { .. } => "already_decommissioned",
+            Rejection::AlreadyDeclared { .. } => "already_declared",
+            Rejection::NotDeclared => "not_declared",
+            Rejection::CustodyAlreadyStarted { .. } => "custody_already_started",
+            Rejection::NoCustody => "no_custody",
+            Rejection::NotCustodian { .. } => "not_custodian",
+            Rejection::HandOverPending { .. } => "hand_over_pending",
+            Rejection::NotACarrier { .. } => "not_a_carrier",
+            Rejection::NoHandOverOffered => "no_hand_over_offered",
+            Rejection::OfferedToAnother { .. } => "offered_to_another",
+            Rejection::WrongHandOverSource { .. } => "wrong_hand_over_source",
+            Rejection::OpenHolds { .. } => "open_holds",
+            Rejection::RiskNotApproved { .. } => "risk_not_approved",
+            Rejection::NotReleased => "not_released",
+            Rejection::AlreadyDelivered => "already_delivered",
+            Rejection::Seized => "seized",
+        }
+    }
+}
+
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -3,6 +3,7 @@
 //! certificates.
 #![allow(clippy::unwrap_used)]
 
+pub mod cluster;
 pub mod simulation;
 
 use std::collections::BTreeMap;

@@ -54,7 +54,10 @@ const MAP_VALUES: &str = "map_values";
 const MAP_STALE_NODES: &str = "map_stale_nodes";
 const MAP_STALE_VALUES: &str = "map_stale_values";
 const EVIDENCE: &str = "evidence";
-const FAMILIES: [&str; 12] = [
+/// Events this node accepted (answered 202 for) and has not yet seen committed: kept across a
+/// crash, so an accepted event is never lost with the process.
+const PENDING: &str = "pending";
+const FAMILIES: [&str; 13] = [
     META,
     HEADERS,
     CERTIFICATES,
@@ -67,6 +70,7 @@ const FAMILIES: [&str; 12] = [
     MAP_STALE_NODES,
     MAP_STALE_VALUES,
     EVIDENCE,
+    PENDING,
 ];
 const TIP_KEY: &[u8] = b"tip";
 /// The largest single value the ledger stores besides events (headers, certificates, receipts,
@@ -374,6 +378,7 @@ impl Ledger {
         );
         for (index, (checked, outcome)) in block.events.iter().zip(&block.outcomes).enumerate() {
             let index = index as u32;
+            batch.delete_cf(self.cf(PENDING), checked.id().as_bytes());
             batch.put_cf(
                 self.cf(EVENTS),
                 event_key(height, index),
@@ -640,6 +645,52 @@ impl Ledger {
             .put_cf(cf, key, bytes)
             .map_err(storage("write evidence"))?;
         Ok(true)
+    }
+
+    /// Makes accepted events durable (one synced batch) before the node promises to keep them.
+    /// The block that commits an event deletes it here in the same batch.
+    pub fn keep_pending(
+        &self,
+        events: &[&waybill_protocol::admission::CheckedEvent],
+    ) -> Result<(), LedgerError> {
+        let mut batch = WriteBatch::default();
+        for event in events {
+            batch.put_cf(
+                self.cf(PENDING),
+                event.id().as_bytes(),
+                event.event().encode(),
+            );
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db
+            .write_opt(batch, &options)
+            .map_err(storage("synced pending-event write"))
+    }
+
+    /// Accepted events not yet committed (to re-admit at start), at most `max`.
+    pub fn pending_events(&self, max: usize) -> Result<Vec<SignedEvent>, LedgerError> {
+        self.db
+            .iterator_cf(self.cf(PENDING), IteratorMode::Start)
+            .take(max)
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(storage("read pending events"))?;
+                SignedEvent::decode(&bytes).map_err(|error| LedgerError::Corrupt {
+                    what: format!("pending event: {error}"),
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets pending events that will never commit (e.g. refused on re-admission).
+    pub fn forget_pending(&self, ids: &[Hash]) -> Result<(), LedgerError> {
+        let mut batch = WriteBatch::default();
+        for id in ids {
+            batch.delete_cf(self.cf(PENDING), id.as_bytes());
+        }
+        self.db
+            .write(batch)
+            .map_err(storage("forget pending events"))
     }
 
     /// Stored evidence, oldest height first.

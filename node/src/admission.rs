@@ -1,0 +1,207 @@
+//! Admission of one event into the mempool, for the HTTP API and for gossip alike: stateless
+//! validation, `verify_strict` once, the signer's role, then what the ledger and the mempool
+//! know (duplicates, spent nonces). The refusal names the problem and maps to an HTTP status.
+
+use waybill_protocol::Hash;
+use waybill_protocol::admission::{AdmissionError, CheckedEvent};
+use waybill_protocol::event::{EventType, SignedEvent};
+use waybill_protocol::execution::EventOutcome;
+use waybill_protocol::{KeyId, OrgId};
+
+use crate::ledger::{LedgerError, StateStore};
+use crate::mempool::MempoolRefusal;
+use crate::node::Shared;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionRefusal {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("signature: does not verify for signer {signer}")]
+    BadSignature { signer: KeyId },
+    #[error("signer: {signer} is not an event signing key in the genesis")]
+    UnknownSigner { signer: KeyId },
+    #[error("type: {org} has no role allowing {event_type} events")]
+    NotPermitted { org: OrgId, event_type: EventType },
+    #[error("event {id} is already committed at height {height}")]
+    AlreadyCommitted { id: Hash, height: u64 },
+    #[error("nonce: {nonce} is not above the signer's last committed nonce {last_nonce} (replay)")]
+    Replay { nonce: u64, last_nonce: u64 },
+    #[error(transparent)]
+    Mempool(#[from] MempoolRefusal),
+    #[error("the node could not read its ledger: {0}")]
+    Storage(#[from] LedgerError),
+}
+
+/// How the API answers a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalClass {
+    BadRequest,
+    Forbidden,
+    Conflict,
+    RetryLater,
+    Internal,
+}
+
+impl AdmissionRefusal {
+    pub fn class(&self) -> RefusalClass {
+        match self {
+            AdmissionRefusal::Malformed(_) | AdmissionRefusal::BadSignature { .. } => {
+                RefusalClass::BadRequest
+            }
+            AdmissionRefusal::UnknownSigner { .. } | AdmissionRefusal::NotPermitted { .. } => {
+                RefusalClass::Forbidden
+            }
+            AdmissionRefusal::AlreadyCommitted { .. } | AdmissionRefusal::Replay { .. } => {
+                RefusalClass::Conflict
+            }
+            AdmissionRefusal::Mempool(refusal) if refusal.is_temporary() => {
+                RefusalClass::RetryLater
+            }
+            AdmissionRefusal::Mempool(_) => RefusalClass::Conflict,
+            AdmissionRefusal::Storage(_) => RefusalClass::Internal,
+        }
+    }
+
+    /// A short machine-readable name for the refusal (API `error` field, metrics label).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdmissionRefusal::Malformed(_) => "malformed",
+            AdmissionRefusal::BadSignature { .. } => "bad_signature",
+            AdmissionRefusal::UnknownSigner { .. } => "unknown_signer",
+            AdmissionRefusal::NotPermitted { .. } => "not_permitted",
+            AdmissionRefusal::AlreadyCommitted { .. } => "already_committed",
+            AdmissionRefusal::Replay { .. } => "replay",
+            AdmissionRefusal::Mempool(MempoolRefusal::Duplicate { .. }) => "duplicate",
+            AdmissionRefusal::Mempool(MempoolRefusal::NonceInUse { .. }) => "nonce_in_use",
+            AdmissionRefusal::Mempool(MempoolRefusal::Full { .. }) => "mempool_full",
+            AdmissionRefusal::Mempool(MempoolRefusal::SignerQuota { .. }) => "signer_quota",
+            AdmissionRefusal::Storage(_) => "storage",
+        }
+    }
+}
+
+/// Checks `event` and puts it in the mempool; its id on success.
+pub fn admit(shared: &Shared, event: SignedEvent, now_ms: u64) -> Result<Hash, AdmissionRefusal> {
+    let rules = &shared.rules;
+    event
+        .body
+        .validate(rules.chain_id(), now_ms)
+        .map_err(|error| AdmissionRefusal::Malformed(error.to_string()))?;
+    let checked = CheckedEvent::check(rules, event).map_err(|error| match error {
+        AdmissionError::UnknownSigner { signer } => AdmissionRefusal::UnknownSigner { signer },
+        AdmissionError::BadSignature { signer } => AdmissionRefusal::BadSignature { signer },
+        AdmissionError::Malformed(error) => AdmissionRefusal::Malformed(error.to_string()),
+    })?;
+    let body = &checked.event().body;
+    let event_type = body.kind.event_type();
+    let signer = rules
+        .signer(&body.signer)
+        .ok_or_else(|| AdmissionRefusal::UnknownSigner {
+            signer: body.signer.clone(),
+        })?;
+    if !rules.may_sign(signer, event_type) {
+        return Err(AdmissionRefusal::NotPermitted {
+            org: body.signer.org.clone(),
+            event_type,
+        });
+    }
+    // The ledger stays read-locked until the event is in the mempool: a commit (which holds the
+    // write lock while it clears committed events from the mempool) cannot slip in between.
+    let ledger = shared.read_ledger();
+    let id = checked.id();
+    if let Some(location) = ledger.event_location(&id)? {
+        return Err(AdmissionRefusal::AlreadyCommitted {
+            id,
+            height: location.height,
+        });
+    }
+    let last_nonce = ledger.nonce(&body.signer)?.unwrap_or(0);
+    if body.nonce <= last_nonce {
+        return Err(AdmissionRefusal::Replay {
+            nonce: body.nonce,
+            last_nonce,
+        });
+    }
+    let id = shared.lock_mempool().insert(checked)?;
+    drop(ledger);
+    Ok(id)
+}
+
+/// Makes accepted events durable before the API answers 202 (one synced write for a batch).
+/// If that fails they leave the mempool again and the caller answers an error: an event is
+/// only ever promised once it would survive a crash.
+pub fn keep_accepted(shared: &Shared, ids: &[Hash]) -> Result<(), AdmissionRefusal> {
+    let events: Vec<_> = {
+        let mempool = shared.lock_mempool();
+        ids.iter().filter_map(|id| mempool.get(id)).collect()
+    };
+    let refs: Vec<&CheckedEvent> = events.iter().map(|e| e.as_ref()).collect();
+    if let Err(error) = shared.read_ledger().keep_pending(&refs) {
+        shared.lock_mempool().remove_committed(ids);
+        return Err(AdmissionRefusal::Storage(error));
+    }
+    Ok(())
+}
+
+/// Re-admits the events this node had accepted when it stopped; forgets those that committed
+/// meanwhile or can no longer be admitted. Returns (re-admitted, forgotten).
+pub fn restore_pending(
+    shared: &Shared,
+    max: usize,
+    now_ms: u64,
+) -> Result<(usize, usize), LedgerError> {
+    let pending = shared.read_ledger().pending_events(max)?;
+    let mut restored = 0;
+    let mut forget = Vec::new();
+    for event in pending {
+        let id = event.body.id();
+        match admit(shared, event, now_ms) {
+            Ok(_) => restored += 1,
+            Err(AdmissionRefusal::Mempool(MempoolRefusal::Duplicate { .. })) => restored += 1,
+            Err(refusal) => {
+                tracing::info!(event = %id, %refusal, "pending event from before the restart dropped");
+                forget.push(id);
+            }
+        }
+    }
+    shared.read_ledger().forget_pending(&forget)?;
+    Ok((restored, forget.len()))
+}
+
+/// Where an event is, as `GET /v1/events/{id}` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EventStatus {
+    Pending,
+    Committed {
+        height: u64,
+        index: u32,
+    },
+    Rejected {
+        height: u64,
+        index: u32,
+        reason: String,
+        rejection: waybill_protocol::execution::Rejection,
+    },
+}
+
+pub fn event_status(shared: &Shared, id: &Hash) -> Result<Option<EventStatus>, LedgerError> {
+    if let Some(location) = shared.read_ledger().event_location(id)? {
+        return Ok(Some(match location.outcome {
+            EventOutcome::Applied => EventStatus::Committed {
+                height: location.height,
+                index: location.index,
+            },
+            EventOutcome::Rejected { rejection } => EventStatus::Rejected {
+                height: location.height,
+                index: location.index,
+                reason: rejection.to_string(),
+                rejection,
+            },
+        }));
+    }
+    Ok(shared
+        .lock_mempool()
+        .contains(id)
+        .then_some(EventStatus::Pending))
+}

@@ -1,0 +1,706 @@
+//! libp2p: TCP + Noise + Yamux, identify, gossipsub (events and consensus topics), and
+//! request-response block sync. Permissioned: the node's libp2p identity is its genesis node
+//! key, and only the other genesis validators' peer ids may connect (the allow list denies the
+//! rest once Noise has authenticated them).
+//!
+//! Gossip is validated by the application before it is forwarded: an event batch goes through
+//! admission (so a bad signature, an unknown signer or an oversize message is rejected and the
+//! sending peer's score drops), a consensus message must be signed by the validator it names.
+
+pub mod wire;
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash};
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, allow_block_list, identify, noise, tcp, yamux};
+use tokio::sync::{mpsc, watch};
+use waybill_protocol::block::ConsensusMessage;
+use waybill_protocol::codec;
+use waybill_protocol::event::SignedEvent;
+use waybill_protocol::{Keypair, NetworkAddress, PublicKey};
+
+use crate::admission::{self, AdmissionRefusal};
+use crate::engine::{EngineInput, EngineOutput, now_ms};
+use crate::node::{PeerInfo, Shared};
+use wire::*;
+
+/// Events per gossip batch (the API publishes what one request admitted).
+pub const EVENT_BATCH_MAX: usize = 1_000;
+const EVENT_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+const TICK: Duration = Duration::from_millis(500);
+/// No commit for this long and peers are connected: ask one for blocks.
+const STALL_BEFORE_SYNC: Duration = Duration::from_secs(3);
+const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("network address {address}: {reason}")]
+    Address { address: String, reason: String },
+    #[error("libp2p: {0}")]
+    Libp2p(String),
+}
+
+/// Turns a genesis address (`/ip4/…/tcp/…` or `host:port`) into a multiaddr.
+pub fn multiaddr(address: &NetworkAddress) -> Result<Multiaddr, NetworkError> {
+    let text = address.as_str();
+    let bad = |reason: String| NetworkError::Address {
+        address: text.to_string(),
+        reason,
+    };
+    if text.starts_with('/') {
+        return text
+            .parse()
+            .map_err(|e: libp2p::multiaddr::Error| bad(e.to_string()));
+    }
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected host:port".into()))?;
+    let port: u16 = port.parse().map_err(|_| bad("bad port".into()))?;
+    let mut addr = Multiaddr::empty();
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => addr.push(Protocol::Ip4(ip)),
+        Ok(std::net::IpAddr::V6(ip)) => addr.push(Protocol::Ip6(ip)),
+        Err(_) => addr.push(Protocol::Dns(host.to_string().into())),
+    }
+    addr.push(Protocol::Tcp(port));
+    Ok(addr)
+}
+
+/// The libp2p peer id of a genesis node key.
+pub fn peer_id(key: &PublicKey) -> Result<PeerId, NetworkError> {
+    let public = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0)
+        .map_err(|e| NetworkError::Libp2p(format!("node key: {e}")))?;
+    Ok(libp2p::identity::PublicKey::from(public).to_peer_id())
+}
+
+/// The libp2p identity made from a node key.
+pub fn identity(keypair: &Keypair) -> Result<libp2p::identity::Keypair, NetworkError> {
+    let mut secret = keypair.secret_bytes();
+    libp2p::identity::Keypair::ed25519_from_bytes(secret.as_mut())
+        .map_err(|e| NetworkError::Libp2p(format!("node key: {e}")))
+}
+
+/// The block-sync request-response codec: `u32` length prefix, then canonical bytes, each
+/// direction bounded before anything is allocated.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncCodec;
+
+async fn read_framed<T, M>(io: &mut T, max: usize, what: &'static str) -> io::Result<M>
+where
+    T: futures::AsyncRead + Unpin + Send,
+    M: bincode::Decode<()>,
+{
+    let mut length = [0u8; 4];
+    io.read_exact(&mut length).await?;
+    let length = u32::from_le_bytes(length) as usize;
+    if length > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{what}: {length} bytes exceeds {max}"),
+        ));
+    }
+    let mut bytes = vec![0u8; length];
+    io.read_exact(&mut bytes).await?;
+    codec::decode(what, &bytes, max).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+async fn write_framed<T, M>(io: &mut T, message: &M) -> io::Result<()>
+where
+    T: futures::AsyncWrite + Unpin + Send,
+    M: bincode::Encode,
+{
+    let bytes = codec::encode(message);
+    io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
+    io.write_all(&bytes).await?;
+    io.close().await
+}
+
+#[async_trait::async_trait]
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_framed(io, SYNC_REQUEST_BYTES_MAX, "sync request").await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_framed(io, SYNC_RESPONSE_BYTES_MAX, "sync response").await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: SyncRequest,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_framed(io, &request).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        response: SyncResponse,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_framed(io, &response).await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    gossipsub: gossipsub::Behaviour,
+    identify: identify::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// A validator this node talks to.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub name: String,
+    pub peer_id: PeerId,
+    pub address: Multiaddr,
+}
+
+/// What the network task needs to start.
+#[derive(Debug)]
+pub struct NetworkSetup {
+    pub identity: libp2p::identity::Keypair,
+    pub listen: Multiaddr,
+    pub peers: Vec<Peer>,
+}
+
+impl NetworkSetup {
+    /// From the genesis: our key and listen address, and every other validator.
+    pub fn from_genesis(
+        shared: &Shared,
+        keypair: &Keypair,
+        listen: &NetworkAddress,
+    ) -> Result<NetworkSetup, NetworkError> {
+        let me = shared.validator.0 as usize;
+        let mut peers = Vec::new();
+        for (index, validator) in shared.rules.genesis().validators.iter().enumerate() {
+            if index == me {
+                continue;
+            }
+            peers.push(Peer {
+                name: validator.name.to_string(),
+                peer_id: peer_id(&validator.node_key)?,
+                address: multiaddr(&validator.p2p_address)?,
+            });
+        }
+        Ok(NetworkSetup {
+            identity: identity(keypair)?,
+            listen: multiaddr(listen)?,
+            peers,
+        })
+    }
+}
+
+/// Gossip tuned for a small, fixed validator set: the defaults (mesh_n 6, mesh_n_low 5) never
+/// form a mesh with three peers, so the mesh is sized to the set and publishing floods.
+fn gossip_config(validators: usize) -> Result<gossipsub::Config, NetworkError> {
+    let others = validators.saturating_sub(1).max(1);
+    let mesh_n = others.min(6);
+    gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .mesh_n(mesh_n)
+        .mesh_n_low(1.max(mesh_n / 2))
+        .mesh_n_high(others.min(12).max(mesh_n))
+        .mesh_outbound_min(0)
+        .gossip_lazy(others.min(6))
+        .flood_publish(true)
+        .heartbeat_interval(Duration::from_millis(500))
+        .max_transmit_size(CONSENSUS_GOSSIP_BYTES_MAX)
+        .duplicate_cache_time(Duration::from_secs(60))
+        .build()
+        .map_err(|e| NetworkError::Libp2p(format!("gossipsub config: {e}")))
+}
+
+fn topics(shared: &Shared) -> (IdentTopic, IdentTopic) {
+    let chain = shared.rules.chain_id();
+    (
+        IdentTopic::new(format!("/waybill/{chain}/events/1")),
+        IdentTopic::new(format!("/waybill/{chain}/consensus/1")),
+    )
+}
+
+/// Events admitted through the API, to be gossiped.
+pub type EventBatch = Vec<SignedEvent>;
+
+/// The network task's channels.
+#[derive(Debug)]
+pub struct NetworkChannels {
+    pub to_engine: SyncSender<EngineInput>,
+    pub from_engine: mpsc::Receiver<EngineOutput>,
+    pub events_out: mpsc::Receiver<EventBatch>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+struct Network {
+    shared: Arc<Shared>,
+    swarm: libp2p::Swarm<Behaviour>,
+    peers: HashMap<PeerId, Peer>,
+    connected: HashSet<PeerId>,
+    events_topic: IdentTopic,
+    consensus_topic: IdentTopic,
+    to_engine: SyncSender<EngineInput>,
+    sync_in_flight: Option<(OutboundRequestId, tokio::time::Instant)>,
+    sync_cursor: usize,
+}
+
+/// Runs the swarm until shutdown.
+pub async fn run(
+    setup: NetworkSetup,
+    shared: Arc<Shared>,
+    channels: NetworkChannels,
+) -> Result<(), NetworkError> {
+    let validators = shared.rules.validator_count();
+    let gossip_config = gossip_config(validators)?;
+    let sync_protocol =
+        StreamProtocol::try_from_owned(format!("/waybill/{}/sync/1", shared.rules.chain_id()))
+            .map_err(|e| NetworkError::Libp2p(e.to_string()))?;
+    let protocol_version = format!("/waybill/{}/1", shared.rules.chain_id());
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(setup.identity.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetworkError::Libp2p(e.to_string()))?
+        .with_behaviour(|key| {
+            let mut gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip_config,
+            )?;
+            let mut score = gossipsub::PeerScoreParams::default();
+            let (events, consensus) = topics(&shared);
+            for topic in [events, consensus] {
+                score
+                    .topics
+                    .insert(topic.hash(), gossipsub::TopicScoreParams::default());
+            }
+            gossipsub.with_peer_score(score, gossipsub::PeerScoreThresholds::default())?;
+            Ok(Behaviour {
+                allowed: allow_block_list::Behaviour::default(),
+                gossipsub,
+                identify: identify::Behaviour::new(identify::Config::new(
+                    protocol_version,
+                    key.public(),
+                )),
+                sync: request_response::Behaviour::new(
+                    [(sync_protocol, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(SYNC_REQUEST_TIMEOUT)
+                        .with_max_concurrent_streams(16),
+                ),
+            })
+        })
+        .map_err(|e| NetworkError::Libp2p(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+
+    let (events_topic, consensus_topic) = topics(&shared);
+    for topic in [&events_topic, &consensus_topic] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(topic)
+            .map_err(|e| NetworkError::Libp2p(e.to_string()))?;
+    }
+    for peer in &setup.peers {
+        swarm.behaviour_mut().allowed.allow_peer(peer.peer_id);
+    }
+    swarm
+        .listen_on(setup.listen.clone())
+        .map_err(|e| NetworkError::Libp2p(format!("listen on {}: {e}", setup.listen)))?;
+    tracing::info!(peer_id = %swarm.local_peer_id(), listen = %setup.listen, "p2p up");
+
+    let mut network = Network {
+        shared,
+        swarm,
+        peers: setup.peers.into_iter().map(|p| (p.peer_id, p)).collect(),
+        connected: HashSet::new(),
+        events_topic,
+        consensus_topic,
+        to_engine: channels.to_engine,
+        sync_in_flight: None,
+        sync_cursor: 0,
+    };
+    network.dial_missing();
+    let NetworkChannels {
+        mut from_engine,
+        mut events_out,
+        mut shutdown,
+        ..
+    } = channels;
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            event = network.swarm.select_next_some() => network.on_swarm_event(event),
+            Some(output) = from_engine.recv() => network.on_engine_output(output),
+            Some(batch) = events_out.recv() => network.publish_events(batch),
+            _ = tick.tick() => network.on_tick(),
+        }
+    }
+    Ok(())
+}
+
+impl Network {
+    fn dial_missing(&mut self) {
+        let missing: Vec<Peer> = self
+            .peers
+            .values()
+            .filter(|p| !self.connected.contains(&p.peer_id))
+            .cloned()
+            .collect();
+        for peer in missing {
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer.peer_id)
+                .addresses(vec![peer.address.clone()])
+                .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(error) = self.swarm.dial(opts) {
+                tracing::trace!(peer = %peer.name, %error, "dial not started");
+            }
+        }
+    }
+
+    fn publish(&mut self, topic: TopicHash, bytes: Vec<u8>) {
+        if let Err(error) = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
+            // No peers yet: consensus re-sends, and pending events are proposed from here.
+            tracing::debug!(%error, "gossip publish failed");
+        }
+    }
+
+    fn publish_events(&mut self, batch: EventBatch) {
+        let topic = self.events_topic.hash();
+        self.publish(topic, codec::encode(&batch));
+    }
+
+    fn on_engine_output(&mut self, output: EngineOutput) {
+        match output {
+            EngineOutput::Gossip(gossip) => {
+                let topic = self.consensus_topic.hash();
+                self.publish(topic, codec::encode(&gossip));
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.dial_missing();
+        let peers: Vec<PeerInfo> = self
+            .connected
+            .iter()
+            .map(|id| PeerInfo {
+                peer_id: id.to_string(),
+                validator: self.peers.get(id).map(|p| p.name.clone()),
+                score: self.swarm.behaviour().gossipsub.peer_score(id),
+            })
+            .collect();
+        *self
+            .shared
+            .peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = peers;
+        if let Some((_, since)) = self.sync_in_flight {
+            if since.elapsed() > SYNC_REQUEST_TIMEOUT {
+                self.sync_in_flight = None;
+            }
+        }
+        let wanted = self.shared.sync_wanted.load(Ordering::Acquire)
+            || self.shared.since_last_commit() > STALL_BEFORE_SYNC;
+        if wanted {
+            self.request_sync(None);
+        }
+    }
+
+    /// Asks `peer` (or the next connected validator) for the blocks after our tip.
+    fn request_sync(&mut self, peer: Option<PeerId>) {
+        if self.sync_in_flight.is_some() || self.connected.is_empty() {
+            return;
+        }
+        let peer = peer.unwrap_or_else(|| {
+            let mut connected: Vec<PeerId> = self.connected.iter().copied().collect();
+            connected.sort();
+            self.sync_cursor = (self.sync_cursor + 1) % connected.len();
+            connected[self.sync_cursor]
+        });
+        self.shared.sync_wanted.store(false, Ordering::Release);
+        let request = SyncRequest {
+            from_height: self.shared.committed_height() + 1,
+            blocks_max: SYNC_BLOCKS_PER_REQUEST_MAX,
+        };
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        self.sync_in_flight = Some((id, tokio::time::Instant::now()));
+    }
+
+    fn to_engine(&self, input: EngineInput) {
+        match self.to_engine.try_send(input) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                // Consensus messages are re-sent and sync asks again: dropping is safe, and
+                // counted so a stall is visible.
+                self.shared
+                    .metrics
+                    .engine_queue_full
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                if !self.peers.contains_key(&peer_id) {
+                    // The allow list refuses these first; this is the belt to its braces.
+                    tracing::warn!(%peer_id, "closing a connection from a peer not in the genesis");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                if self.connected.insert(peer_id) {
+                    tracing::info!(peer = %self.peers[&peer_id].name, "peer connected");
+                }
+                self.shared
+                    .peer_count
+                    .store(self.connected.len(), Ordering::Release);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 && self.connected.remove(&peer_id) {
+                    tracing::info!(%peer_id, "peer disconnected");
+                }
+                self.shared
+                    .peer_count
+                    .store(self.connected.len(), Ordering::Release);
+            }
+            SwarmEvent::IncomingConnectionError { error, .. } => {
+                tracing::debug!(%error, "incoming connection refused");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => {
+                let verdict = if message.topic == self.events_topic.hash() {
+                    self.on_event_gossip(&message.data)
+                } else if message.topic == self.consensus_topic.hash() {
+                    self.on_consensus_gossip(&message.data, propagation_source)
+                } else {
+                    Err("unknown_topic")
+                };
+                let acceptance = match verdict {
+                    Ok(acceptance) => acceptance,
+                    Err(reason) => {
+                        tracing::debug!(peer = %propagation_source, reason, "gossip rejected");
+                        self.shared.metrics.gossip_invalid.add(reason);
+                        MessageAcceptance::Reject
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            _ => {}
+        }
+    }
+
+    /// An event batch: forwarded only if every event is well-formed and signed by a genesis
+    /// key with the role; already known ones are fine (they come from several peers).
+    fn on_event_gossip(&mut self, data: &[u8]) -> Result<MessageAcceptance, &'static str> {
+        let batch: EventBatch = codec::decode("event batch", data, EVENT_BATCH_BYTES_MAX)
+            .map_err(|_| "malformed_event_batch")?;
+        if batch.len() > EVENT_BATCH_MAX {
+            return Err("oversize_event_batch");
+        }
+        let now = now_ms();
+        let mut admitted = 0;
+        for event in batch {
+            match admission::admit(&self.shared, event, now) {
+                Ok(_) => admitted += 1,
+                Err(refusal) => match refusal {
+                    AdmissionRefusal::Malformed(_) => return Err("malformed_event"),
+                    AdmissionRefusal::BadSignature { .. } => return Err("bad_signature"),
+                    AdmissionRefusal::UnknownSigner { .. } => return Err("unknown_signer"),
+                    AdmissionRefusal::NotPermitted { .. } => return Err("not_permitted"),
+                    // Known, committed or a full mempool: not the sender's fault.
+                    _ => {}
+                },
+            }
+        }
+        if admitted > 0 {
+            self.to_engine(EngineInput::EventsArrived);
+        }
+        Ok(MessageAcceptance::Accept)
+    }
+
+    fn on_consensus_gossip(
+        &mut self,
+        data: &[u8],
+        source: PeerId,
+    ) -> Result<MessageAcceptance, &'static str> {
+        let gossip: ConsensusGossip =
+            codec::decode("consensus message", data, CONSENSUS_GOSSIP_BYTES_MAX)
+                .map_err(|_| "malformed_consensus_message")?;
+        let rules = &self.shared.rules;
+        let chain = rules.chain_id();
+        let (message, height) = match &gossip {
+            ConsensusGossip::Proposal { proposal, block } => {
+                if block.header.hash() != proposal.proposal.block_hash {
+                    return Err("proposal_block_mismatch");
+                }
+                if block.events.len() > rules.genesis().consensus.block_events_max as usize {
+                    return Err("oversize_block");
+                }
+                (
+                    ConsensusMessage::Proposal(proposal.clone()),
+                    proposal.proposal.height,
+                )
+            }
+            ConsensusGossip::Vote(vote) => (ConsensusMessage::Vote(vote.clone()), vote.vote.height),
+        };
+        let (bytes, signature) = match &message {
+            ConsensusMessage::Proposal(p) => (p.proposal.signing_bytes(chain), p.signature),
+            ConsensusMessage::Vote(v) => (v.vote.signing_bytes(chain), v.signature),
+        };
+        rules
+            .verify_validator(message.sender(), &bytes, &signature)
+            .map_err(|_| "bad_consensus_signature")?;
+        let committed = self.shared.committed_height();
+        if height <= committed {
+            // Late but genuine: nothing to do with it here, and no reason to forward it.
+            return Ok(MessageAcceptance::Ignore);
+        }
+        if height > committed + 1 {
+            // Someone decided a height we have not: fetch it from whoever sent this.
+            self.request_sync(Some(source));
+        }
+        self.to_engine(EngineInput::Consensus(gossip));
+        Ok(MessageAcceptance::Accept)
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let response = self.serve_sync(request);
+                    if self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, response)
+                        .is_err()
+                    {
+                        tracing::debug!(%peer, "sync response not sent: the peer left");
+                    }
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if self.sync_in_flight.map(|(id, _)| id) == Some(request_id) {
+                        self.sync_in_flight = None;
+                    }
+                    if response.tip_height > self.shared.committed_height() {
+                        self.shared.syncing.store(true, Ordering::Release);
+                    }
+                    if !response.blocks.is_empty() {
+                        self.to_engine(EngineInput::Synced(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "sync request failed");
+                if self.sync_in_flight.map(|(id, _)| id) == Some(request_id) {
+                    self.sync_in_flight = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads committed blocks for a peer, up to the response's fill size.
+    fn serve_sync(&self, request: SyncRequest) -> SyncResponse {
+        let ledger = self.shared.read_ledger();
+        let tip = ledger.tip().height;
+        let mut blocks = Vec::new();
+        let mut bytes = 0usize;
+        let last = request
+            .from_height
+            .saturating_add(u64::from(
+                request.blocks_max.min(SYNC_BLOCKS_PER_REQUEST_MAX),
+            ))
+            .min(tip + 1);
+        for height in request.from_height.max(1)..last {
+            let read = (|| {
+                let header = ledger.header(height)?;
+                let certificate = ledger.certificate(height)?;
+                let events = ledger.block_events(height)?;
+                Ok::<_, crate::ledger::LedgerError>(header.zip(certificate).map(
+                    |(header, certificate)| SyncedBlock {
+                        header,
+                        events,
+                        certificate,
+                    },
+                ))
+            })();
+            match read {
+                Ok(Some(block)) => {
+                    bytes += block.events.iter().map(|e| e.encode().len()).sum::<usize>();
+                    blocks.push(block);
+                    if bytes >= SYNC_RESPONSE_FILL_BYTES {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::error!(height, %error, "cannot read a block for a peer");
+                    break;
+                }
+            }
+        }
+        SyncResponse {
+            tip_height: tip,
+            blocks,
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! What the engine, the network task and the HTTP API share: the ledger (the engine writes, the
+//! others read), the mempool, metrics and the feed of committed events.
+//!
+//! Lock order, everywhere: ledger, then mempool. A commit holds the ledger's write lock while it
+//! clears committed events from the mempool, and admission holds the read lock until its event
+//! is in the mempool, so no event is ever both committed and pending.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use waybill_protocol::event::SignedEvent;
+use waybill_protocol::execution::EventOutcome;
+use waybill_protocol::rules::ChainRules;
+use waybill_protocol::{Hash, ValidatorIndex};
+
+use crate::ledger::Ledger;
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+
+/// Committed events kept for slow stream subscribers before they are told they lagged.
+pub const COMMIT_FEED_BLOCKS: usize = 256;
+
+/// One committed event, as the stream sends it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommittedEvent {
+    pub height: u64,
+    pub index: u32,
+    pub id: Hash,
+    pub event: SignedEvent,
+    #[serde(flatten)]
+    pub outcome: EventOutcome,
+}
+
+/// A committed block's events, in order.
+#[derive(Debug)]
+pub struct CommittedBlock {
+    pub height: u64,
+    pub events: Vec<CommittedEvent>,
+}
+
+/// A connected peer, as `/v1/status` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub validator: Option<String>,
+    pub score: Option<f64>,
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    pub rules: Arc<ChainRules>,
+    pub validator: ValidatorIndex,
+    ledger: RwLock<Ledger>,
+    mempool: Mutex<Mempool>,
+    pub metrics: Metrics,
+    pub commits: broadcast::Sender<Arc<CommittedBlock>>,
+    pub peers: Mutex<Vec<PeerInfo>>,
+    /// The committed height, readable without the ledger lock (the network task's sync logic).
+    pub height: AtomicU64,
+    pub consensus_round: AtomicU64,
+    pub syncing: AtomicBool,
+    /// Set by the engine when it needs blocks it cannot get from consensus.
+    pub sync_wanted: AtomicBool,
+    pub last_commit: Mutex<Instant>,
+    pub peer_count: AtomicUsize,
+}
+
+impl Shared {
+    pub fn new(
+        rules: Arc<ChainRules>,
+        validator: ValidatorIndex,
+        ledger: Ledger,
+        mempool: Mempool,
+    ) -> Shared {
+        let height = ledger.tip().height;
+        let (commits, _) = broadcast::channel(COMMIT_FEED_BLOCKS);
+        Shared {
+            rules,
+            validator,
+            ledger: RwLock::new(ledger),
+            mempool: Mutex::new(mempool),
+            metrics: Metrics::default(),
+            commits,
+            peers: Mutex::new(Vec::new()),
+            height: AtomicU64::new(height),
+            consensus_round: AtomicU64::new(0),
+            syncing: AtomicBool::new(false),
+            sync_wanted: AtomicBool::new(false),
+            last_commit: Mutex::new(Instant::now()),
+            peer_count: AtomicUsize::new(0),
+        }
+    }
+
+    // A panic while a lock is held is a bug that already stopped that task; the data behind the
+    // lock is still whole (the ledger commits in one batch), so the others carry on with it.
+    pub fn read_ledger(&self) -> RwLockReadGuard<'_, Ledger> {
+        self.ledger.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn write_ledger(&self) -> RwLockWriteGuard<'_, Ledger> {
+        self.ledger.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn lock_mempool(&self) -> MutexGuard<'_, Mempool> {
+        self.mempool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn committed_height(&self) -> u64 {
+        self.height.load(Ordering::Acquire)
+    }
+
+    pub fn since_last_commit(&self) -> std::time::Duration {
+        self.last_commit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+    }
+}

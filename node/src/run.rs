@@ -1,0 +1,207 @@
+//! `waybill-node run`: opens the ledger and the WAL, starts the engine thread, the libp2p task
+//! and the HTTP server, and stops them in order on SIGINT or SIGTERM: the API stops taking
+//! events, the network task stops, the engine finishes its current input and syncs its WAL.
+//! RocksDB commits each block in one synced batch, so any stop, clean or not, loses nothing
+//! committed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use waybill_protocol::rules::ChainRules;
+
+use crate::api::{self, ApiState};
+use crate::engine::{Engine, EngineError, EngineInput};
+use crate::ledger::{Ledger, LedgerError, LedgerOptions};
+use crate::mempool::{Mempool, MempoolLimits};
+use crate::network::{self, NetworkChannels, NetworkError, NetworkSetup};
+use crate::node::Shared;
+use crate::setup::{NodeSetup, SetupError};
+use crate::wal::WalFileError;
+
+/// Inputs the engine queue holds before the network task starts dropping (and counting).
+pub const ENGINE_QUEUE: usize = 4_096;
+/// Consensus messages the network task has not sent yet.
+pub const NETWORK_QUEUE: usize = 1_024;
+/// Admitted event batches waiting to be gossiped.
+pub const GOSSIP_QUEUE: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("genesis: {0}")]
+    Genesis(String),
+    #[error("ledger at {path}: {source}")]
+    Ledger {
+        path: PathBuf,
+        #[source]
+        source: LedgerError,
+    },
+    #[error(transparent)]
+    Wal(#[from] WalFileError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error("HTTP API on {address}: {reason}")]
+    Api { address: String, reason: String },
+    #[error("data directory {path}: {reason}")]
+    DataDir { path: PathBuf, reason: String },
+}
+
+/// Where a node keeps its ledger inside its data directory.
+pub fn ledger_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("ledger")
+}
+
+pub fn wal_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("consensus.wal")
+}
+
+/// Runs the node until `stop` resolves or a component fails.
+pub async fn run(
+    setup: NodeSetup,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
+    let NodeSetup {
+        config,
+        genesis,
+        node_key,
+        validator_index,
+    } = setup;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| RunError::DataDir {
+        path: config.data_dir.clone(),
+        reason: e.to_string(),
+    })?;
+    let rules = ChainRules::new(genesis.clone()).map_err(|e| RunError::Genesis(e.to_string()))?;
+    let ledger_dir = ledger_path(&config.data_dir);
+    let ledger =
+        Ledger::open(&ledger_dir, rules.clone(), LedgerOptions::default()).map_err(|source| {
+            RunError::Ledger {
+                path: ledger_dir.clone(),
+                source,
+            }
+        })?;
+    tracing::info!(
+        chain = %genesis.chain_id,
+        validator = %genesis.validators[validator_index.0 as usize].name,
+        height = ledger.tip().height,
+        "ledger open"
+    );
+    let shared = Arc::new(Shared::new(
+        Arc::new(rules),
+        validator_index,
+        ledger,
+        Mempool::new(MempoolLimits::default()),
+    ));
+
+    let (restored, forgotten) = crate::admission::restore_pending(
+        &shared,
+        MempoolLimits::default().events_max,
+        crate::engine::now_ms(),
+    )
+    .map_err(|source| RunError::Ledger {
+        path: ledger_dir.clone(),
+        source,
+    })?;
+    if restored + forgotten > 0 {
+        tracing::info!(restored, forgotten, "accepted events from before the stop");
+    }
+
+    let (to_engine, engine_inputs) = std::sync::mpsc::sync_channel::<EngineInput>(ENGINE_QUEUE);
+    let (engine_outputs, from_engine) = mpsc::channel(NETWORK_QUEUE);
+    let (events_out, events_in) = mpsc::channel(GOSSIP_QUEUE);
+    let (shutdown_tx, shutdown) = watch::channel(false);
+
+    let engine = Engine::start(
+        shared.clone(),
+        node_key.clone(),
+        &wal_path(&config.data_dir),
+        engine_inputs,
+        engine_outputs,
+    )?;
+    let engine_thread = std::thread::Builder::new()
+        .name("waybill-engine".into())
+        .spawn(move || engine.run())
+        .map_err(|e| RunError::DataDir {
+            path: config.data_dir.clone(),
+            reason: format!("cannot start the engine thread: {e}"),
+        })?;
+
+    let network_setup = NetworkSetup::from_genesis(&shared, &node_key, &config.p2p_listen)?;
+    let network = tokio::spawn(network::run(
+        network_setup,
+        shared.clone(),
+        NetworkChannels {
+            to_engine: to_engine.clone(),
+            from_engine,
+            events_out: events_in,
+            shutdown: shutdown.clone(),
+        },
+    ));
+
+    let api_address = config.api_listen.as_str().to_string();
+    let listener = tokio::net::TcpListener::bind(&api_address)
+        .await
+        .map_err(|e| RunError::Api {
+            address: api_address.clone(),
+            reason: e.to_string(),
+        })?;
+    tracing::info!(address = %api_address, "HTTP API up");
+    let app = api::router(ApiState {
+        shared: shared.clone(),
+        events_out,
+    });
+    let mut api_shutdown = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = api_shutdown.changed().await;
+            })
+            .await
+    });
+
+    // Runs until asked to stop, or until a component ends on its own (which is a failure).
+    let engine_done = tokio::task::spawn_blocking(move || engine_thread.join());
+    tokio::pin!(engine_done);
+    let mut failure: Option<RunError> = None;
+    tokio::select! {
+        _ = stop => tracing::info!("stopping"),
+        joined = &mut engine_done => {
+            failure = Some(match joined {
+                Ok(Ok(Ok(()))) => RunError::Engine(EngineError::Ledger(LedgerError::Inconsistent { detail: "the engine stopped".into() })),
+                Ok(Ok(Err(error))) => RunError::Engine(error),
+                _ => RunError::Engine(EngineError::Ledger(LedgerError::Inconsistent { detail: "the engine thread panicked".into() })),
+            });
+        }
+    }
+    let _ = shutdown_tx.send(true);
+    if let Ok(Err(error)) = server.await {
+        tracing::warn!(%error, "HTTP server ended with an error");
+    }
+    match network.await {
+        Ok(Err(error)) => tracing::warn!(%error, "network task ended with an error"),
+        Err(error) => tracing::warn!(%error, "network task panicked"),
+        Ok(Ok(())) => {}
+    }
+    // The network task held the other sender; this was the last, so the engine's queue closes.
+    drop(to_engine);
+    if failure.is_none() {
+        match engine_done.await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => failure = Some(RunError::Engine(error)),
+            _ => tracing::error!("the engine thread panicked"),
+        }
+    }
+    if let Err(error) = shared.read_ledger().flush() {
+        tracing::warn!(%error, "flushing the ledger at shutdown");
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! A local network of `waybill-node` processes for integration tests: a fresh testnet in a temp
+//! dir (free loopback ports), one process per validator, a small blocking HTTP client, and
+//! signed events from the testnet's organisation keys. Every process is killed when the
+//! cluster is dropped, whatever the test did.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use waybill_genesis::testnet::{self, Testnet, TestnetPlan};
+use waybill_protocol::event::{EventKind, SignedEvent};
+use waybill_protocol::files::KeyFile;
+use waybill_protocol::{ChainId, EventBuilder, KeyId, Keypair, OrgId, ShipmentId, fixtures};
+
+/// The `waybill-node` binary, built beside the test executable by `cargo test --workspace`.
+pub fn node_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executables live in target/<profile>/deps");
+    let binary = dir.join("waybill-node");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the suite with `cargo test --workspace` (scripts/test.sh), which builds it",
+        binary.display()
+    );
+    binary
+}
+
+#[derive(Debug)]
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub testnet: Testnet,
+    processes: Vec<Option<Child>>,
+    pub api: Vec<String>,
+    keys: BTreeMap<String, Keypair>,
+    nonces: BTreeMap<String, u64>,
+    agent: ureq::Agent,
+}
+
+/// One HTTP answer: status and JSON body (`Value::Null` if the body was not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after: Option<String>,
+}
+
+impl Cluster {
+    /// Creates a testnet of `validators` nodes and starts them all.
+    pub fn start(validators: usize) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let testnet = testnet::create(&TestnetPlan {
+            chain_id: ChainId::new("waybill-it").expect("chain id"),
+            validators,
+            base_port: None,
+            genesis_time_ms: fixtures::NOW_MS - 86_400_000,
+            out: dir.path().join("net"),
+        })
+        .expect("testnet");
+        let api = testnet
+            .genesis
+            .validators
+            .iter()
+            .map(|v| format!("http://{}", v.api_address))
+            .collect();
+        let keys = testnet
+            .genesis
+            .organisations
+            .iter()
+            .map(|org| {
+                let path = testnet.dir.join("keys").join(format!("{}.key", org.id));
+                let key = KeyFile::read(&path, None).expect("organisation key");
+                (org.id.to_string(), key.keypair)
+            })
+            .collect();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let mut cluster = Cluster {
+            dir,
+            testnet,
+            processes: (0..validators).map(|_| None).collect(),
+            api,
+            keys,
+            nonces: BTreeMap::new(),
+            agent,
+        };
+        for node in 0..validators {
+            cluster.start_node(node);
+        }
+        cluster
+    }
+
+    pub fn start_node(&mut self, node: usize) {
+        assert!(self.processes[node].is_none(), "node {node} is running");
+        let config = &self.testnet.config_paths[node];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(node))
+            .expect("log file");
+        let child = Command::new(node_binary())
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info,libp2p=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start waybill-node");
+        self.processes[node] = Some(child);
+        self.wait_until(Duration::from_secs(60), "the API to answer", |c| {
+            c.get(node, "/v1/status").map(|a| a.status) == Some(200)
+        });
+    }
+
+    pub fn log_path(&self, node: usize) -> PathBuf {
+        self.dir.path().join(format!("node-{node}.log"))
+    }
+
+    pub fn data_dir(&self, node: usize) -> PathBuf {
+        self.testnet.config_paths[node]
+            .parent()
+            .expect("config in node dir")
+            .join("data")
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self, node: usize) {
+        if let Some(mut child) = self.processes[node].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit (status 0).
+    pub fn stop(&mut self, node: usize) {
+        if let Some(mut child) = self.processes[node].take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(
+                        status.success(),
+                        "node {node} exited with {status} on SIGTERM; log: {}",
+                        self.log_tail(node)
+                    );
+                    return;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("node {node} did not stop within 30 s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    pub fn is_running(&mut self, node: usize) -> bool {
+        match &mut self.processes[node] {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    pub fn log_tail(&self, node: usize) -> String {
+        let text = std::fs::read_to_string(self.log_path(node)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    fn request(
+        &self,
+        node: usize,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Option<Answer> {
+        let url = format!("{}{}", self.api[node], path);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            (_, Some(body)) => self
+                .agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(&body[..]),
+            (_, None) => self.agent.post(&url).send_empty(),
+        };
+        let mut response = result.ok()?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Some(Answer {
+            status,
+            body,
+            retry_after,
+        })
+    }
+
+    pub fn get(&self, node: usize, path: &str) -> Option<Answer> {
+        self.request(node, "GET", path, None)
+    }
+
+    pub fn get_text(&self, node: usize, path: &str) -> Option<String> {
+        let url = format!("{}{}", self.api[node], path);
+        let mut response = self.agent.get(&url).call().ok()?;
+        response.body_mut().read_to_string().ok()
+    }
+
+    pub fn post_raw(&self, node: usize, path: &str, body: Vec<u8>) -> Option<Answer> {
+        self.request(node, "POST", path, Some(body))
+    }
+
+    pub fn post(&self, node: usize, path: &str, body: &Value) -> Answer {
+        self.post_raw(node, path, serde_json::to_vec(body).expect("json"))
+            .unwrap_or_else(|| panic!("node {node} did not answer POST {path}"))
+    }
+
+    pub fn submit(&self, node: usize, event: &SignedEvent) -> Answer {
+        self.post(
+            node,
+            "/v1/events",
+            &serde_json::to_value(event).expect("json"),
+        )
+    }
+
+    pub fn height(&self, node: usize) -> Option<u64> {
+        self.get(node, "/v1/status")?.body["height"].as_u64()
+    }
+
+    pub fn keypair(&self, org: &str) -> &Keypair {
+        &self.keys[org]
+    }
+
+    /// An event signed by `org`'s key with its next nonce.
+    pub fn event(&mut self, org: &str, shipment: &str, kind: EventKind) -> SignedEvent {
+        let nonce = self.nonces.entry(org.to_string()).or_insert(0);
+        *nonce += 1;
+        let nonce = *nonce;
+        self.event_with_nonce(org, nonce, shipment, kind)
+    }
+
+    pub fn event_with_nonce(
+        &self,
+        org: &str,
+        nonce: u64,
+        shipment: &str,
+        kind: EventKind,
+    ) -> SignedEvent {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as u64;
+        EventBuilder::new(
+            self.testnet.genesis.chain_id.clone(),
+            KeyId {
+                org: OrgId::new(org).expect("org id"),
+                index: 0,
+            },
+            nonce,
+            ShipmentId::new(shipment).expect("shipment id"),
+            kind,
+            now - 1_000,
+        )
+        .sign(self.keypair(org))
+    }
+
+    /// A declaration of `shipment` by the platform.
+    pub fn declare(&mut self, shipment: &str) -> SignedEvent {
+        self.event(
+            "platform",
+            shipment,
+            EventKind::Declare(Box::new(fixtures::declaration())),
+        )
+    }
+
+    /// Polls `check` every 100 ms until it holds; panics with the nodes' log tails if it does
+    /// not within `limit`.
+    pub fn wait_until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        mut check: impl FnMut(&mut Cluster) -> bool,
+    ) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let logs: Vec<String> = (0..self.processes.len())
+            .map(|n| format!("--- node {n}\n{}", self.log_tail(n)))
+            .collect();
+        panic!("waited {limit:?} for {what}\n{}", logs.join("\n"));
+    }
+
+    /// Whether `id` is committed (applied or rejected) on `node`.
+    pub fn committed_on(&self, node: usize, id: &str) -> bool {
+        self.get(node, &format!("/v1/events/{id}"))
+            .is_some_and(|a| a.status == 200 && a.body["state"]["status"] != "pending")
+    }
+
+    /// `waybill-node verify-chain` on a stopped node's data directory.
+    pub fn verify_chain(&self, node: usize) -> std::process::Output {
+        Command::new(node_binary())
+            .arg("verify-chain")
+            .arg("--data")
+            .arg(self.data_dir(node))
+            .arg("--genesis")
+            .arg(&self.testnet.genesis_path)
+            .output()
+            .expect("run verify-chain")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in 0..self.processes.len() {
+            self.kill(node);
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! A 4-validator network as real `waybill-node` processes on loopback: commits everywhere,
+//! identical chains and proofs, crash and catch-up by block sync, loss and return of quorum,
+//! and the API's answers to bad input. Each test runs its own cluster in its own temp dir.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use waybill_protocol::event::EventKind;
+use waybill_protocol::provenance::ProvenanceProof;
+use waybill_protocol::rules::ChainRules;
+use waybill_tests::cluster::Cluster;
+
+const COMMIT_WAIT: Duration = Duration::from_secs(60);
+
+fn id_of(answer: &waybill_tests::cluster::Answer) -> String {
+    assert_eq!(answer.status, 202, "submission refused: {:?}", answer.body);
+    answer.body["id"].as_str().unwrap().to_string()
+}
+
+fn block_hash(cluster: &Cluster, node: usize, height: u64) -> String {
+    let block = cluster.get(node, &format!("/v1/blocks/{height}")).unwrap();
+    assert_eq!(
+        block.status, 200,
+        "block {height} on node {node}: {:?}",
+        block.body
+    );
+    block.body["hash"].as_str().unwrap().to_string()
+}
+
+fn assert_same_chain(cluster: &Cluster, nodes: &[usize], up_to: u64) {
+    for height in 1..=up_to {
+        let first = block_hash(cluster, nodes[0], height);
+        for node in &nodes[1..] {
+            assert_eq!(
+                block_hash(cluster, *node, height),
+                first,
+                "block {height} differs on node {node}"
+            );
+        }
+    }
+}
+
+#[test]
+fn events_submitted_to_any_node_commit_on_all_with_the_same_chain_and_proofs() {
+    let mut cluster = Cluster::start(4);
+    let mut ids = Vec::new();
+    // One signer's nonces must commit in order, so each waits for the one before; each goes to
+    // a different node, and the next is asked of yet another.
+    for (node, shipment) in ["SHIP-A", "SHIP-B", "SHIP-C", "SHIP-D"].iter().enumerate() {
+        let declare = cluster.declare(shipment);
+        let id = id_of(&cluster.submit(node, &declare));
+        cluster.wait_until(COMMIT_WAIT, "a declaration", |c| {
+            c.committed_on((node + 1) % 4, &id)
+        });
+        ids.push(id);
+    }
+    let pick_up = cluster.event("carrier-a", "SHIP-A", EventKind::PickUp);
+    ids.push(id_of(&cluster.submit(3, &pick_up)));
+    cluster.wait_until(COMMIT_WAIT, "every event committed on every node", |c| {
+        (0..4).all(|node| ids.iter().all(|id| c.committed_on(node, id)))
+    });
+    for node in 0..4 {
+        for id in &ids {
+            let status = cluster.get(node, &format!("/v1/events/{id}")).unwrap();
+            assert_eq!(
+                status.body["state"]["status"], "committed",
+                "{id} on node {node}: {:?}",
+                status.body
+            );
+        }
+    }
+    // An idle network makes no empty blocks, so the tips settle and match.
+    cluster.wait_until(COMMIT_WAIT, "the same tip everywhere", |c| {
+        let heights: Vec<Option<u64>> = (0..4).map(|n| c.height(n)).collect();
+        heights.iter().all(|h| h.is_some() && *h == heights[0])
+    });
+    let tip = cluster.height(0).unwrap();
+    assert_same_chain(&cluster, &[0, 1, 2, 3], tip);
+
+    let rules = ChainRules::new(cluster.testnet.genesis.clone()).unwrap();
+    let proofs: Vec<Value> = (0..4)
+        .map(|node| {
+            let answer = cluster
+                .get(node, "/v1/shipments/SHIP-A/provenance")
+                .unwrap();
+            assert_eq!(answer.status, 200);
+            answer.body
+        })
+        .collect();
+    // Identical but for the certificate: each node keeps the quorum of precommits it heard,
+    // so the signer sets may differ (any quorum proves the block).
+    let without_certificate = |proof: &Value| {
+        let mut proof = proof.clone();
+        proof.as_object_mut().unwrap().remove("certificate");
+        proof
+    };
+    for proof in &proofs {
+        assert_eq!(
+            without_certificate(proof),
+            without_certificate(&proofs[0]),
+            "nodes answered different proofs"
+        );
+    }
+    let proof: ProvenanceProof = serde_json::from_value(proofs[0].clone()).unwrap();
+    proof.verify(&rules).unwrap();
+    assert_eq!(proof.events.len(), 2);
+
+    // Never recorded: 404 with a proof of absence that verifies.
+    let absent = cluster
+        .get(1, "/v1/shipments/NEVER-SEEN/provenance")
+        .unwrap();
+    assert_eq!(absent.status, 404);
+    let absent: ProvenanceProof = serde_json::from_value(absent.body).unwrap();
+    assert!(absent.record.is_none());
+    absent.verify(&rules).unwrap();
+
+    let state = cluster.get(2, "/v1/shipments/SHIP-A").unwrap();
+    assert_eq!(state.body["state"]["custodian"], "carrier-a");
+
+    let metrics = cluster.get_text(0, "/metrics").unwrap();
+    assert!(
+        metrics.contains(&format!("waybill_height {tip}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("waybill_commit_latency_seconds_count"));
+    let openapi = cluster.get(0, "/openapi.json").unwrap();
+    assert_eq!(openapi.status, 200);
+    assert!(openapi.body["paths"]["/v1/events"].is_object());
+
+    for node in 0..4 {
+        cluster.stop(node);
+        let output = cluster.verify_chain(node);
+        assert!(
+            output.status.success(),
+            "verify-chain on node {node}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+#[test]
+fn a_killed_validator_catches_up_by_sync_and_its_chain_is_identical() {
+    let mut cluster = Cluster::start(4);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let event = cluster.declare(&format!("LOAD-{i}"));
+        ids.push(id_of(&cluster.submit(i % 4, &event)));
+    }
+    cluster.kill(3);
+    // Under load without node 3: the other three keep committing.
+    let mut later = Vec::new();
+    for i in 20..60 {
+        let event = cluster.declare(&format!("LOAD-{i}"));
+        later.push(id_of(&cluster.submit(i % 3, &event)));
+    }
+    cluster.wait_until(COMMIT_WAIT, "three validators to commit", |c| {
+        later.iter().all(|id| c.committed_on(0, id))
+    });
+    let reached = cluster.height(0).unwrap();
+    cluster.start_node(3);
+    cluster.wait_until(COMMIT_WAIT, "the restarted validator to catch up", |c| {
+        c.height(3).is_some_and(|h| h >= reached)
+    });
+    // Events node 3 accepted before it was killed were kept on its disk: they commit too.
+    ids.extend(later);
+    cluster.wait_until(COMMIT_WAIT, "every accepted event on every node", |c| {
+        (0..4).all(|node| ids.iter().all(|id| c.committed_on(node, id)))
+    });
+    // And it takes part again: new events commit on all four.
+    let after = cluster.declare("AFTER-RESTART");
+    let after = id_of(&cluster.submit(3, &after));
+    cluster.wait_until(COMMIT_WAIT, "a new event on all four", |c| {
+        (0..4).all(|node| c.committed_on(node, &after))
+    });
+    let common = (0..4).map(|n| cluster.height(n).unwrap()).min().unwrap();
+    assert_same_chain(&cluster, &[0, 1, 2, 3], common);
+    let synced = cluster.get_text(3, "/metrics").unwrap();
+    assert!(
+        !synced.contains("waybill_blocks_synced_total 0"),
+        "node 3 applied no synced block"
+    );
+    for node in 0..4 {
+        cluster.stop(node);
+        assert!(
+            cluster.verify_chain(node).status.success(),
+            "verify-chain on node {node}"
+        );
+    }
+}
+
+#[test]
+fn two_of_four_down_stops_commits_and_one_back_resumes_them() {
+    let mut cluster = Cluster::start(4);
+    let first = cluster.declare("Q-1");
+    let first = id_of(&cluster.submit(0, &first));
+    cluster.wait_until(COMMIT_WAIT, "a first commit", |c| c.committed_on(0, &first));
+    cluster.stop(2);
+    cluster.stop(3);
+    let before = cluster.height(0).unwrap();
+    let stuck = cluster.declare("Q-2");
+    let stuck = id_of(&cluster.submit(1, &stuck));
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        cluster.height(0),
+        Some(before),
+        "committed without a quorum"
+    );
+    assert_eq!(
+        cluster.height(1),
+        Some(before),
+        "committed without a quorum"
+    );
+    let pending = cluster.get(1, &format!("/v1/events/{stuck}")).unwrap();
+    assert_eq!(pending.body["state"]["status"], "pending");
+    cluster.start_node(2);
+    cluster.wait_until(COMMIT_WAIT, "commits to resume with three of four", |c| {
+        (0..3).all(|node| c.committed_on(node, &stuck))
+    });
+}
+
+#[test]
+fn bad_input_gets_a_clear_status_and_the_node_stays_up() {
+    let mut cluster = Cluster::start(4);
+    let valid = cluster.declare("BAD-INPUT");
+    let valid_json = serde_json::to_value(&valid).unwrap();
+
+    let mut cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            b"{\"body\": ".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        ("not an object", b"[1,2,3]".to_vec(), 400, "malformed_json"),
+        ("oversize body", vec![b' '; 300 * 1024], 413, ""),
+    ];
+    let mut wrong_type = valid_json.clone();
+    wrong_type["body"]["nonce"] = json!("seven");
+    cases.push((
+        "wrong type",
+        serde_json::to_vec(&wrong_type).unwrap(),
+        400,
+        "malformed_json",
+    ));
+    let mut bad_signature = valid_json.clone();
+    let flipped = {
+        let hex = bad_signature["signature"].as_str().unwrap().to_string();
+        let first = if hex.starts_with('0') { "1" } else { "0" };
+        format!("{first}{}", &hex[1..])
+    };
+    bad_signature["signature"] = json!(flipped);
+    cases.push((
+        "bad signature",
+        serde_json::to_vec(&bad_signature).unwrap(),
+        400,
+        "bad_signature",
+    ));
+    let mut wrong_chain = valid_json.clone();
+    wrong_chain["body"]["chain_id"] = json!("some-other-chain");
+    cases.push((
+        "wrong chain id",
+        serde_json::to_vec(&wrong_chain).unwrap(),
+        400,
+        "malformed",
+    ));
+    let mut unknown_signer = valid_json.clone();
+    unknown_signer["body"]["signer"]["org"] = json!("nobody");
+    cases.push((
+        "unknown signer",
+        serde_json::to_vec(&unknown_signer).unwrap(),
+        403,
+        "unknown_signer",
+    ));
+    // A carrier may not declare: signed correctly, but without the role.
+    let carrier_declares = cluster.event(
+        "carrier-a",
+        "BAD-INPUT",
+        EventKind::Declare(Box::new(waybill_protocol::fixtures::declaration())),
+    );
+    cases.push((
+        "missing role",
+        serde_json::to_vec(&carrier_declares).unwrap(),
+        403,
+        "not_permitted",
+    ));
+
+    for (name, body, status, code) in &cases {
+        let answer = cluster
+            .post_raw(0, "/v1/events", body.clone())
+            .unwrap_or_else(|| panic!("{name}: no answer"));
+        assert_eq!(answer.status, *status, "{name}: {:?}", answer.body);
+        if !code.is_empty() {
+            assert_eq!(answer.body["error"], *code, "{name}: {:?}", answer.body);
+            assert!(
+                !answer.body["message"].as_str().unwrap().is_empty(),
+                "{name}: no message"
+            );
+        }
+        assert!(cluster.is_running(0), "{name} stopped the node");
+    }
+    // The message names the field.
+    let answer = cluster
+        .post_raw(0, "/v1/events", serde_json::to_vec(&wrong_type).unwrap())
+        .unwrap();
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("body.nonce"),
+        "{:?}",
+        answer.body
+    );
+    let answer = cluster
+        .post_raw(0, "/v1/events", serde_json::to_vec(&wrong_chain).unwrap())
+        .unwrap();
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("chain_id"),
+        "{:?}",
+        answer.body
+    );
+
+    // Accepted once; the same event again is a duplicate; another with a spent nonce a replay.
+    let id = id_of(&cluster.submit(0, &valid));
+    let again = cluster.submit(0, &valid);
+    assert_eq!(
+        (again.status, again.body["error"].as_str()),
+        (409, Some("duplicate"))
+    );
+    cluster.wait_until(COMMIT_WAIT, "the valid event to commit", |c| {
+        c.committed_on(0, &id)
+    });
+    let again = cluster.submit(1, &valid);
+    assert_eq!(
+        (again.status, again.body["error"].as_str()),
+        (409, Some("already_committed"))
+    );
+    let nonce = valid.body.nonce;
+    let replay = cluster.event_with_nonce(
+        "platform",
+        nonce,
+        "OTHER",
+        EventKind::Declare(Box::new(waybill_protocol::fixtures::declaration())),
+    );
+    let answer = cluster.submit(2, &replay);
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (409, Some("replay")),
+        "{:?}",
+        answer.body
+    );
+
+    // Batches: per-event results, and the batch bound.
+    let good = cluster.declare("BATCH-1");
+    let batch = json!({"events": [serde_json::to_value(&good).unwrap(), bad_signature]});
+    let answer = cluster.post(0, "/v1/events/batch", &batch);
+    assert_eq!(answer.status, 207, "{:?}", answer.body);
+    assert_eq!(answer.body["accepted"], 1);
+    assert_eq!(answer.body["results"][1]["error"], "bad_signature");
+    let too_many = json!({"events": vec![Value::Null; 1_001]});
+    assert_eq!(cluster.post(0, "/v1/events/batch", &too_many).status, 413);
+
+    // Reads with bad parameters.
+    for (path, status) in [
+        ("/v1/events/not-hex", 400),
+        ("/v1/blocks/minus-one", 400),
+        ("/v1/blocks/999999", 404),
+        ("/v1/shipments/has%20space", 400),
+        ("/v1/serials/123/ABC/provenance", 400),
+        ("/v1/nothing-here", 404),
+    ] {
+        let answer = cluster.get(0, path).unwrap();
+        assert_eq!(answer.status, status, "{path}: {:?}", answer.body);
+        assert!(
+            answer.body["message"].is_string(),
+            "{path}: {:?}",
+            answer.body
+        );
+    }
+    assert!(cluster.is_running(0));
+    assert_eq!(cluster.get(0, "/v1/status").unwrap().status, 200);
+}
+
+/// A libp2p node whose key is not in the genesis dials a validator: Noise completes (that is how
+/// the validator learns the peer id), then the allow list closes the connection. It never joins
+/// gossip, so what it publishes reaches nobody.
+#[test]
+fn a_peer_not_in_the_genesis_cannot_connect_or_inject() {
+    use futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{gossipsub, noise, tcp, yamux};
+
+    let mut cluster = Cluster::start(4);
+    let target: libp2p::Multiaddr = cluster.testnet.genesis.validators[0]
+        .p2p_address
+        .as_str()
+        .parse()
+        .unwrap();
+    let event = cluster.declare("ROGUE");
+    let event_bytes = waybill_protocol::codec::encode(&vec![event.clone()]);
+    let topic = gossipsub::IdentTopic::new(format!(
+        "/waybill/{}/events/1",
+        cluster.testnet.genesis.chain_id
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (outcome, rogue_id) = runtime.block_on(async move {
+        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .unwrap()
+            .with_behaviour(|key| {
+                gossipsub::Behaviour::<
+                    gossipsub::IdentityTransform,
+                    gossipsub::AllowAllSubscriptionFilter,
+                >::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    gossipsub::Config::default(),
+                )
+                .unwrap()
+            })
+            .unwrap()
+            .build();
+        let rogue_id = *swarm.local_peer_id();
+        swarm.behaviour_mut().subscribe(&topic).unwrap();
+        swarm.dial(target).unwrap();
+        let deadline = tokio::time::sleep(Duration::from_secs(15));
+        tokio::pin!(deadline);
+        let mut outcome = "still connected after 15 s";
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                event = swarm.select_next_some() => match event {
+                    SwarmEvent::ConnectionEstablished { .. } => {
+                        let _ = swarm.behaviour_mut().publish(topic.clone(), event_bytes.clone());
+                    }
+                    SwarmEvent::ConnectionClosed { .. } => { outcome = "closed"; break; }
+                    SwarmEvent::OutgoingConnectionError { .. } => { outcome = "refused"; break; }
+                    _ => {}
+                },
+            }
+        }
+        (outcome, rogue_id)
+    });
+    assert!(matches!(outcome, "closed" | "refused"), "{outcome}");
+    cluster.wait_until(COMMIT_WAIT, "the three validators as the only peers", |c| {
+        let status = c.get(0, "/v1/status").unwrap();
+        let peers = status.body["peers"].as_array().unwrap().clone();
+        peers.len() == 3 && peers.iter().all(|p| p["peer_id"] != rogue_id.to_string())
+    });
+    let id = event.body.id().to_hex();
+    for node in 0..4 {
+        let answer = cluster.get(node, &format!("/v1/events/{id}")).unwrap();
+        assert_eq!(
+            answer.status, 404,
+            "node {node} heard the rogue's event: {:?}",
+            answer.body
+        );
+    }
+}
