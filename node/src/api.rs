@@ -38,6 +38,8 @@ const RETRY_AFTER_SECONDS: u64 = 1;
 pub struct ApiState {
     pub shared: Arc<Shared>,
     pub events_out: mpsc::Sender<EventBatch>,
+    /// Turns true when the node stops: open event streams end, so shutdown is not held up.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -537,6 +539,7 @@ async fn stream(
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let filter = query.shipment.map(shipment_id).transpose()?;
     let receiver = state.shared.commits.subscribe();
+    let shutdown = state.shutdown.clone();
     let events = futures::stream::unfold(
         (
             receiver,
@@ -545,6 +548,7 @@ async fn stream(
         ),
         move |(mut receiver, mut ready, done)| {
             let filter = filter.clone();
+            let mut shutdown = shutdown.clone();
             async move {
                 loop {
                     if let Some(event) = ready.pop_front() {
@@ -553,7 +557,14 @@ async fn stream(
                     if done {
                         return None;
                     }
-                    match receiver.recv().await {
+                    if *shutdown.borrow() {
+                        return None;
+                    }
+                    let received = tokio::select! {
+                        received = receiver.recv() => received,
+                        _ = shutdown.changed() => return None,
+                    };
+                    match received {
                         Ok(block) => {
                             for committed in &block.events {
                                 if filter

@@ -152,6 +152,7 @@ pub async fn run(
     let app = api::router(ApiState {
         shared: shared.clone(),
         events_out,
+        shutdown: shutdown.clone(),
     });
     let mut api_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -177,8 +178,11 @@ pub async fn run(
         }
     }
     let _ = shutdown_tx.send(true);
-    if let Ok(Err(error)) = server.await {
-        tracing::warn!(%error, "HTTP server ended with an error");
+    // Graceful, but bounded: a client that keeps a connection open cannot hold the node up.
+    match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "HTTP server ended with an error"),
+        Err(_) => tracing::warn!("HTTP connections still open after 10 s; closing them"),
+        _ => {}
     }
     match network.await {
         Ok(Err(error)) => tracing::warn!(%error, "network task ended with an error"),

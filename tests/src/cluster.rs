@@ -14,14 +14,17 @@ use waybill_protocol::event::{EventKind, SignedEvent};
 use waybill_protocol::files::KeyFile;
 use waybill_protocol::{ChainId, EventBuilder, KeyId, Keypair, OrgId, ShipmentId, fixtures};
 
-/// The `waybill-node` binary, built beside the test executable by `cargo test --workspace`.
+/// The `waybill-node` binary, built beside this executable (`target/<profile>/`) by
+/// `cargo test --workspace`; test executables run from `target/<profile>/deps/`.
 pub fn node_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable has a path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executables live in target/<profile>/deps");
-    let binary = dir.join("waybill-node");
+    let exe = std::env::current_exe().expect("the executable has a path");
+    let here = exe.parent().expect("an executable lives in a directory");
+    let binary = [Some(here), here.parent()]
+        .into_iter()
+        .flatten()
+        .map(|dir: &Path| dir.join("waybill-node"))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| here.join("waybill-node"));
     assert!(
         binary.exists(),
         "{} is missing: run the suite with `cargo test --workspace` (scripts/test.sh), which builds it",

@@ -467,3 +467,41 @@ fn a_peer_not_in_the_genesis_cannot_connect_or_inject() {
         );
     }
 }
+
+/// The stream reports committed events of the shipment asked for (and only those), and an open
+/// stream does not hold up a clean stop.
+#[test]
+fn the_event_stream_reports_one_shipments_commits_and_does_not_block_a_stop() {
+    use std::io::BufRead;
+
+    let mut cluster = Cluster::start(4);
+    let url = format!("{}/v1/stream?shipment=WATCHED", cluster.api[1]);
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(None)
+            .build()
+            .into();
+        let response = agent.get(&url).call().unwrap();
+        let reader = std::io::BufReader::new(response.into_body().into_reader());
+        for line in reader.lines().map_while(Result::ok) {
+            if let Some(data) = line.strip_prefix("data:") {
+                if lines_tx.send(data.trim().to_string()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let other = cluster.declare("UNWATCHED");
+    id_of(&cluster.submit(0, &other));
+    let watched = cluster.declare("WATCHED");
+    let id = id_of(&cluster.submit(2, &watched));
+    let data = lines_rx.recv_timeout(COMMIT_WAIT).expect("a streamed event");
+    let event: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(event["id"], id.as_str());
+    assert_eq!(event["event"]["body"]["shipment"], "WATCHED");
+    assert_eq!(event["outcome"], "applied");
+    // Stopping node 1 with the stream still open: exit 0, well within the harness's 30 s.
+    cluster.stop(1);
+}
