@@ -497,11 +497,149 @@ fn the_event_stream_reports_one_shipments_commits_and_does_not_block_a_stop() {
     id_of(&cluster.submit(0, &other));
     let watched = cluster.declare("WATCHED");
     let id = id_of(&cluster.submit(2, &watched));
-    let data = lines_rx.recv_timeout(COMMIT_WAIT).expect("a streamed event");
+    let data = lines_rx
+        .recv_timeout(COMMIT_WAIT)
+        .expect("a streamed event");
     let event: Value = serde_json::from_str(&data).unwrap();
     assert_eq!(event["id"], id.as_str());
     assert_eq!(event["event"]["body"]["shipment"], "WATCHED");
     assert_eq!(event["outcome"], "applied");
     // Stopping node 1 with the stream still open: exit 0, well within the harness's 30 s.
     cluster.stop(1);
+}
+
+/// A genesis validator's key in the wrong hands (node 3's, used by this test) may connect, but
+/// what it gossips is checked before it is forwarded: its valid event travels on and commits;
+/// a bad signature is rejected at the first hop, counted, and costs the sender its score, after
+/// which the rest of its invalid messages (unknown signer, undecodable bytes, more forgeries)
+/// are ignored unread.
+#[test]
+fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
+    use futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{gossipsub, noise, tcp, yamux};
+
+    let mut cluster = Cluster::start(4);
+    cluster.kill(3);
+    let node_key = waybill_protocol::files::KeyFile::read(
+        &cluster.testnet.config_paths[3]
+            .parent()
+            .unwrap()
+            .join("node.key"),
+        None,
+    )
+    .unwrap()
+    .keypair;
+    let identity = waybill_node::network::identity(&node_key).unwrap();
+    let impostor = identity.public().to_peer_id().to_string();
+    let target: libp2p::Multiaddr = cluster.testnet.genesis.validators[0]
+        .p2p_address
+        .as_str()
+        .parse()
+        .unwrap();
+    let good = cluster.declare("GOSSIP");
+    let mut bad_signature = good.clone();
+    bad_signature.signature.0[0] ^= 1;
+    let mut unknown_signer = cluster.declare("GOSSIP-2");
+    unknown_signer.body.signer.org = waybill_protocol::OrgId::new("nobody").unwrap();
+    let mut messages: Vec<Vec<u8>> = vec![
+        waybill_protocol::codec::encode(&vec![good.clone()]),
+        waybill_protocol::codec::encode(&vec![bad_signature.clone()]),
+        waybill_protocol::codec::encode(&vec![unknown_signer]),
+        b"not a batch at all".to_vec(),
+    ];
+    // More bad signatures, each a different event: invalid messages cost quadratically.
+    for i in 0..10 {
+        let mut forged = cluster.declare(&format!("FORGED-{i}"));
+        forged.signature.0[0] ^= 1;
+        messages.push(waybill_protocol::codec::encode(&vec![forged]));
+    }
+    let topic = gossipsub::IdentTopic::new(format!(
+        "/waybill/{}/events/1",
+        cluster.testnet.genesis.chain_id
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The swarm is handed back so the connection stays open while node 0 is asked about it.
+    let score_of = |cluster: &Cluster| {
+        let status = cluster.get(0, "/v1/status").unwrap();
+        status.body["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["peer_id"] == impostor.as_str())
+            .and_then(|p| p["score"].as_f64())
+    };
+    let cluster_ref = &cluster;
+    let (_swarm, score_before) = runtime.block_on(async move {
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
+            .with_tokio()
+            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+            .unwrap()
+            .with_behaviour(|key| {
+                gossipsub::Behaviour::<gossipsub::IdentityTransform, gossipsub::AllowAllSubscriptionFilter>::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    gossipsub::Config::default(),
+                )
+                .unwrap()
+            })
+            .unwrap()
+            .build();
+        swarm.behaviour_mut().subscribe(&topic).unwrap();
+        swarm.dial(target).unwrap();
+        let deadline = tokio::time::sleep(Duration::from_secs(20));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => panic!("node 0 never subscribed to the events topic towards us"),
+                event = swarm.select_next_some() => {
+                    if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { topic: t, .. }) = event {
+                        if t == topic.hash() {
+                            // Node 0 refreshes peer scores every 500 ms.
+                            let until = tokio::time::Instant::now() + Duration::from_millis(700);
+                            while tokio::time::Instant::now() < until {
+                                let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some()).await;
+                            }
+                            let before = score_of(cluster_ref).expect("node 0 lists the sender");
+                            for message in &messages {
+                                swarm.behaviour_mut().publish(topic.clone(), message.clone()).unwrap();
+                            }
+                            // Give the messages time to be sent and judged.
+                            let until = tokio::time::Instant::now() + Duration::from_secs(1);
+                            while tokio::time::Instant::now() < until {
+                                let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some()).await;
+                            }
+                            return (swarm, before);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    let score_after = score_of(&cluster).expect("node 0 lists the sender");
+    assert!(
+        score_after < score_before - 100.0,
+        "the sender's score went from {score_before} to {score_after}"
+    );
+    let metrics = cluster.get_text(0, "/metrics").unwrap();
+    // The first invalid message is judged and counted; it costs the sender so much score that
+    // node 0 then ignores the rest of what it sends (graylisted) until the penalty decays.
+    assert!(
+        metrics.contains("waybill_gossip_invalid_total{reason=\"bad_signature\"} "),
+        "no invalid gossip counted:\n{metrics}"
+    );
+    // The good event got through and travels on; the bad ones went no further than node 0.
+    let good_id = good.body.id().to_hex();
+    cluster.wait_until(COMMIT_WAIT, "the valid gossiped event to commit", |c| {
+        (0..3).all(|node| c.committed_on(node, &good_id))
+    });
+    for node in [1, 2] {
+        let metrics = cluster.get_text(node, "/metrics").unwrap();
+        assert!(
+            !metrics.contains("waybill_gossip_invalid_total{"),
+            "node {node} received invalid gossip:\n{metrics}"
+        );
+    }
 }

@@ -41,6 +41,14 @@ const TICK: Duration = Duration::from_millis(500);
 /// No commit for this long and peers are connected: ask one for blocks.
 const STALL_BEFORE_SYNC: Duration = Duration::from_secs(3);
 const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Gossipsub's P4 weight (per topic, times the square of the invalid-message counter).
+const INVALID_MESSAGE_WEIGHT: f64 = -1_000.0;
+/// What is left of the invalid-message counter after each second.
+const INVALID_MESSAGE_DECAY: f64 = 0.9;
+/// The application's own account of invalid gossip, fed to gossipsub as P5 (weight 10): each
+/// invalid message costs this much, decaying by `INVALID_GOSSIP_DECAY_PER_TICK` each tick.
+const INVALID_GOSSIP_PENALTY: f64 = 100.0;
+const INVALID_GOSSIP_DECAY_PER_TICK: f64 = 0.95;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
@@ -272,6 +280,8 @@ struct Network {
     to_engine: SyncSender<EngineInput>,
     sync_in_flight: Option<(OutboundRequestId, tokio::time::Instant)>,
     sync_cursor: usize,
+    /// Invalid gossip per sending peer (genesis peers only, so bounded by the validator set).
+    invalid_gossip: HashMap<PeerId, f64>,
 }
 
 /// Runs the swarm until shutdown.
@@ -299,12 +309,19 @@ pub async fn run(
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
                 gossip_config,
             )?;
+            // An invalid message costs far more than honest traffic earns (the positive
+            // components are capped near 1,000), so a peer that sends them drops below the
+            // gossip thresholds at once; the counter decays by a tenth a second, so a peer that
+            // stops recovers within a minute.
             let mut score = gossipsub::PeerScoreParams::default();
             let (events, consensus) = topics(&shared);
             for topic in [events, consensus] {
-                score
-                    .topics
-                    .insert(topic.hash(), gossipsub::TopicScoreParams::default());
+                let params = gossipsub::TopicScoreParams {
+                    invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
+                    invalid_message_deliveries_decay: INVALID_MESSAGE_DECAY,
+                    ..gossipsub::TopicScoreParams::default()
+                };
+                score.topics.insert(topic.hash(), params);
             }
             gossipsub.with_peer_score(score, gossipsub::PeerScoreThresholds::default())?;
             Ok(Behaviour {
@@ -352,6 +369,7 @@ pub async fn run(
         to_engine: channels.to_engine,
         sync_in_flight: None,
         sync_cursor: 0,
+        invalid_gossip: HashMap::new(),
     };
     network.dial_missing();
     let NetworkChannels {
@@ -415,6 +433,18 @@ impl Network {
 
     fn on_tick(&mut self) {
         self.dial_missing();
+        let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+        self.invalid_gossip.retain(|peer, count| {
+            *count *= INVALID_GOSSIP_DECAY_PER_TICK;
+            let forgiven = *count < 0.01;
+            let score = if forgiven {
+                0.0
+            } else {
+                -INVALID_GOSSIP_PENALTY * *count
+            };
+            gossipsub.set_application_score(peer, score);
+            !forgiven
+        });
         let peers: Vec<PeerInfo> = self
             .connected
             .iter()
@@ -524,6 +554,13 @@ impl Network {
                     Err(reason) => {
                         tracing::debug!(peer = %propagation_source, reason, "gossip rejected");
                         self.shared.metrics.gossip_invalid.add(reason);
+                        let count = self.invalid_gossip.entry(propagation_source).or_default();
+                        *count += 1.0;
+                        let score = -INVALID_GOSSIP_PENALTY * *count;
+                        self.swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .set_application_score(&propagation_source, score);
                         MessageAcceptance::Reject
                     }
                 };

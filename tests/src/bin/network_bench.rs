@@ -25,7 +25,11 @@ use waybill_tests::cluster::Cluster;
 
 const BATCH: usize = 500;
 
-fn sign_events(cluster: &mut Cluster, count: usize, tag: &str) -> (Vec<SignedEvent>, Vec<SignedEvent>) {
+fn sign_events(
+    cluster: &mut Cluster,
+    count: usize,
+    tag: &str,
+) -> (Vec<SignedEvent>, Vec<SignedEvent>) {
     let half = count / 2;
     let declarations = (0..half)
         .map(|i| cluster.declare(&format!("{tag}-{i}")))
@@ -104,7 +108,10 @@ fn follow(cluster: &Cluster, node: usize, committed: Arc<Mutex<HashMap<String, I
             if let Some(data) = line.strip_prefix("data:") {
                 if let Ok(value) = serde_json::from_str::<serde_json::Value>(data.trim()) {
                     if let Some(id) = value["id"].as_str() {
-                        committed.lock().unwrap().insert(id.to_string(), Instant::now());
+                        committed
+                            .lock()
+                            .unwrap()
+                            .insert(id.to_string(), Instant::now());
                     }
                 }
             }
@@ -112,7 +119,11 @@ fn follow(cluster: &Cluster, node: usize, committed: Arc<Mutex<HashMap<String, I
     });
 }
 
-fn wait_committed(committed: &Mutex<HashMap<String, Instant>>, ids: usize, limit: Duration) -> bool {
+fn wait_committed(
+    committed: &Mutex<HashMap<String, Instant>>,
+    ids: usize,
+    limit: Duration,
+) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if committed.lock().unwrap().len() >= ids {
@@ -176,7 +187,11 @@ fn main() {
         scope.spawn(|| submit(&cluster, 0, &half_a, Some(half_rate / 2.0), &submitted_half));
         scope.spawn(|| submit(&cluster, 1, &half_b, Some(half_rate / 2.0), &submitted_half));
     });
-    assert!(wait_committed(&committed, half_events, Duration::from_secs(600)));
+    assert!(wait_committed(
+        &committed,
+        half_events,
+        Duration::from_secs(600)
+    ));
     let committed = committed.lock().unwrap();
     let submitted_half = submitted_half.lock().unwrap();
     let mut latencies: Vec<Duration> = submitted_half
@@ -196,8 +211,14 @@ fn main() {
     println!("| verify_strict, one core | {verify_rate:.0} /s |");
     println!("| signature ceiling (cores × verify / validators) | {ceiling:.0} events/s |");
     println!("| saturation: events | {events} (batches of {BATCH}, two submitters) |");
-    println!("| saturation: all accepted by the API after | {:.2} s |", accepted_in.as_secs_f64());
-    println!("| saturation: committed throughput | {throughput:.0} events/s ({:.0} % of the ceiling) |", 100.0 * throughput / ceiling);
+    println!(
+        "| saturation: all accepted by the API after | {:.2} s |",
+        accepted_in.as_secs_f64()
+    );
+    println!(
+        "| saturation: committed throughput | {throughput:.0} events/s ({:.0} % of the ceiling) |",
+        100.0 * throughput / ceiling
+    );
     println!("| half load: offered | {half_rate:.0} events/s, {half_events} events |");
     println!(
         "| half load: submission → commit p50 / p90 / p99 / max | {:.0} / {:.0} / {:.0} / {:.0} ms |",
@@ -206,7 +227,14 @@ fn main() {
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         percentile(&latencies, 1.0).as_secs_f64() * 1e3
     );
-    println!("| rejected at execution (node 0) | {} |", if rejected.is_empty() { "none".to_string() } else { rejected.join(", ") });
+    println!(
+        "| rejected at execution (node 0) | {} |",
+        if rejected.is_empty() {
+            "none".to_string()
+        } else {
+            rejected.join(", ")
+        }
+    );
     for node in 0..4 {
         cluster.stop(node);
     }
