@@ -80,8 +80,24 @@ impl AdmissionRefusal {
     }
 }
 
+/// Who handed the node an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A client, over the API (or this node's own store of accepted events at restart).
+    Client,
+    /// A peer's gossip. The per-signer quota is the accepting node's to apply: applying it again
+    /// here would leave holes in a signer's nonce sequence, and a later nonce proposed before an
+    /// earlier one turns the earlier into a replay.
+    Peer,
+}
+
 /// Checks `event` and puts it in the mempool; its id on success.
-pub fn admit(shared: &Shared, event: SignedEvent, now_ms: u64) -> Result<Hash, AdmissionRefusal> {
+pub fn admit(
+    shared: &Shared,
+    event: SignedEvent,
+    now_ms: u64,
+    origin: Origin,
+) -> Result<Hash, AdmissionRefusal> {
     let rules = &shared.rules;
     event
         .body
@@ -122,7 +138,9 @@ pub fn admit(shared: &Shared, event: SignedEvent, now_ms: u64) -> Result<Hash, A
             last_nonce,
         });
     }
-    let id = shared.lock_mempool().insert(checked)?;
+    let id = shared
+        .lock_mempool()
+        .insert(checked, origin == Origin::Client)?;
     drop(ledger);
     Ok(id)
 }
@@ -155,7 +173,7 @@ pub fn restore_pending(
     let mut forget = Vec::new();
     for event in pending {
         let id = event.body.id();
-        match admit(shared, event, now_ms) {
+        match admit(shared, event, now_ms, Origin::Client) {
             Ok(_) => restored += 1,
             Err(AdmissionRefusal::Mempool(MempoolRefusal::Duplicate { .. })) => restored += 1,
             Err(refusal) => {

@@ -21,7 +21,7 @@ use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::index::IndexKey;
 use waybill_protocol::{Gtin, Hash, Serial, ShipmentId, json as protocol_json};
 
-use crate::admission::{self, AdmissionRefusal, RefusalClass};
+use crate::admission::{self, AdmissionRefusal, Origin, RefusalClass};
 use crate::engine::now_ms;
 use crate::ledger::{LedgerError, StateStore};
 use crate::metrics::Gauges;
@@ -177,7 +177,7 @@ async fn submit_event(State(state): State<ApiState>, body: Bytes) -> ApiResult<R
     let shared = state.shared.clone();
     let gossip = event.clone();
     let id = blocking(move || {
-        let id = admission::admit(&shared, event, now_ms()).map_err(|refusal| {
+        let id = admission::admit(&shared, event, now_ms(), Origin::Client).map_err(|refusal| {
             refused(&shared, &refusal);
             ApiError::from(refusal)
         })?;
@@ -243,7 +243,7 @@ async fn submit_batch(State(state): State<ApiState>, body: Bytes) -> ApiResult<R
                 });
             let outcome = parsed.and_then(|event| {
                 let copy = event.clone();
-                admission::admit(&shared, event, now)
+                admission::admit(&shared, event, now, Origin::Client)
                     .map(|id| (id, copy))
                     .map_err(|refusal| {
                         refused(&shared, &refusal);

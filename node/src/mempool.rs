@@ -100,8 +100,13 @@ impl Mempool {
         self.by_id.get(id).map(|p| p.event.clone())
     }
 
-    /// Takes a checked event in; the refusal says why not.
-    pub fn insert(&mut self, event: CheckedEvent) -> Result<Hash, MempoolRefusal> {
+    /// Takes a checked event in; the refusal says why not. `per_signer_quota` is off for events
+    /// another node already accepted (see `admission::Origin`).
+    pub fn insert(
+        &mut self,
+        event: CheckedEvent,
+        per_signer_quota: bool,
+    ) -> Result<Hash, MempoolRefusal> {
         let id = event.id();
         if self.by_id.contains_key(&id) {
             return Err(MempoolRefusal::Duplicate { id });
@@ -122,7 +127,7 @@ impl Mempool {
             });
         }
         let pending = pending_of_signer.map_or(0, BTreeMap::len);
-        if pending >= self.limits.per_signer_max {
+        if per_signer_quota && pending >= self.limits.per_signer_max {
             return Err(MempoolRefusal::SignerQuota {
                 signer: body.signer.clone(),
                 pending,
@@ -220,10 +225,10 @@ mod tests {
         let (_, events) = events(3);
         let mut pool = Mempool::new(MempoolLimits::default());
         for event in &events {
-            pool.insert(event.clone()).expect("room");
+            pool.insert(event.clone(), true).expect("room");
         }
         assert_eq!(
-            pool.insert(events[1].clone()),
+            pool.insert(events[1].clone(), true),
             Err(MempoolRefusal::Duplicate { id: events[1].id() })
         );
         let taken = pool.block_candidates(2, usize::MAX);
@@ -244,23 +249,26 @@ mod tests {
             bytes_max: usize::MAX,
             per_signer_max: 2,
         });
-        pool.insert(events[0].clone()).expect("room");
-        pool.insert(events[1].clone()).expect("room");
-        let refusal = pool.insert(events[2].clone()).expect_err("quota");
+        pool.insert(events[0].clone(), true).expect("room");
+        pool.insert(events[1].clone(), true).expect("room");
+        let refusal = pool.insert(events[2].clone(), true).expect_err("quota");
         assert!(matches!(refusal, MempoolRefusal::SignerQuota { .. }));
         assert!(refusal.is_temporary());
         assert!(pool.contains(&events[0].id()) && pool.contains(&events[1].id()));
+        // A peer's gossip is not held to the quota (the accepting node applied it).
+        pool.insert(events[2].clone(), false)
+            .expect("no quota for peers' events");
 
         let mut pool = Mempool::new(MempoolLimits {
             events_max: 1,
             bytes_max: usize::MAX,
             per_signer_max: 10,
         });
-        pool.insert(events[0].clone()).expect("room");
-        let refusal = pool.insert(events[3].clone()).expect_err("full");
+        pool.insert(events[0].clone(), true).expect("room");
+        let refusal = pool.insert(events[3].clone(), true).expect_err("full");
         assert!(matches!(refusal, MempoolRefusal::Full { events: 1, .. }));
         pool.remove_committed(&[events[0].id()]);
-        pool.insert(events[3].clone()).expect("room again");
+        pool.insert(events[3].clone(), true).expect("room again");
         assert_eq!(pool.bytes(), events[3].encoded_len());
     }
 }

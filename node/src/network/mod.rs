@@ -585,7 +585,7 @@ impl Network {
         let now = now_ms();
         let mut admitted = 0;
         for event in batch {
-            match admission::admit(&self.shared, event, now) {
+            match admission::admit(&self.shared, event, now, admission::Origin::Peer) {
                 Ok(_) => admitted += 1,
                 Err(refusal) => match refusal {
                     AdmissionRefusal::Malformed(_) => return Err("malformed_event"),

@@ -67,20 +67,42 @@ fn submit(
                 std::thread::sleep(wait);
             }
         }
-        let body = json!({"events": chunk});
-        loop {
-            let answer = cluster.post(node, "/v1/events/batch", &body);
-            if answer.status == 503 {
-                std::thread::sleep(Duration::from_millis(200));
-                continue;
-            }
-            assert_eq!(answer.status, 202, "batch refused: {}", answer.body);
+        // A full mempool or a signer's quota refuses the tail of a batch with 503: back off and
+        // send that tail again, in order (the accepted part is always a prefix).
+        let mut pending: Vec<&SignedEvent> = chunk.iter().collect();
+        while !pending.is_empty() {
+            let answer = cluster.post(node, "/v1/events/batch", &json!({"events": pending}));
+            let results = answer.body["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                matches!(answer.status, 202 | 207 | 503),
+                "batch refused: {}",
+                answer.body
+            );
             let now = Instant::now();
+            let mut retry = Vec::new();
             let mut map = submitted.lock().unwrap();
-            for item in answer.body["results"].as_array().unwrap() {
-                map.insert(item["id"].as_str().unwrap().to_string(), now);
+            for (item, event) in results.iter().zip(&pending) {
+                match item["id"].as_str() {
+                    Some(id) => {
+                        map.insert(id.to_string(), now);
+                    }
+                    None => {
+                        assert_eq!(item["status"], 503, "event refused: {item}");
+                        retry.push(*event);
+                    }
+                }
             }
-            break;
+            drop(map);
+            if results.is_empty() {
+                retry = pending.clone();
+            }
+            if !retry.is_empty() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            pending = retry;
         }
         sent += chunk.len();
     }
