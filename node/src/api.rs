@@ -361,6 +361,13 @@ async fn shipment_state(
 }
 
 async fn provenance(state: ApiState, key: IndexKey) -> ApiResult<Response> {
+    if state.shared.committed_height() == 0 {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_blocks_yet",
+            "nothing is committed yet, so there is no certificate to prove against; retry after the first block",
+        ));
+    }
     let shared = state.shared.clone();
     let proof = blocking(move || match shared.read_ledger().provenance(&key) {
         Ok(proof) => Ok(proof),
@@ -369,13 +376,6 @@ async fn provenance(state: ApiState, key: IndexKey) -> ApiResult<Response> {
             "history_too_long",
             error.to_string(),
         )),
-        Err(LedgerError::Storage { operation, reason }) if shared.committed_height() == 0 => {
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no_blocks_yet",
-                format!("nothing committed yet to prove against ({operation}: {reason})"),
-            ))
-        }
         Err(error) => Err(ApiError::from(error)),
     })
     .await?;

@@ -14,23 +14,28 @@ use waybill_protocol::event::{EventKind, SignedEvent};
 use waybill_protocol::files::KeyFile;
 use waybill_protocol::{ChainId, EventBuilder, KeyId, Keypair, OrgId, ShipmentId, fixtures};
 
-/// The `waybill-node` binary, built beside this executable (`target/<profile>/`) by
-/// `cargo test --workspace`; test executables run from `target/<profile>/deps/`.
-pub fn node_binary() -> PathBuf {
+/// A binary of the workspace (`waybill-node`, `waybill`), built beside this executable
+/// (`target/<profile>/`) by `cargo test --workspace`; test executables run from
+/// `target/<profile>/deps/`.
+pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the executable has a path");
     let here = exe.parent().expect("an executable lives in a directory");
     let binary = [Some(here), here.parent()]
         .into_iter()
         .flatten()
-        .map(|dir: &Path| dir.join("waybill-node"))
+        .map(|dir: &Path| dir.join(name))
         .find(|path| path.exists())
-        .unwrap_or_else(|| here.join("waybill-node"));
+        .unwrap_or_else(|| here.join(name));
     assert!(
         binary.exists(),
         "{} is missing: run the suite with `cargo test --workspace` (scripts/test.sh), which builds it",
         binary.display()
     );
     binary
+}
+
+pub fn node_binary() -> PathBuf {
+    workspace_binary("waybill-node")
 }
 
 #[derive(Debug)]

@@ -1,0 +1,219 @@
+//! A blocking HTTP client for a node's API. Every failure says what to do about it: an
+//! unreachable node names the URL and the setting that chose it; a refusal carries the node's
+//! error code and message unchanged.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use waybill_protocol::event::{Sgtin, SignedEvent};
+use waybill_protocol::provenance::ProvenanceProof;
+use waybill_protocol::{Hash, ShipmentId};
+
+/// The largest answer read from a node (a provenance proof of 10,000 events fits).
+pub const ANSWER_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the node at {url}: {reason} (is it running? set --node or WAYBILL_NODE)")]
+    Unreachable { url: String, reason: String },
+    #[error("the node refused ({status} {code}): {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the node's answer to {what} is not what the API promises: {reason}")]
+    Malformed { what: String, reason: String },
+    #[error(
+        "event {id} was not committed within {waited:?}; `waybill status` shows the node's progress"
+    )]
+    NotCommitted { id: Hash, waited: Duration },
+}
+
+/// Where an event stands, as the node reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventState {
+    Pending,
+    Committed {
+        height: u64,
+        index: u32,
+    },
+    Rejected {
+        height: u64,
+        index: u32,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeClient {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl NodeClient {
+    /// `base` is the node's API URL, e.g. `http://127.0.0.1:7001`.
+    pub fn new(base: &str) -> NodeClient {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        NodeClient {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn answer(
+        &self,
+        what: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, Value), ClientError> {
+        let mut response = result.map_err(|error| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: error.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(ANSWER_BYTES_MAX)
+            .read_to_string()
+            .map_err(|error| ClientError::Malformed {
+                what: what.to_string(),
+                reason: error.to_string(),
+            })?;
+        let body: Value = serde_json::from_str(&text).map_err(|error| ClientError::Malformed {
+            what: what.to_string(),
+            reason: format!("not JSON: {error}"),
+        })?;
+        Ok((status, body))
+    }
+
+    fn get(&self, path: &str) -> Result<(u16, Value), ClientError> {
+        let url = format!("{}{path}", self.base);
+        self.answer(path, self.agent.get(&url).call())
+    }
+
+    fn refused(status: u16, body: &Value) -> ClientError {
+        ClientError::Refused {
+            status,
+            code: body["error"].as_str().unwrap_or("unknown").to_string(),
+            message: body["message"].as_str().unwrap_or("").to_string(),
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(what: &str, value: Value) -> Result<T, ClientError> {
+        serde_json::from_value(value).map_err(|error| ClientError::Malformed {
+            what: what.to_string(),
+            reason: error.to_string(),
+        })
+    }
+
+    /// `GET /v1/status`, as JSON.
+    pub fn status(&self) -> Result<Value, ClientError> {
+        match self.get("/v1/status")? {
+            (200, body) => Ok(body),
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
+    /// Submits one signed event; its id once the node accepted it.
+    pub fn submit(&self, event: &SignedEvent) -> Result<Hash, ClientError> {
+        let url = format!("{}/v1/events", self.base);
+        let body = serde_json::to_vec(event).map_err(|error| ClientError::Malformed {
+            what: "the event".into(),
+            reason: error.to_string(),
+        })?;
+        let result = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(&body[..]);
+        match self.answer("POST /v1/events", result)? {
+            (202, body) => Self::parse("the accepted event's id", body["id"].clone()),
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
+    /// Where event `id` is; `None` if the node does not know it.
+    pub fn event_state(&self, id: &Hash) -> Result<Option<EventState>, ClientError> {
+        let (status, body) = self.get(&format!("/v1/events/{id}"))?;
+        if status == 404 {
+            return Ok(None);
+        }
+        if status != 200 {
+            return Err(Self::refused(status, &body));
+        }
+        let state = &body["state"];
+        let number = |field: &str| state[field].as_u64().unwrap_or(0);
+        Ok(Some(match state["status"].as_str() {
+            Some("pending") => EventState::Pending,
+            Some("committed") => EventState::Committed {
+                height: number("height"),
+                index: number("index") as u32,
+            },
+            Some("rejected") => EventState::Rejected {
+                height: number("height"),
+                index: number("index") as u32,
+                reason: state["reason"].as_str().unwrap_or("").to_string(),
+            },
+            _ => {
+                return Err(ClientError::Malformed {
+                    what: "an event's state".into(),
+                    reason: format!("unknown status in {state}"),
+                });
+            }
+        }))
+    }
+
+    /// Polls until event `id` is committed (applied or rejected) or `limit` passes.
+    pub fn wait_committed(&self, id: &Hash, limit: Duration) -> Result<EventState, ClientError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(state @ (EventState::Committed { .. } | EventState::Rejected { .. })) =
+                self.event_state(id)?
+            {
+                return Ok(state);
+            }
+            if Instant::now() >= deadline {
+                return Err(ClientError::NotCommitted {
+                    id: *id,
+                    waited: limit,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn provenance(&self, path: &str) -> Result<ProvenanceProof, ClientError> {
+        match self.get(path)? {
+            // 404 carries the proof that the key was never recorded.
+            (200 | 404, body) if body.get("key").is_some() => {
+                Self::parse("the provenance proof", body)
+            }
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
+    /// The proof bundle for a shipment (unverified: check it with `ProvenanceProof::verify`).
+    pub fn shipment_provenance(
+        &self,
+        shipment: &ShipmentId,
+    ) -> Result<ProvenanceProof, ClientError> {
+        self.provenance(&format!("/v1/shipments/{shipment}/provenance"))
+    }
+
+    /// The proof bundle for a serialised item.
+    pub fn serial_provenance(&self, serial: &Sgtin) -> Result<ProvenanceProof, ClientError> {
+        self.provenance(&format!(
+            "/v1/serials/{}/{}/provenance",
+            serial.gtin, serial.serial
+        ))
+    }
+}

@@ -1,0 +1,194 @@
+//! The `waybill` command line against a real network: verified provenance with its timeline, a
+//! saved bundle verified offline (and refused once tampered), and errors that say what to do.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+use waybill_protocol::event::EventKind;
+use waybill_tests::cluster::{Cluster, workspace_binary};
+
+fn waybill(args: &[&str]) -> Output {
+    Command::new(workspace_binary("waybill"))
+        .args(args)
+        .env_remove("WAYBILL_NODE")
+        .env_remove("WAYBILL_GENESIS")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn provenance_is_verified_and_a_saved_bundle_fails_once_tampered() {
+    let mut cluster = Cluster::start(4);
+    let declare = cluster.declare("CLI-1");
+    let declared = cluster.submit(0, &declare).body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cluster.wait_until(Duration::from_secs(60), "the declaration", |c| {
+        c.committed_on(1, &declared)
+    });
+    let pick_up = cluster.event("carrier-a", "CLI-1", EventKind::PickUp);
+    let picked = cluster.submit(1, &pick_up).body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cluster.wait_until(Duration::from_secs(60), "the pick-up", |c| {
+        c.committed_on(2, &picked)
+    });
+
+    let genesis = cluster.testnet.genesis_path.to_str().unwrap().to_string();
+    let bundle = cluster.dir.path().join("bundle.json");
+    let bundle_path = bundle.to_str().unwrap();
+    let node = cluster.api[2].clone();
+    let output = waybill(&[
+        "provenance",
+        "CLI-1",
+        "--node",
+        &node,
+        "--genesis",
+        &genesis,
+        "--out",
+        bundle_path,
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("VERIFIED shipment CLI-1"), "{shown}");
+    let declare_line = shown.lines().position(|l| l.contains("declare")).unwrap();
+    let pick_up_line = shown.lines().position(|l| l.contains("pick_up")).unwrap();
+    assert!(
+        declare_line < pick_up_line,
+        "timeline out of order:\n{shown}"
+    );
+    assert!(
+        shown.contains("platform") && shown.contains("carrier-a"),
+        "{shown}"
+    );
+
+    let output = waybill(&[
+        "provenance",
+        "CLI-1",
+        "--node",
+        &node,
+        "--genesis",
+        &genesis,
+        "--json",
+    ]);
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["verified"], true);
+    assert_eq!(json["history"]["entries"].as_array().unwrap().len(), 2);
+
+    let never = waybill(&[
+        "provenance",
+        "NEVER-SEEN",
+        "--node",
+        &node,
+        "--genesis",
+        &genesis,
+    ]);
+    assert_eq!(never.status.code(), Some(0), "{}", text(&never));
+    assert!(text(&never).contains("never recorded"), "{}", text(&never));
+
+    // Offline: no node needed.
+    let offline = waybill(&[
+        "verify",
+        bundle_path,
+        "--genesis",
+        &genesis,
+        "--node",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(offline.status.code(), Some(0), "{}", text(&offline));
+
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    type Tampering = Box<dyn Fn(&mut Value)>;
+    let tamperings: Vec<(&str, Tampering, &str)> = vec![
+        (
+            "an event's nonce",
+            Box::new(|b: &mut Value| b["events"][1]["event"]["body"]["nonce"] = 999.into()),
+            "",
+        ),
+        (
+            "an event dropped",
+            Box::new(|b: &mut Value| {
+                b["events"].as_array_mut().unwrap().remove(0);
+            }),
+            "",
+        ),
+        (
+            "the header's height",
+            Box::new(|b: &mut Value| b["header"]["height"] = 999_999.into()),
+            "",
+        ),
+        (
+            "not a bundle",
+            Box::new(|b: &mut Value| *b = Value::from("hello")),
+            "is not a proof bundle",
+        ),
+    ];
+    for (what, tamper, expected) in tamperings {
+        let mut copy = original.clone();
+        tamper(&mut copy);
+        std::fs::write(&bundle, serde_json::to_vec(&copy).unwrap()).unwrap();
+        let output = waybill(&["verify", bundle_path, "--genesis", &genesis]);
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{what}: {shown}");
+        assert!(shown.contains("NOT VERIFIED: "), "{what}: {shown}");
+        assert!(shown.contains(expected), "{what}: {shown}");
+    }
+}
+
+#[test]
+fn errors_exit_2_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreachable = waybill(&["status", "--node", "http://127.0.0.1:1"]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(
+        text(&unreachable).contains("cannot reach the node at http://127.0.0.1:1"),
+        "{}",
+        text(&unreachable)
+    );
+    assert!(text(&unreachable).contains("WAYBILL_NODE"));
+
+    let no_genesis = waybill(&["verify", "bundle.json"]);
+    assert_eq!(no_genesis.status.code(), Some(2));
+    assert!(
+        text(&no_genesis).contains("--genesis FILE or set WAYBILL_GENESIS"),
+        "{}",
+        text(&no_genesis)
+    );
+
+    let missing = dir.path().join("missing.json");
+    let unreadable = waybill(&[
+        "verify",
+        "bundle.json",
+        "--genesis",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(unreadable.status.code(), Some(2));
+    assert!(
+        text(&unreadable).contains("missing.json"),
+        "{}",
+        text(&unreadable)
+    );
+
+    let key = dir.path().join("carrier.key");
+    let made = waybill(&["keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = waybill(&["keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "keygen overwrote a key");
+}
