@@ -1,16 +1,17 @@
 //! `waybill`: the command line for carriers, customs and brands. Exit codes: 0 success, 1 a
 //! verification failed, 2 a usage, file or network error (with what to do about it).
 //!
-//! This first slice: `keygen`, `status`, `provenance` (fetch, verify against the local genesis,
-//! print the custody timeline) and `verify` (a saved bundle, offline).
+//! So far: `keygen`, `status`, one subcommand per event kind (sign with `--key`, submit, wait
+//! for the block), `provenance` (fetch, verify against the local genesis, print the custody
+//! timeline) and `verify` (a saved bundle, offline).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use waybill_client::node::NodeClient;
+use waybill_client::node::{EventState, NodeClient};
 use waybill_client::timeline::{VerifiedHistory, verified_history};
-use waybill_protocol::event::Sgtin;
+use waybill_protocol::event::{EventKind, Sgtin};
 use waybill_protocol::files::{self, KeyFile};
 use waybill_protocol::provenance::ProvenanceProof;
 use waybill_protocol::rules::ChainRules;
@@ -65,6 +66,319 @@ enum Command {
     },
     /// Verify a saved proof bundle against the genesis, offline.
     Verify { bundle: PathBuf },
+    /// Sign and submit one event (waits for commitment unless --no-wait).
+    #[command(flatten)]
+    Event(EventCommand),
+}
+
+/// What every event subcommand takes.
+#[derive(clap::Args)]
+struct EventArgs {
+    /// The shipment (house waybill) the event is about.
+    shipment: String,
+    /// Your organisation's signing key file (mode 0600).
+    #[arg(long, env = "WAYBILL_KEY")]
+    key: Option<PathBuf>,
+    /// The replay guard; it must exceed your key's last one. Default: the current time in
+    /// microseconds, which increases as long as one process signs for the key at a time.
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Where it happened: a GLN (13 digits) or a UN/LOCODE.
+    #[arg(long)]
+    at: Option<String>,
+    /// Items it concerns, as GTIN:SERIAL (repeatable).
+    #[arg(long = "epc")]
+    epcs: Vec<String>,
+    /// Return once the node accepted the event, without waiting for a block.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+#[derive(Subcommand)]
+enum EventCommand {
+    /// Platform: file the pre-arrival declaration (a JSON file, as in the API).
+    Declare {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        declaration: PathBuf,
+    },
+    /// Carrier: take custody from the shipper.
+    Pickup(EventArgs),
+    /// Carrier: offer custody to another carrier.
+    Handover {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        to: String,
+    },
+    /// Carrier: countersign a hand-over.
+    Accept {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        from: String,
+    },
+    Depart(EventArgs),
+    Arrive(EventArgs),
+    Deliver(EventArgs),
+    Return {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Customs: the risk engine's result (approved, request_for_information, screen, do_not_load).
+    Risk {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        status: String,
+    },
+    /// Customs: an inspection's result (compliant, discrepancy, prohibited).
+    Inspect {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        result: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    Hold {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        reason: String,
+    },
+    Release(EventArgs),
+    Seize {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Brand: bring the --epc serials into existence.
+    Commission(EventArgs),
+    Decommission {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        reason: String,
+    },
+    Pack {
+        #[command(flatten)]
+        common: EventArgs,
+        /// The parcel's SSCC (18 digits).
+        #[arg(long)]
+        parcel: String,
+    },
+    Unpack {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        parcel: String,
+    },
+    /// Brand or customs: annotate a serial (GTIN:SERIAL) with a suspicion.
+    Flag {
+        #[command(flatten)]
+        common: EventArgs,
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        suspicion: String,
+    },
+}
+
+fn named<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Result<T, Failure> {
+    serde_json::from_value(serde_json::Value::String(value.to_string())).map_err(|_| {
+        Failure::Usage(format!(
+            "{what}: {value:?} is not one of the allowed values (see --help)"
+        ))
+    })
+}
+
+fn sgtin(text: &str) -> Result<Sgtin, Failure> {
+    let (gtin, serial) = text
+        .split_once(':')
+        .ok_or_else(|| Failure::Usage(format!("{text:?}: expected GTIN:SERIAL")))?;
+    Ok(Sgtin {
+        gtin: Gtin::new(gtin)?,
+        serial: Serial::new(serial)?,
+    })
+}
+
+impl EventCommand {
+    fn parts(&self) -> Result<(&EventArgs, EventKind), Failure> {
+        use waybill_protocol::{OrgId, Sscc, Text};
+        Ok(match self {
+            EventCommand::Declare {
+                common,
+                declaration,
+            } => {
+                let bytes = files::read_bounded("declaration", declaration)?;
+                let declaration = waybill_protocol::json::parse(&bytes)
+                    .map_err(|e| Failure::Usage(format!("{}: {e}", declaration.display())))?;
+                (common, EventKind::Declare(Box::new(declaration)))
+            }
+            EventCommand::Pickup(c) => (c, EventKind::PickUp),
+            EventCommand::Handover { common, to } => (
+                common,
+                EventKind::HandOver {
+                    to: OrgId::new(to.as_str())?,
+                },
+            ),
+            EventCommand::Accept { common, from } => (
+                common,
+                EventKind::Accept {
+                    from: OrgId::new(from.as_str())?,
+                },
+            ),
+            EventCommand::Depart(c) => (c, EventKind::Depart),
+            EventCommand::Arrive(c) => (c, EventKind::Arrive),
+            EventCommand::Deliver(c) => (c, EventKind::Deliver),
+            EventCommand::Return { common, reason } => (
+                common,
+                EventKind::Return {
+                    reason: Text::new(reason.as_str())?,
+                },
+            ),
+            EventCommand::Risk { common, status } => (
+                common,
+                EventKind::RiskAssessed {
+                    status: named("--status", status)?,
+                },
+            ),
+            EventCommand::Inspect {
+                common,
+                result,
+                note,
+            } => (
+                common,
+                EventKind::Inspect {
+                    result: named("--result", result)?,
+                    note: Text::new(note.as_str())?,
+                },
+            ),
+            EventCommand::Hold { common, reason } => (
+                common,
+                EventKind::Hold {
+                    reason: Text::new(reason.as_str())?,
+                },
+            ),
+            EventCommand::Release(c) => (c, EventKind::Release),
+            EventCommand::Seize { common, reason } => (
+                common,
+                EventKind::Seize {
+                    reason: Text::new(reason.as_str())?,
+                },
+            ),
+            EventCommand::Commission(c) => (c, EventKind::Commission),
+            EventCommand::Decommission { common, reason } => (
+                common,
+                EventKind::Decommission {
+                    reason: Text::new(reason.as_str())?,
+                },
+            ),
+            EventCommand::Pack { common, parcel } => (
+                common,
+                EventKind::Pack {
+                    parcel: Sscc::new(parcel.as_str())?,
+                },
+            ),
+            EventCommand::Unpack { common, parcel } => (
+                common,
+                EventKind::Unpack {
+                    parcel: Sscc::new(parcel.as_str())?,
+                },
+            ),
+            EventCommand::Flag {
+                common,
+                serial,
+                suspicion,
+            } => (
+                common,
+                EventKind::Flag {
+                    serial: sgtin(serial)?,
+                    suspicion: Text::new(suspicion.as_str())?,
+                },
+            ),
+        })
+    }
+}
+
+fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
+    let (common, kind) = command.parts()?;
+    let genesis_path = cli.genesis.as_ref().ok_or_else(|| {
+        Failure::Usage("no genesis file: pass --genesis FILE or set WAYBILL_GENESIS".into())
+    })?;
+    let genesis = files::read_genesis(genesis_path)?;
+    let key = common.key.as_ref().ok_or_else(|| {
+        Failure::Usage("no signing key: pass --key FILE or set WAYBILL_KEY".into())
+    })?;
+    let identity = waybill_client::keystore::load_identity(key, &genesis)?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| Failure::Usage(format!("the clock is before 1970: {e}")))?;
+    let nonce = common.nonce.unwrap_or(now_ms.as_micros() as u64);
+    let mut builder = waybill_protocol::EventBuilder::new(
+        genesis.chain_id.clone(),
+        identity.key_id.clone(),
+        nonce,
+        ShipmentId::new(common.shipment.as_str())?,
+        kind,
+        now_ms.as_millis() as u64,
+    );
+    if let Some(at) = &common.at {
+        builder = builder.read_point(waybill_protocol::event::Location {
+            id: waybill_protocol::LocationId::new(at.as_str())?,
+            geo: None,
+        });
+    }
+    let epcs = common
+        .epcs
+        .iter()
+        .map(|text| sgtin(text).map(waybill_protocol::event::Epc::Sgtin))
+        .collect::<Result<Vec<_>, _>>()?;
+    let event = builder.epcs(epcs).sign(&identity.keypair);
+    let client = NodeClient::new(&cli.node);
+    let id = client.submit(&event)?;
+    if common.no_wait {
+        print_outcome(cli, &id, "accepted", None);
+        return Ok(());
+    }
+    match client.wait_committed(&id, std::time::Duration::from_secs(60))? {
+        EventState::Committed { height, .. } => {
+            print_outcome(cli, &id, "committed", Some((height, None)))
+        }
+        EventState::Rejected { height, reason, .. } => {
+            print_outcome(cli, &id, "rejected", Some((height, Some(reason.as_str()))));
+            return Err(Failure::Rejected);
+        }
+        // `wait_committed` returns only a final state or an error.
+        EventState::Pending => return Err(Failure::Usage(format!("event {id} is still pending"))),
+    }
+    Ok(())
+}
+
+fn print_outcome(
+    cli: &Cli,
+    id: &waybill_protocol::Hash,
+    state: &str,
+    at: Option<(u64, Option<&str>)>,
+) {
+    if cli.json {
+        let (height, reason) = at.unwrap_or((0, None));
+        println!(
+            "{}",
+            serde_json::json!({"id": id, "state": state, "height": height, "reason": reason})
+        );
+        return;
+    }
+    match at {
+        None => println!("{state} {id} (pending; `waybill provenance` shows it once committed)"),
+        Some((height, None)) => println!("{state} {id} at height {height}"),
+        Some((height, Some(reason))) => println!("{state} {id} at height {height}: {reason}"),
+    }
 }
 
 /// What went wrong, and which exit code it earns.
@@ -73,6 +387,8 @@ enum Failure {
     Verification(String),
     /// Exit 2: usage, files, network.
     Usage(String),
+    /// Exit 1: the ledger recorded the event as rejected (the reason was printed).
+    Rejected,
 }
 
 impl<E: std::fmt::Display> From<E> for Failure {
@@ -100,6 +416,7 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
+        Err(Failure::Rejected) => ExitCode::from(1),
     }
 }
 
@@ -114,6 +431,7 @@ fn rules(cli: &Cli) -> Result<ChainRules, Failure> {
 fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Keygen { out } => keygen(cli, out),
+        Command::Event(command) => submit_event(cli, command),
         Command::Status => {
             let status = NodeClient::new(&cli.node).status()?;
             if cli.json {

@@ -192,3 +192,157 @@ fn errors_exit_2_and_say_what_to_do() {
     let again = waybill(&["keygen", "--out", key.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2), "keygen overwrote a key");
 }
+
+/// A shipment's custody story told only with the CLI, each organisation with its own key file;
+/// a refused step is exit 1 with the ledger's reason, a bad argument exit 2.
+#[test]
+fn a_custody_story_through_the_cli() {
+    let cluster = Cluster::start(4);
+    let genesis = cluster.testnet.genesis_path.to_str().unwrap().to_string();
+    let keys = cluster.testnet.dir.join("keys");
+    let key = |org: &str| {
+        keys.join(format!("{org}.key"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let declaration = cluster.dir.path().join("declaration.json");
+    std::fs::write(
+        &declaration,
+        serde_json::to_vec(&waybill_protocol::fixtures::declaration()).unwrap(),
+    )
+    .unwrap();
+    let declaration = declaration.to_str().unwrap().to_string();
+    let run = |node: usize, args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--node", &cluster.api[node], "--genesis", &genesis]);
+        waybill(&all)
+    };
+    let story: Vec<Vec<String>> = vec![
+        vec![
+            "declare".into(),
+            "CLI-STORY".into(),
+            "--key".into(),
+            key("platform"),
+            "--declaration".into(),
+            declaration.clone(),
+        ],
+        vec![
+            "pickup".into(),
+            "CLI-STORY".into(),
+            "--key".into(),
+            key("carrier-a"),
+            "--at".into(),
+            "CNSZX".into(),
+        ],
+        vec![
+            "handover".into(),
+            "CLI-STORY".into(),
+            "--key".into(),
+            key("carrier-a"),
+            "--to".into(),
+            "carrier-b".into(),
+        ],
+        vec![
+            "accept".into(),
+            "CLI-STORY".into(),
+            "--key".into(),
+            key("carrier-b"),
+            "--from".into(),
+            "carrier-a".into(),
+        ],
+        vec![
+            "risk".into(),
+            "CLI-STORY".into(),
+            "--key".into(),
+            key("customs"),
+            "--status".into(),
+            "approved".into(),
+        ],
+        vec![
+            "release".into(),
+            "CLI-STORY".into(),
+            "--key".into(),
+            key("customs"),
+        ],
+        vec![
+            "deliver".into(),
+            "CLI-STORY".into(),
+            "--key".into(),
+            key("carrier-b"),
+            "--at".into(),
+            "NLAMS".into(),
+        ],
+    ];
+    for (step, args) in story.iter().enumerate() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = run(step % 4, &args);
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{}: {shown}", args[0]);
+        assert!(
+            shown.starts_with("committed ") && shown.contains(" at height "),
+            "{}: {shown}",
+            args[0]
+        );
+    }
+    // Delivered already: the ledger refuses, with its reason.
+    let again = run(0, &["deliver", "CLI-STORY", "--key", &key("carrier-b")]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        text(&again).contains("rejected") && text(&again).contains("delivered"),
+        "{}",
+        text(&again)
+    );
+    // A bad value: exit 2 naming the argument.
+    let bad = run(
+        0,
+        &[
+            "risk",
+            "CLI-STORY",
+            "--key",
+            &key("customs"),
+            "--status",
+            "fine",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("--status"), "{}", text(&bad));
+    // A key the genesis does not know.
+    let stranger = cluster.dir.path().join("stranger.key");
+    assert!(
+        waybill(&["keygen", "--out", stranger.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let refused = run(
+        0,
+        &["depart", "CLI-STORY", "--key", stranger.to_str().unwrap()],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused).contains("not an event signing key"),
+        "{}",
+        text(&refused)
+    );
+
+    let history = run(1, &["provenance", "CLI-STORY", "--json"]);
+    let json: Value = serde_json::from_slice(&history.stdout).unwrap();
+    let steps: Vec<&str> = json["history"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "declare",
+            "pick_up",
+            "hand_over",
+            "accept",
+            "risk_assessed",
+            "release",
+            "deliver"
+        ]
+    );
+}
