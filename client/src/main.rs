@@ -66,6 +66,8 @@ enum Command {
     },
     /// Verify a saved proof bundle against the genesis, offline.
     Verify { bundle: PathBuf },
+    /// Follow committed events as they happen (one shipment's, or all), until interrupted.
+    Watch { shipment: Option<String> },
     /// Sign and submit one event (waits for commitment unless --no-wait).
     #[command(flatten)]
     Event(EventCommand),
@@ -432,6 +434,42 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Keygen { out } => keygen(cli, out),
         Command::Event(command) => submit_event(cli, command),
+        Command::Watch { shipment } => {
+            let shipment = shipment.as_deref().map(ShipmentId::new).transpose()?;
+            let client = NodeClient::new(&cli.node);
+            client.follow(shipment.as_ref(), |event| {
+                use std::io::Write;
+                let line = if cli.json {
+                    event.to_string()
+                } else if event["lagged"] == true {
+                    format!(
+                        "fell behind the node's stream ({}); re-read /v1/blocks",
+                        event["message"]
+                    )
+                } else {
+                    let body = &event["event"]["body"];
+                    let outcome = match event["outcome"].as_str() {
+                        Some("applied") => "applied".to_string(),
+                        _ => format!(
+                            "rejected: {}",
+                            event["rejection"]["reason"].as_str().unwrap_or("?")
+                        ),
+                    };
+                    format!(
+                        "block {:>6} #{:<4} {:<10} {:<14} {:<20} {outcome}",
+                        event["height"],
+                        event["index"],
+                        body["signer"]["org"].as_str().unwrap_or("?"),
+                        body["kind"]["type"].as_str().unwrap_or("?"),
+                        body["shipment"].as_str().unwrap_or("?"),
+                    )
+                };
+                let mut out = std::io::stdout().lock();
+                // A closed pipe (`waybill watch | head`) ends the watch.
+                writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+            })?;
+            Ok(())
+        }
         Command::Status => {
             let status = NodeClient::new(&cli.node).status()?;
             if cli.json {

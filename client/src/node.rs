@@ -191,6 +191,66 @@ impl NodeClient {
         }
     }
 
+    /// Follows the node's stream of committed events (one shipment's, or all), calling
+    /// `on_event` with each until it returns false or the node closes the stream. A lagged
+    /// subscriber gets the node's `lagged` notice as an event with `"lagged": true`.
+    pub fn follow(
+        &self,
+        shipment: Option<&ShipmentId>,
+        mut on_event: impl FnMut(Value) -> bool,
+    ) -> Result<(), ClientError> {
+        use std::io::BufRead;
+        let url = match shipment {
+            Some(id) => format!("{}/v1/stream?shipment={id}", self.base),
+            None => format!("{}/v1/stream", self.base),
+        };
+        // No overall timeout: a stream lasts as long as the caller wants it.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(None)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let response = agent
+            .get(&url)
+            .call()
+            .map_err(|error| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: error.to_string(),
+            })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let (status, body) = self.answer("GET /v1/stream", Ok(response))?;
+            return Err(Self::refused(status, &body));
+        }
+        let reader = std::io::BufReader::new(response.into_body().into_reader());
+        let mut lagged = false;
+        for line in reader.lines() {
+            let line = line.map_err(|error| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: format!("the stream broke: {error}"),
+            })?;
+            if line == "event: lagged" {
+                lagged = true;
+            } else if line.starts_with("event:") {
+                lagged = false;
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let mut value: Value =
+                    serde_json::from_str(data.trim()).map_err(|error| ClientError::Malformed {
+                        what: "a streamed event".into(),
+                        reason: error.to_string(),
+                    })?;
+                if lagged {
+                    value["lagged"] = Value::Bool(true);
+                }
+                if !on_event(value) {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn provenance(&self, path: &str) -> Result<ProvenanceProof, ClientError> {
         match self.get(path)? {
             // 404 carries the proof that the key was never recorded.

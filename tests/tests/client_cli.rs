@@ -346,3 +346,40 @@ fn a_custody_story_through_the_cli() {
         ]
     );
 }
+
+#[test]
+fn watch_prints_a_shipments_commits_as_they_happen() {
+    use std::io::BufRead;
+    let mut cluster = Cluster::start(4);
+    let mut child = Command::new(workspace_binary("waybill"))
+        .args(["watch", "WATCHED-CLI", "--node", &cluster.api[1]])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let other = cluster.declare("NOT-WATCHED");
+    cluster.submit(0, &other);
+    let watched = cluster.declare("WATCHED-CLI");
+    cluster.submit(2, &watched);
+    let line = lines_rx.recv_timeout(Duration::from_secs(60));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a line from waybill watch");
+    assert!(
+        line.contains("WATCHED-CLI") && line.contains("declare") && line.contains("applied"),
+        "{line}"
+    );
+    assert!(line.contains("platform"), "{line}");
+}
