@@ -68,6 +68,14 @@ enum Command {
     Verify { bundle: PathBuf },
     /// Follow committed events as they happen (one shipment's, or all), until interrupted.
     Watch { shipment: Option<String> },
+    /// Customs: verified provenance + the release policy → RELEASE / REVIEW / HOLD with every
+    /// reason. Exit 0 only for RELEASE.
+    ReleaseCheck {
+        shipment: String,
+        /// A release policy (TOML); default: client/release-policy.toml.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
     /// Sign and submit one event (waits for commitment unless --no-wait).
     #[command(flatten)]
     Event(EventCommand),
@@ -389,7 +397,8 @@ enum Failure {
     Verification(String),
     /// Exit 2: usage, files, network.
     Usage(String),
-    /// Exit 1: the ledger recorded the event as rejected (the reason was printed).
+    /// Exit 1: the ledger recorded the event as rejected, or the verdict is not release (the
+    /// reasons were printed).
     Rejected,
 }
 
@@ -434,6 +443,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Keygen { out } => keygen(cli, out),
         Command::Event(command) => submit_event(cli, command),
+        Command::ReleaseCheck { shipment, policy } => {
+            release_check(cli, shipment, policy.as_deref())
+        }
         Command::Watch { shipment } => {
             let shipment = shipment.as_deref().map(ShipmentId::new).transpose()?;
             let client = NodeClient::new(&cli.node);
@@ -527,6 +539,57 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             })?;
             report(cli, &proof, &rules)
         }
+    }
+}
+
+fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(), Failure> {
+    use waybill_client::release::{ReleasePolicy, Verdict};
+    let policy = match policy {
+        Some(path) => {
+            let bytes = files::read_bounded("release policy", path)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Failure::Usage(format!("{}: not UTF-8", path.display())))?;
+            ReleasePolicy::from_toml(&text)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?
+        }
+        None => ReleasePolicy::default(),
+    };
+    let rules = rules(cli)?;
+    let proof = NodeClient::new(&cli.node).shipment_provenance(&ShipmentId::new(shipment)?)?;
+    let history =
+        verified_history(&proof, &rules).map_err(|e| Failure::Verification(e.to_string()))?;
+    let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
+    let report = waybill_client::release::release_check(&events, &policy);
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"shipment": shipment, "height": history.height, "report": report})
+        );
+    } else {
+        let verdict = match report.verdict {
+            Verdict::Release => "RELEASE",
+            Verdict::Review => "REVIEW",
+            Verdict::Hold => "HOLD",
+        };
+        println!(
+            "{verdict} {shipment} (provenance verified as of block {}, {} events)",
+            history.height,
+            events.len()
+        );
+        for finding in &report.findings {
+            println!(
+                "  {:?}: {} [{}]",
+                finding.verdict, finding.detail, finding.rule
+            );
+        }
+        for rule in &report.not_checked {
+            println!("  not checked: {rule}");
+        }
+    }
+    if report.verdict == Verdict::Release {
+        Ok(())
+    } else {
+        Err(Failure::Rejected)
     }
 }
 

@@ -285,6 +285,39 @@ fn a_custody_story_through_the_cli() {
             args[0]
         );
     }
+    // Customs' release check on the verified history: every rule passes.
+    let check = run(3, &["release-check", "CLI-STORY"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    assert!(
+        text(&check).starts_with("RELEASE CLI-STORY"),
+        "{}",
+        text(&check)
+    );
+    // Only declared: no risk assessment, no custody; HOLD, exit 1, with the reasons.
+    let only = run(
+        0,
+        &[
+            "declare",
+            "CLI-HELD",
+            "--key",
+            &key("platform"),
+            "--declaration",
+            &declaration,
+        ],
+    );
+    assert_eq!(only.status.code(), Some(0), "{}", text(&only));
+    let check = run(1, &["release-check", "CLI-HELD", "--json"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["report"]["verdict"], "hold");
+    let rules: Vec<&str> = report["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["risk", "custody"]);
+
     // Delivered already: the ledger refuses, with its reason.
     let again = run(0, &["deliver", "CLI-STORY", "--key", &key("carrier-b")]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));

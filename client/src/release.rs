@@ -1,0 +1,441 @@
+//! The customs release check (DESIGN.md §8) on a shipment's *verified* history: every rule that
+//! can be decided from that history, each finding naming the events behind it. The verdict is
+//! HOLD if any finding holds, else REVIEW if any asks for review, else RELEASE.
+//!
+//! Two rules of §8 need more than one shipment's history and are reported as not checked:
+//! split consignments (the consignee's other shipments) and the serial rules (`waybill audit`).
+
+use serde::{Deserialize, Serialize};
+use waybill_protocol::event::{EventKind, InspectionResult, RiskStatus, SignedEvent};
+use waybill_protocol::{CurrencyCode, Hash, OrgId};
+
+/// The thresholds a customs administration sets; `release-policy.toml` documents each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasePolicy {
+    /// Consignments up to this value (minor units of `threshold_currency`) need an IOSS number.
+    pub low_value_threshold_minor: u64,
+    pub threshold_currency: CurrencyCode,
+    /// Unit values below these floors suggest undervaluation.
+    #[serde(default, rename = "value_floor")]
+    pub value_floors: Vec<ValueFloor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueFloor {
+    /// HS code prefix: a chapter (2 digits), heading (4) or subheading (6).
+    pub hs_prefix: String,
+    pub currency: CurrencyCode,
+    pub min_unit_value_minor: u64,
+}
+
+/// The default policy, the same as `client/release-policy.toml`.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("../release-policy.toml");
+
+#[derive(Debug, thiserror::Error)]
+#[error("release policy: {0}")]
+pub struct PolicyError(String);
+
+impl ReleasePolicy {
+    pub fn from_toml(text: &str) -> Result<ReleasePolicy, PolicyError> {
+        let policy: ReleasePolicy =
+            toml::from_str(text).map_err(|error| PolicyError(error.to_string()))?;
+        for (index, floor) in policy.value_floors.iter().enumerate() {
+            let prefix = &floor.hs_prefix;
+            if !matches!(prefix.len(), 2 | 4 | 6) || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(PolicyError(format!(
+                    "value_floor[{index}].hs_prefix: {prefix:?} is not 2, 4 or 6 digits"
+                )));
+            }
+        }
+        Ok(policy)
+    }
+}
+
+impl Default for ReleasePolicy {
+    fn default() -> ReleasePolicy {
+        ReleasePolicy::from_toml(DEFAULT_POLICY_TOML).expect("the bundled policy is valid")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Release,
+    Review,
+    Hold,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    /// `Review` or `Hold`.
+    pub verdict: Verdict,
+    pub detail: String,
+    /// The events behind the finding (empty when it is about something missing).
+    pub events: Vec<Hash>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseReport {
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub not_checked: Vec<&'static str>,
+}
+
+/// Applies the policy to a shipment's verified history (its applied events, in order).
+pub fn release_check(events: &[SignedEvent], policy: &ReleasePolicy) -> ReleaseReport {
+    let mut findings = Vec::new();
+    let mut finding = |rule, verdict, detail: String, events: Vec<Hash>| {
+        findings.push(Finding {
+            rule,
+            verdict,
+            detail,
+            events,
+        });
+    };
+    let id = |event: &SignedEvent| event.body.id();
+
+    let declaration = events.iter().find_map(|e| match &e.body.kind {
+        EventKind::Declare(d) => Some((e, d)),
+        _ => None,
+    });
+    match declaration {
+        None => finding(
+            "declaration",
+            Verdict::Hold,
+            "no pre-arrival declaration is recorded".into(),
+            vec![],
+        ),
+        Some((event, declaration)) => {
+            let total = declaration.total_value_minor().unwrap_or(u64::MAX);
+            if declaration.currency == policy.threshold_currency {
+                if total <= policy.low_value_threshold_minor && declaration.ioss.is_none() {
+                    finding(
+                        "ioss",
+                        Verdict::Hold,
+                        format!(
+                            "declared value {total} {} is within the low-value threshold but no IOSS number is given",
+                            declaration.currency
+                        ),
+                        vec![id(event)],
+                    );
+                }
+            } else {
+                finding(
+                    "ioss",
+                    Verdict::Review,
+                    format!(
+                        "declared in {}, the threshold is in {}: check the IOSS requirement with a conversion rate",
+                        declaration.currency, policy.threshold_currency
+                    ),
+                    vec![id(event)],
+                );
+            }
+            for item in &declaration.items {
+                let unit = item.value_minor / u64::from(item.quantity.max(1));
+                let floor = policy.value_floors.iter().find(|f| {
+                    item.hs6.as_str().starts_with(f.hs_prefix.as_str())
+                        && f.currency == declaration.currency
+                });
+                if let Some(floor) = floor {
+                    if unit < floor.min_unit_value_minor {
+                        finding(
+                            "undervaluation",
+                            Verdict::Review,
+                            format!(
+                                "{} (HS {}) declared at {unit} {} a unit, below the floor of {} for HS {}",
+                                item.description,
+                                item.hs6,
+                                declaration.currency,
+                                floor.min_unit_value_minor,
+                                floor.hs_prefix
+                            ),
+                            vec![id(event)],
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    let risk = events.iter().rev().find_map(|e| match &e.body.kind {
+        EventKind::RiskAssessed { status } => Some((e, *status)),
+        _ => None,
+    });
+    match risk {
+        None => finding(
+            "risk",
+            Verdict::Hold,
+            "no risk assessment is recorded".into(),
+            vec![],
+        ),
+        Some((_, RiskStatus::Approved)) => {}
+        Some((event, RiskStatus::DoNotLoad)) => finding(
+            "risk",
+            Verdict::Hold,
+            "the risk assessment says do not load".into(),
+            vec![id(event)],
+        ),
+        Some((event, status)) => finding(
+            "risk",
+            Verdict::Review,
+            format!("the risk assessment asks for {status:?}, not approved"),
+            vec![id(event)],
+        ),
+    }
+
+    // Holds, as execution counts them: each Hold opens one, a compliant inspection lifts all.
+    let mut open_holds: Vec<Hash> = Vec::new();
+    for event in events {
+        match &event.body.kind {
+            EventKind::Hold { .. } => open_holds.push(id(event)),
+            EventKind::Inspect {
+                result: InspectionResult::Compliant,
+                ..
+            } => open_holds.clear(),
+            EventKind::Seize { reason } => finding(
+                "seizure",
+                Verdict::Hold,
+                format!("seized by customs: {reason}"),
+                vec![id(event)],
+            ),
+            EventKind::Inspect { result, note, .. } => finding(
+                "inspection",
+                Verdict::Hold,
+                format!("inspection found {result:?}: {note}"),
+                vec![id(event)],
+            ),
+            _ => {}
+        }
+    }
+    if !open_holds.is_empty() {
+        finding(
+            "holds",
+            Verdict::Hold,
+            format!("{} customs hold(s) still open", open_holds.len()),
+            open_holds,
+        );
+    }
+
+    // Custody: picked up, and no hand-over left unaccepted.
+    if !events
+        .iter()
+        .any(|e| matches!(e.body.kind, EventKind::PickUp))
+    {
+        finding(
+            "custody",
+            Verdict::Review,
+            "no carrier has recorded taking custody".into(),
+            vec![],
+        );
+    }
+    let mut offered: Option<(&SignedEvent, OrgId)> = None;
+    for event in events {
+        match &event.body.kind {
+            EventKind::HandOver { to } => offered = Some((event, to.clone())),
+            EventKind::Accept { .. } => offered = None,
+            _ => {}
+        }
+    }
+    if let Some((event, to)) = offered {
+        finding(
+            "custody",
+            Verdict::Review,
+            format!("the hand-over to {to} was never accepted: custody is unconfirmed"),
+            vec![id(event)],
+        );
+    }
+
+    let verdict = findings
+        .iter()
+        .map(|f| f.verdict)
+        .max()
+        .unwrap_or(Verdict::Release);
+    ReleaseReport {
+        verdict,
+        findings,
+        not_checked: vec![
+            "split consignments (needs the consignee's other shipments)",
+            "serial rules (run `waybill audit` on the declared serials)",
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waybill_protocol::event::EventKind as K;
+    use waybill_protocol::{Text, fixtures};
+
+    fn story(steps: Vec<(&str, K)>) -> Vec<SignedEvent> {
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(n, (org, kind))| fixtures::signed_event(org, n as u64 + 1, "S", kind))
+            .collect()
+    }
+
+    fn declare(edit: impl FnOnce(&mut waybill_protocol::event::Declaration)) -> (&'static str, K) {
+        let mut declaration = fixtures::declaration();
+        edit(&mut declaration);
+        ("platform", K::Declare(Box::new(declaration)))
+    }
+
+    fn clean() -> Vec<(&'static str, K)> {
+        vec![
+            declare(|_| {}),
+            ("carrier-a", K::PickUp),
+            (
+                "customs",
+                K::RiskAssessed {
+                    status: RiskStatus::Approved,
+                },
+            ),
+        ]
+    }
+
+    fn rules_found(steps: Vec<(&str, K)>) -> (Verdict, Vec<&'static str>) {
+        let report = release_check(&story(steps), &ReleasePolicy::default());
+        (
+            report.verdict,
+            report.findings.iter().map(|f| f.rule).collect(),
+        )
+    }
+
+    fn text(t: &str) -> Text {
+        Text::new(t).expect("test text")
+    }
+
+    #[test]
+    fn a_clean_history_is_released() {
+        assert_eq!(rules_found(clean()), (Verdict::Release, vec![]));
+    }
+
+    #[test]
+    fn each_rule_fails_on_its_own() {
+        let mut no_declaration = clean();
+        no_declaration.remove(0);
+        assert_eq!(
+            rules_found(no_declaration),
+            (Verdict::Hold, vec!["declaration"])
+        );
+
+        let mut no_ioss = clean();
+        no_ioss[0] = declare(|d| d.ioss = None);
+        assert_eq!(rules_found(no_ioss), (Verdict::Hold, vec!["ioss"]));
+
+        let mut high_value_without_ioss = clean();
+        high_value_without_ioss[0] = declare(|d| {
+            d.ioss = None;
+            d.items[0].value_minor = 20_000;
+        });
+        assert_eq!(
+            rules_found(high_value_without_ioss),
+            (Verdict::Release, vec![])
+        );
+
+        let mut other_currency = clean();
+        other_currency[0] = declare(|d| {
+            d.currency = CurrencyCode::new("USD").expect("currency");
+        });
+        assert_eq!(rules_found(other_currency), (Verdict::Review, vec!["ioss"]));
+
+        let mut cheap_shoes = clean();
+        cheap_shoes[0] = declare(|d| d.items[0].value_minor = 100);
+        assert_eq!(
+            rules_found(cheap_shoes),
+            (Verdict::Review, vec!["undervaluation"])
+        );
+
+        let mut no_risk = clean();
+        no_risk.pop();
+        assert_eq!(rules_found(no_risk), (Verdict::Hold, vec!["risk"]));
+
+        let mut screen = clean();
+        screen.push((
+            "customs",
+            K::RiskAssessed {
+                status: RiskStatus::Screen,
+            },
+        ));
+        assert_eq!(rules_found(screen), (Verdict::Review, vec!["risk"]));
+
+        let mut held = clean();
+        held.push((
+            "customs",
+            K::Hold {
+                reason: text("x-ray"),
+            },
+        ));
+        assert_eq!(rules_found(held.clone()), (Verdict::Hold, vec!["holds"]));
+        held.push((
+            "customs",
+            K::Inspect {
+                result: InspectionResult::Compliant,
+                note: text("ok"),
+            },
+        ));
+        assert_eq!(rules_found(held), (Verdict::Release, vec![]));
+
+        let mut discrepancy = clean();
+        discrepancy.push((
+            "customs",
+            K::Inspect {
+                result: InspectionResult::Discrepancy,
+                note: text("count"),
+            },
+        ));
+        assert_eq!(
+            rules_found(discrepancy),
+            (Verdict::Hold, vec!["inspection"])
+        );
+
+        let mut seized = clean();
+        seized.push((
+            "customs",
+            K::Seize {
+                reason: text("fake"),
+            },
+        ));
+        assert_eq!(rules_found(seized), (Verdict::Hold, vec!["seizure"]));
+
+        let mut not_picked_up = clean();
+        not_picked_up.remove(1);
+        assert_eq!(
+            rules_found(not_picked_up),
+            (Verdict::Review, vec!["custody"])
+        );
+
+        let mut dangling = clean();
+        dangling.push((
+            "carrier-a",
+            K::HandOver {
+                to: fixtures::org("carrier-b"),
+            },
+        ));
+        assert_eq!(
+            rules_found(dangling.clone()),
+            (Verdict::Review, vec!["custody"])
+        );
+        dangling.push((
+            "carrier-b",
+            K::Accept {
+                from: fixtures::org("carrier-a"),
+            },
+        ));
+        assert_eq!(rules_found(dangling), (Verdict::Release, vec![]));
+    }
+
+    #[test]
+    fn policies_are_checked_when_read() {
+        let bad = "low_value_threshold_minor = 15000\nthreshold_currency = \"EUR\"\n[[value_floor]]\nhs_prefix = \"64a\"\ncurrency = \"EUR\"\nmin_unit_value_minor = 1\n";
+        let error = ReleasePolicy::from_toml(bad).expect_err("bad prefix");
+        assert!(
+            error.to_string().contains("value_floor[0].hs_prefix"),
+            "{error}"
+        );
+        assert!(ReleasePolicy::from_toml("nonsense = 1").is_err());
+    }
+}
