@@ -68,6 +68,12 @@ enum Command {
     Verify { bundle: PathBuf },
     /// Follow committed events as they happen (one shipment's, or all), until interrupted.
     Watch { shipment: Option<String> },
+    /// Brand: the counterfeit audit of one item (GTIN SERIAL) on its verified history. Exit 0
+    /// only when clean; "data gap" findings are kept apart from "suspect" ones.
+    Audit {
+        #[arg(long, num_args = 2, value_names = ["GTIN", "SERIAL"], required = true)]
+        serial: Vec<String>,
+    },
     /// Customs: verified provenance + the release policy → RELEASE / REVIEW / HOLD with every
     /// reason. Exit 0 only for RELEASE.
     ReleaseCheck {
@@ -443,6 +449,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Keygen { out } => keygen(cli, out),
         Command::Event(command) => submit_event(cli, command),
+        Command::Audit { serial } => audit(cli, serial),
         Command::ReleaseCheck { shipment, policy } => {
             release_check(cli, shipment, policy.as_deref())
         }
@@ -587,6 +594,52 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
         }
     }
     if report.verdict == Verdict::Release {
+        Ok(())
+    } else {
+        Err(Failure::Rejected)
+    }
+}
+
+fn audit(cli: &Cli, serial: &[String]) -> Result<(), Failure> {
+    use waybill_client::audit::{AuditClass, audit_serial};
+    let [gtin, number] = serial else {
+        return Err(Failure::Usage("--serial takes GTIN and SERIAL".into()));
+    };
+    let item = Sgtin {
+        gtin: Gtin::new(gtin.as_str())?,
+        serial: Serial::new(number.as_str())?,
+    };
+    let rules = rules(cli)?;
+    let proof = NodeClient::new(&cli.node).serial_provenance(&item)?;
+    let history =
+        verified_history(&proof, &rules).map_err(|e| Failure::Verification(e.to_string()))?;
+    let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
+    let report = audit_serial(&item, &events, &rules);
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"height": history.height, "report": report})
+        );
+    } else {
+        let class = match report.class {
+            AuditClass::Clean => "CLEAN",
+            AuditClass::DataGap => "DATA GAP",
+            AuditClass::Suspect => "SUSPECT",
+        };
+        println!(
+            "{class} {gtin} / {number} (provenance verified as of block {}, {} events)",
+            history.height,
+            events.len()
+        );
+        for finding in &report.findings {
+            let class = match finding.class {
+                AuditClass::Suspect => "suspect",
+                _ => "data gap",
+            };
+            println!("  {class}: {} [{}]", finding.detail, finding.rule);
+        }
+    }
+    if report.class == AuditClass::Clean {
         Ok(())
     } else {
         Err(Failure::Rejected)

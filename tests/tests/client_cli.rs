@@ -318,6 +318,52 @@ fn a_custody_story_through_the_cli() {
         .collect();
     assert_eq!(rules, ["risk", "custody"]);
 
+    // The brand's audit: a commissioned item is clean; one a carrier names without any commission
+    // is suspect.
+    let commissioned = run(
+        0,
+        &[
+            "commission",
+            "BRAND-STOCK",
+            "--key",
+            &key("brand"),
+            "--epc",
+            "04012345000016:GENUINE1",
+        ],
+    );
+    assert_eq!(
+        commissioned.status.code(),
+        Some(0),
+        "{}",
+        text(&commissioned)
+    );
+    let clean = run(1, &["audit", "--serial", "04012345000016", "GENUINE1"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    assert!(text(&clean).starts_with("CLEAN"), "{}", text(&clean));
+    let fake = run(
+        2,
+        &[
+            "pickup",
+            "FAKE-PARCEL",
+            "--key",
+            &key("carrier-a"),
+            "--epc",
+            "04012345000016:COPY1",
+        ],
+    );
+    assert_eq!(fake.status.code(), Some(0), "{}", text(&fake));
+    let suspect = run(
+        3,
+        &["audit", "--serial", "04012345000016", "COPY1", "--json"],
+    );
+    assert_eq!(suspect.status.code(), Some(1), "{}", text(&suspect));
+    let report: Value = serde_json::from_slice(&suspect.stdout).unwrap();
+    assert_eq!(report["report"]["class"], "suspect");
+    assert_eq!(
+        report["report"]["findings"][0]["rule"],
+        "never_commissioned"
+    );
+
     // Delivered already: the ledger refuses, with its reason.
     let again = run(0, &["deliver", "CLI-STORY", "--key", &key("carrier-b")]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
