@@ -566,7 +566,26 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
     let history =
         verified_history(&proof, &rules).map_err(|e| Failure::Verification(e.to_string()))?;
     let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
-    let report = waybill_client::release::release_check(&events, &policy);
+    // The serial rules: each item the shipment names, audited on its own verified history.
+    let client = NodeClient::new(&cli.node);
+    let mut audits = Vec::new();
+    for serial in waybill_client::release::named_serials(&events) {
+        let serial_proof = client.serial_provenance(&serial)?;
+        verified_history(&serial_proof, &rules).map_err(|e| {
+            Failure::Verification(format!("item {} / {}: {e}", serial.gtin, serial.serial))
+        })?;
+        let serial_events: Vec<_> = serial_proof
+            .events
+            .iter()
+            .map(|p| p.event.clone())
+            .collect();
+        audits.push(waybill_client::audit::audit_serial(
+            &serial,
+            &serial_events,
+            &rules,
+        ));
+    }
+    let report = waybill_client::release::release_check(&events, &policy, Some(&audits));
     if cli.json {
         println!(
             "{}",
@@ -584,10 +603,12 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
             events.len()
         );
         for finding in &report.findings {
-            println!(
-                "  {:?}: {} [{}]",
-                finding.verdict, finding.detail, finding.rule
-            );
+            let level = match finding.verdict {
+                Verdict::Hold => "hold",
+                Verdict::Review => "review",
+                Verdict::Release => "note",
+            };
+            println!("  {level}: {} [{}]", finding.detail, finding.rule);
         }
         for rule in &report.not_checked {
             println!("  not checked: {rule}");
@@ -681,20 +702,20 @@ fn report(cli: &Cli, proof: &ProvenanceProof, rules: &ChainRules) -> Result<(), 
 }
 
 fn print_history(history: &VerifiedHistory) {
+    use std::io::Write;
     let key = match &history.key {
         waybill_protocol::index::IndexKey::Shipment(id) => format!("shipment {id}"),
         waybill_protocol::index::IndexKey::Serial(s) => format!("item {} / {}", s.gtin, s.serial),
     };
-    println!(
+    let mut lines = vec![format!(
         "VERIFIED {key} as of block {} ({}), against the genesis",
         history.height, history.block_hash
-    );
+    )];
     if !history.recorded {
-        println!("never recorded: the proof shows no event for it");
-        return;
+        lines.push("never recorded: the proof shows no event for it".into());
     }
     for entry in &history.entries {
-        println!(
+        lines.push(format!(
             "  {}  block {:>6}  {:<10} {:<14} {}{}",
             utc(entry.event_time_ms),
             entry.height,
@@ -705,7 +726,14 @@ fn print_history(history: &VerifiedHistory) {
                 .location
                 .as_ref()
                 .map_or(String::new(), |l| format!(" @ {l}"))
-        );
+        ));
+    }
+    // A reader that stops early (`| head`) closes the pipe: stop writing, quietly.
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! can be decided from that history, each finding naming the events behind it. The verdict is
 //! HOLD if any finding holds, else REVIEW if any asks for review, else RELEASE.
 //!
-//! Two rules of §8 need more than one shipment's history and are reported as not checked:
-//! split consignments (the consignee's other shipments) and the serial rules (`waybill audit`).
+//! The serial rules take the audits of the serials the shipment names (`crate::audit`): a suspect
+//! item holds the shipment, a data gap sends it to review. Split consignments need the
+//! consignee's other shipments and are reported as not checked.
 
 use serde::{Deserialize, Serialize};
 use waybill_protocol::event::{EventKind, InspectionResult, RiskStatus, SignedEvent};
@@ -84,8 +85,29 @@ pub struct ReleaseReport {
     pub not_checked: Vec<&'static str>,
 }
 
-/// Applies the policy to a shipment's verified history (its applied events, in order).
-pub fn release_check(events: &[SignedEvent], policy: &ReleasePolicy) -> ReleaseReport {
+/// The serials a shipment's events name (EPCs), without repeats, in order: what the serial rules
+/// audit.
+pub fn named_serials(events: &[SignedEvent]) -> Vec<waybill_protocol::event::Sgtin> {
+    let mut serials = Vec::new();
+    for event in events {
+        for epc in &event.body.epcs {
+            if let waybill_protocol::event::Epc::Sgtin(sgtin) = epc {
+                if !serials.contains(sgtin) {
+                    serials.push(sgtin.clone());
+                }
+            }
+        }
+    }
+    serials
+}
+
+/// Applies the policy to a shipment's verified history (its applied events, in order), with the
+/// audits of the serials it names (`named_serials`; pass `None` if they were not audited).
+pub fn release_check(
+    events: &[SignedEvent],
+    policy: &ReleasePolicy,
+    serial_audits: Option<&[crate::audit::AuditReport]>,
+) -> ReleaseReport {
     let mut findings = Vec::new();
     let mut finding = |rule, verdict, detail: String, events: Vec<Hash>| {
         findings.push(Finding {
@@ -248,18 +270,43 @@ pub fn release_check(events: &[SignedEvent], policy: &ReleasePolicy) -> ReleaseR
         );
     }
 
+    // Serial rules: a suspect item holds the shipment; a data gap (say, no coordinates to check
+    // travel with) is noted with verdict `Release`, so it is shown but decides nothing.
+    if let Some(audits) = serial_audits {
+        use crate::audit::AuditClass;
+        for audit in audits {
+            let verdict = match audit.class {
+                AuditClass::Clean => continue,
+                AuditClass::DataGap => Verdict::Release,
+                AuditClass::Suspect => Verdict::Hold,
+            };
+            for item in audit.findings.iter().filter(|f| f.class == audit.class) {
+                finding(
+                    "serial",
+                    verdict,
+                    format!(
+                        "item {} / {}: {} [{}]",
+                        audit.serial.gtin, audit.serial.serial, item.detail, item.rule
+                    ),
+                    item.events.clone(),
+                );
+            }
+        }
+    }
+
     let verdict = findings
         .iter()
         .map(|f| f.verdict)
         .max()
         .unwrap_or(Verdict::Release);
+    let mut not_checked = vec!["split consignments (needs the consignee's other shipments)"];
+    if serial_audits.is_none() {
+        not_checked.push("serial rules (the named serials were not audited)");
+    }
     ReleaseReport {
         verdict,
         findings,
-        not_checked: vec![
-            "split consignments (needs the consignee's other shipments)",
-            "serial rules (run `waybill audit` on the declared serials)",
-        ],
+        not_checked,
     }
 }
 
@@ -297,7 +344,7 @@ mod tests {
     }
 
     fn rules_found(steps: Vec<(&str, K)>) -> (Verdict, Vec<&'static str>) {
-        let report = release_check(&story(steps), &ReleasePolicy::default());
+        let report = release_check(&story(steps), &ReleasePolicy::default(), None);
         (
             report.verdict,
             report.findings.iter().map(|f| f.rule).collect(),
@@ -426,6 +473,41 @@ mod tests {
             },
         ));
         assert_eq!(rules_found(dangling), (Verdict::Release, vec![]));
+    }
+
+    #[test]
+    fn a_suspect_serial_holds_and_a_data_gap_is_only_noted() {
+        use crate::audit::{AuditClass, AuditFinding, AuditReport};
+        let audit = |class, rule| AuditReport {
+            serial: fixtures::sgtin("S1"),
+            class,
+            findings: vec![AuditFinding {
+                rule,
+                class,
+                detail: "test".into(),
+                events: vec![],
+            }],
+        };
+        let events = story(clean());
+        let policy = ReleasePolicy::default();
+        let suspect = release_check(
+            &events,
+            &policy,
+            Some(&[audit(AuditClass::Suspect, "never_commissioned")]),
+        );
+        assert_eq!(suspect.verdict, Verdict::Hold);
+        assert_eq!(suspect.findings[0].rule, "serial");
+        assert!(suspect.findings[0].detail.contains("never_commissioned"));
+        let gap = release_check(
+            &events,
+            &policy,
+            Some(&[audit(AuditClass::DataGap, "no_locations")]),
+        );
+        assert_eq!(gap.verdict, Verdict::Release);
+        assert_eq!(gap.findings.len(), 1);
+        assert_eq!(gap.not_checked.len(), 1);
+        let clean = release_check(&events, &policy, Some(&[audit(AuditClass::Clean, "none")]));
+        assert_eq!((clean.verdict, clean.findings.len()), (Verdict::Release, 0));
     }
 
     #[test]

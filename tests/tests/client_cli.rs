@@ -462,3 +462,48 @@ fn watch_prints_a_shipments_commits_as_they_happen() {
     );
     assert!(line.contains("platform"), "{line}");
 }
+
+/// `scripts/demo.sh`, the README's command, told against a cluster of this test: the verdicts
+/// are checked by the script itself (it fails on an unexpected one) and again here.
+#[test]
+fn the_demo_story_gives_the_expected_verdicts() {
+    let cluster = Cluster::start(4);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/demo.sh");
+    let output = Command::new("bash")
+        .arg(script)
+        .env("WAYBILL_NODE", &cluster.api[0])
+        .env("WAYBILL_GENESIS", &cluster.testnet.genesis_path)
+        .env("WAYBILL_DEMO_KEYS", cluster.testnet.dir.join("keys"))
+        .env("WAYBILL_BIN", workspace_binary("waybill"))
+        .output()
+        .unwrap();
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    let verdict_of = |what: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(what))
+            // The script pads each step's description to 58 columns, then prints the verdict.
+            .map(|l| {
+                l.get(59..)
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("no line for {what}:\n{shown}"))
+    };
+    assert_eq!(verdict_of("customs: release check "), "RELEASE");
+    assert_eq!(verdict_of("brand: audit of FAKE-"), "SUSPECT");
+    assert_eq!(verdict_of("verify it offline"), "VERIFIED");
+    assert_eq!(verdict_of("change one byte of a signature"), "NOT");
+    assert!(shown.contains("[never_commissioned]"), "{shown}");
+    assert!(shown.contains("[two_live_shipments]"), "{shown}");
+    assert_eq!(shown.matches("HOLD HAWB-").count(), 2, "{shown}");
+    assert!(shown.contains("signature does not verify"), "{shown}");
+    assert!(
+        shown.ends_with("done: every verdict as expected\n"),
+        "{shown}"
+    );
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The demo: one shipment's story told with the `waybill` CLI on a local 4-validator network, then
+# a counterfeit story, then a proof bundle checked offline and tampered with.
+#   scripts/demo.sh      from a fresh clone: setup, build, `scripts/testnet.sh up`, the story
+# Against a network that is already running (the integration test does this), set
+#   WAYBILL_NODE, WAYBILL_GENESIS, WAYBILL_DEMO_KEYS (the organisations' key directory) and
+#   WAYBILL_BIN (the `waybill` binary); nothing is built or started then.
+# Every step is one line. Verdicts are checked: the script fails if one is not as expected.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-target}"
+
+started_here=""
+if [[ -z "${WAYBILL_DEMO_KEYS:-}" ]]; then
+  started_here=1
+  bash scripts/setup.sh
+  cargo build --locked -q -p waybill-client
+  bash scripts/testnet.sh up >/dev/null
+  # shellcheck disable=SC1091
+  . .testnet/env
+  WAYBILL_DEMO_KEYS=.testnet/keys
+fi
+waybill="${WAYBILL_BIN:-$target_dir/debug/waybill}"
+keys="$WAYBILL_DEMO_KEYS"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+run=$(date +%s)                  # fresh ids on every run, so the demo can be repeated
+gtin=04012345000016
+declare_as="$work/declaration.json"
+cat >"$declare_as" <<'JSON'
+{
+  "consignor": {"name": "Shenzhen Sneaker Co", "address": null, "country": "CN", "registration": null},
+  "consignee": {"name": "J. Jansen", "address": null, "country": "NL", "registration": null},
+  "seller": null,
+  "items": [{"description": "Running shoes", "hs6": "640411", "gtin": "04012345000016",
+             "quantity": 1, "value_minor": 8990, "origin": "CN"}],
+  "currency": "EUR", "pieces": 1, "gross_mass_g": 1200, "ioss": "IM1234567890"
+}
+JSON
+
+# step "what happens" ORG waybill-args… : signs as ORG, prints one line.
+step() {
+  local what=$1 org=$2
+  shift 2
+  printf '%-58s ' "$what"
+  "$waybill" "$@" --key "$keys/$org.key" | tail -n 1
+}
+# expect VERDICT "what" waybill-args… : runs a check and insists on its first word.
+expect() {
+  local verdict=$1 what=$2 out
+  shift 2
+  out=$("$waybill" "$@" || true)
+  printf '%-58s %s\n' "$what" "$(head -n 1 <<<"$out")"
+  # The reasons, indented (grep finds none when there are none: not an error).
+  sed -n '2,$p' <<<"$out" | { grep -v '^  not checked' || true; } | sed 's/^/      /'
+  if [[ $(head -n 1 <<<"$out" | cut -d' ' -f1) != "$verdict" ]]; then
+    echo "demo: expected $verdict" >&2
+    exit 1
+  fi
+}
+
+echo "== a parcel from Shenzhen to Amsterdam (node $WAYBILL_NODE)"
+hawb="HAWB-$run"
+step "brand commissions SN-$run-1 and SN-$run-2" brand commission "STOCK-$run" --epc "$gtin:SN-$run-1" --epc "$gtin:SN-$run-2"
+step "platform declares $hawb" platform declare "$hawb" --declaration "$declare_as"
+step "carrier-a picks it up in Shenzhen" carrier-a pickup "$hawb" --at CNSZX --epc "$gtin:SN-$run-1"
+step "carrier-a hands over to carrier-b" carrier-a handover "$hawb" --to carrier-b
+step "carrier-b accepts" carrier-b accept "$hawb" --from carrier-a --at NLAMS
+step "customs: risk assessment approved" customs risk "$hawb" --status approved
+expect RELEASE "customs: release check" release-check "$hawb"
+step "customs releases" customs release "$hawb"
+step "carrier-b delivers" carrier-b deliver "$hawb" --at NLAMS
+
+echo "== counterfeits"
+fake="HAWB-$run-F"
+step "platform declares $fake" platform declare "$fake" --declaration "$declare_as"
+step "carrier-a picks it up with FAKE-$run (never commissioned)" carrier-a pickup "$fake" --epc "$gtin:FAKE-$run"
+expect SUSPECT "brand: audit of FAKE-$run" audit --serial "$gtin" "FAKE-$run"
+expect HOLD "customs: release check of $fake" release-check "$fake"
+live="HAWB-$run-L"
+copy="HAWB-$run-C"
+step "platform declares $live and $copy" platform declare "$live" --declaration "$declare_as"
+step "" platform declare "$copy" --declaration "$declare_as" >/dev/null
+step "carrier-a picks up $live with SN-$run-2" carrier-a pickup "$live" --epc "$gtin:SN-$run-2"
+step "carrier-b picks up $copy, also with SN-$run-2" carrier-b pickup "$copy" --epc "$gtin:SN-$run-2"
+expect SUSPECT "brand: audit of SN-$run-2" audit --serial "$gtin" "SN-$run-2"
+expect HOLD "customs: release check of $copy" release-check "$copy"
+
+echo "== a proof anyone can check"
+bundle="$work/$hawb.json"
+printf '%-58s ' "save $hawb's proof bundle"
+saved=$("$waybill" provenance "$hawb" --out "$bundle")
+head -n 1 <<<"$saved"
+expect VERIFIED "verify it offline (no node)" verify "$bundle" --node http://127.0.0.1:1
+python3 - "$bundle" <<'PY'
+import json, sys
+path = sys.argv[1]
+proof = json.load(open(path))
+signature = proof["events"][2]["event"]["signature"]
+proof["events"][2]["event"]["signature"] = ("1" if signature[0] != "1" else "2") + signature[1:]
+json.dump(proof, open(path, "w"))
+PY
+expect NOT "change one byte of a signature and verify again" verify "$bundle" --node http://127.0.0.1:1
+echo "done: every verdict as expected"
+if [[ -n "$started_here" ]]; then
+  echo "the network is still up: scripts/testnet.sh status | logs | down"
+fi
