@@ -1,9 +1,10 @@
 //! The Waybill SDK: signing identities (`keystore`), a client for a node's HTTP API (`node`),
 //! verified provenance laid out as a custody timeline (`timeline`), and the customs release
-//! check on a verified history (`release`), and the counterfeit audit of a serial (`audit`). EPCIS
-//! arrives with the rest of the client issue.
+//! check on a verified history (`release`), the counterfeit audit of a serial (`audit`), and
+//! EPCIS 2.0 JSON-LD import and export (`epcis`).
 
 pub mod audit;
+pub mod epcis;
 pub mod keystore;
 pub mod node;
 pub mod release;

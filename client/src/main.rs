@@ -68,6 +68,21 @@ enum Command {
     Verify { bundle: PathBuf },
     /// Follow committed events as they happen (one shipment's, or all), until interrupted.
     Watch { shipment: Option<String> },
+    /// Read an EPCIS 2.0 JSON-LD document, sign its events with --key and submit them in order.
+    ImportEpcis {
+        document: PathBuf,
+        #[arg(long, env = "WAYBILL_KEY")]
+        key: Option<PathBuf>,
+        /// The shipment for events that do not name one (`waybill:shipment`).
+        #[arg(long)]
+        shipment: Option<String>,
+    },
+    /// Write a shipment's verified history as an EPCIS 2.0 JSON-LD document.
+    ExportEpcis {
+        shipment: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Brand: the counterfeit audit of one item (GTIN SERIAL) on its verified history. Exit 0
     /// only when clean; "data gap" findings are kept apart from "suspect" ones.
     Audit {
@@ -450,6 +465,36 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Keygen { out } => keygen(cli, out),
         Command::Event(command) => submit_event(cli, command),
         Command::Audit { serial } => audit(cli, serial),
+        Command::ImportEpcis {
+            document,
+            key,
+            shipment,
+        } => import_epcis(cli, document, key.as_deref(), shipment.as_deref()),
+        Command::ExportEpcis { shipment, out } => {
+            let rules = rules(cli)?;
+            let proof = NodeClient::new(&cli.node)
+                .shipment_provenance(&ShipmentId::new(shipment.as_str())?)?;
+            verified_history(&proof, &rules).map_err(|e| Failure::Verification(e.to_string()))?;
+            let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let document =
+                waybill_protocol::json::to_pretty(&waybill_client::epcis::export(&events, now));
+            match out {
+                Some(path) => {
+                    std::fs::write(path, document)
+                        .map_err(|e| Failure::Usage(format!("writing {}: {e}", path.display())))?;
+                    println!(
+                        "wrote {} ({} events, verified)",
+                        path.display(),
+                        events.len()
+                    );
+                }
+                None => print!("{document}"),
+            }
+            Ok(())
+        }
         Command::ReleaseCheck { shipment, policy } => {
             release_check(cli, shipment, policy.as_deref())
         }
@@ -619,6 +664,64 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
     } else {
         Err(Failure::Rejected)
     }
+}
+
+fn import_epcis(
+    cli: &Cli,
+    document: &Path,
+    key: Option<&Path>,
+    shipment: Option<&str>,
+) -> Result<(), Failure> {
+    let genesis_path = cli.genesis.as_ref().ok_or_else(|| {
+        Failure::Usage("no genesis file: pass --genesis FILE or set WAYBILL_GENESIS".into())
+    })?;
+    let genesis = files::read_genesis(genesis_path)?;
+    let key = key.ok_or_else(|| {
+        Failure::Usage("no signing key: pass --key FILE or set WAYBILL_KEY".into())
+    })?;
+    let identity = waybill_client::keystore::load_identity(key, &genesis)?;
+    let bytes = files::read_bounded("EPCIS document", document)?;
+    let value: serde_json::Value = waybill_protocol::json::parse(&bytes)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", document.display())))?;
+    let first_nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64);
+    let signer = waybill_client::epcis::ImportSigner {
+        chain_id: genesis.chain_id.clone(),
+        key_id: identity.key_id.clone(),
+        first_nonce,
+        default_shipment: shipment.map(ShipmentId::new).transpose()?,
+    };
+    let bodies = waybill_client::epcis::import(&value, &signer)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", document.display())))?;
+    let client = NodeClient::new(&cli.node);
+    let mut last = None;
+    for body in bodies {
+        let event = waybill_protocol::SignedEvent::sign(body, &identity.keypair);
+        last = Some(client.submit(&event)?);
+    }
+    if let Some(id) = last {
+        // In order from one node: once the last is committed, so are the others.
+        match client.wait_committed(&id, std::time::Duration::from_secs(60))? {
+            EventState::Rejected { reason, .. } => {
+                println!("the last imported event was rejected: {reason}");
+                return Err(Failure::Rejected);
+            }
+            _ => println!(
+                "imported and committed {} event(s) from {}",
+                event_count(&value),
+                document.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn event_count(document: &serde_json::Value) -> usize {
+    document
+        .pointer("/epcisBody/eventList")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len)
 }
 
 fn audit(cli: &Cli, serial: &[String]) -> Result<(), Failure> {

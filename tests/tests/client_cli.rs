@@ -191,6 +191,47 @@ fn errors_exit_2_and_say_what_to_do() {
     );
     let again = waybill(&["keygen", "--out", key.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2), "keygen overwrote a key");
+
+    // Signing needs a genesis and a key that is there, private, and in the genesis.
+    let testnet = waybill_genesis::testnet::create(&waybill_genesis::testnet::TestnetPlan {
+        chain_id: waybill_protocol::ChainId::new("waybill-errors").unwrap(),
+        validators: 4,
+        base_port: None,
+        genesis_time_ms: waybill_protocol::fixtures::NOW_MS,
+        out: dir.path().join("net"),
+    })
+    .unwrap();
+    let genesis = testnet.genesis_path.to_str().unwrap().to_string();
+    let missing_key = dir.path().join("nowhere.key");
+    let output = waybill(&[
+        "pickup",
+        "S-1",
+        "--genesis",
+        &genesis,
+        "--key",
+        missing_key.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("nowhere.key"), "{}", text(&output));
+    let no_key = waybill(&["pickup", "S-1", "--genesis", &genesis]);
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(
+        text(&no_key).contains("--key FILE or set WAYBILL_KEY"),
+        "{}",
+        text(&no_key)
+    );
+    let carrier_key = testnet.dir.join("keys").join("carrier-a.key");
+    std::fs::set_permissions(&carrier_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exposed = waybill(&[
+        "pickup",
+        "S-1",
+        "--genesis",
+        &genesis,
+        "--key",
+        carrier_key.to_str().unwrap(),
+    ]);
+    assert_eq!(exposed.status.code(), Some(2));
+    assert!(text(&exposed).contains("chmod 600"), "{}", text(&exposed));
 }
 
 /// A shipment's custody story told only with the CLI, each organisation with its own key file;
@@ -362,6 +403,57 @@ fn a_custody_story_through_the_cli() {
     assert_eq!(
         report["report"]["findings"][0]["rule"],
         "never_commissioned"
+    );
+
+    // EPCIS: a brand's existing system feeds a commissioning ObjectEvent and a packing
+    // AggregationEvent; they commit, and the export reads them back as EPCIS.
+    let document = cluster.dir.path().join("epcis.json");
+    std::fs::write(
+        &document,
+        serde_json::to_vec(&serde_json::json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-01-01T00:00:00.000Z",
+            "epcisBody": {"eventList": [
+                {"type": "ObjectEvent", "eventTime": "2026-01-01T00:00:00.000Z", "eventTimeZoneOffset": "+01:00",
+                 "epcList": ["https://id.gs1.org/01/04012345000016/21/EPCIS1"], "action": "ADD", "bizStep": "commissioning"},
+                {"type": "AggregationEvent", "eventTime": "2026-01-01T00:10:00.000Z", "eventTimeZoneOffset": "+01:00",
+                 "parentID": "https://id.gs1.org/00/000000000000000017",
+                 "childEPCs": ["https://id.gs1.org/01/04012345000016/21/EPCIS1"], "action": "ADD", "bizStep": "packing"}
+            ]}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let imported = run(
+        1,
+        &[
+            "import-epcis",
+            document.to_str().unwrap(),
+            "--key",
+            &key("brand"),
+            "--shipment",
+            "EPCIS-STOCK",
+        ],
+    );
+    assert_eq!(imported.status.code(), Some(0), "{}", text(&imported));
+    let exported = run(2, &["export-epcis", "EPCIS-STOCK"]);
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported));
+    let exported: Value = serde_json::from_slice(&exported.stdout).unwrap();
+    let list = exported["epcisBody"]["eventList"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        (list[0]["type"].as_str(), list[0]["bizStep"].as_str()),
+        (Some("ObjectEvent"), Some("commissioning"))
+    );
+    assert_eq!(
+        (list[1]["type"].as_str(), list[1]["bizStep"].as_str()),
+        (Some("AggregationEvent"), Some("packing"))
+    );
+    assert_eq!(
+        list[1]["parentID"],
+        "https://id.gs1.org/00/000000000000000017"
     );
 
     // Delivered already: the ledger refuses, with its reason.
