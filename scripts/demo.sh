@@ -27,10 +27,11 @@ trap 'rm -rf "$work"' EXIT
 run=$(date +%s)                  # fresh ids on every run, so the demo can be repeated
 gtin=04012345000016
 declare_as="$work/declaration.json"
-cat >"$declare_as" <<'JSON'
+# A consignee of this run only: the release check sums a consignee's consignments over 30 days.
+cat >"$declare_as" <<JSON
 {
   "consignor": {"name": "Shenzhen Sneaker Co", "address": null, "country": "CN", "registration": null},
-  "consignee": {"name": "J. Jansen", "address": null, "country": "NL", "registration": null},
+  "consignee": {"name": "J. Jansen $run", "address": null, "country": "NL", "registration": null},
   "seller": null,
   "items": [{"description": "Running shoes", "hs6": "640411", "gtin": "04012345000016",
              "quantity": 1, "value_minor": 8990, "origin": "CN"}],

@@ -86,8 +86,11 @@ enum Command {
     /// Brand: the counterfeit audit of one item (GTIN SERIAL) on its verified history. Exit 0
     /// only when clean; "data gap" findings are kept apart from "suspect" ones.
     Audit {
-        #[arg(long, num_args = 2, value_names = ["GTIN", "SERIAL"], required = true)]
-        serial: Vec<String>,
+        #[arg(long, num_args = 2, value_names = ["GTIN", "SERIAL"], required_unless_present = "gtin", conflicts_with = "gtin")]
+        serial: Option<Vec<String>>,
+        /// Every serial of this GTIN the ledger has seen (the node lists them; each is verified).
+        #[arg(long)]
+        gtin: Option<String>,
     },
     /// Customs: verified provenance + the release policy → RELEASE / REVIEW / HOLD with every
     /// reason. Exit 0 only for RELEASE.
@@ -464,7 +467,16 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Keygen { out } => keygen(cli, out),
         Command::Event(command) => submit_event(cli, command),
-        Command::Audit { serial } => audit(cli, serial),
+        Command::Audit {
+            serial: Some(serial),
+            ..
+        } => audit(cli, serial),
+        Command::Audit {
+            gtin: Some(gtin), ..
+        } => audit_gtin(cli, gtin),
+        Command::Audit { .. } => Err(Failure::Usage(
+            "pass --serial GTIN SERIAL or --gtin GTIN".into(),
+        )),
         Command::ImportEpcis {
             document,
             key,
@@ -594,6 +606,65 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
+/// The consignee's other consignments in the policy's window, each from its own verified
+/// history (the node's listing only says where to look). `None` without a declaration.
+fn related_consignments(
+    client: &NodeClient,
+    rules: &ChainRules,
+    events: &[waybill_protocol::SignedEvent],
+    policy: &waybill_client::release::ReleasePolicy,
+) -> Result<Option<Vec<waybill_client::release::RelatedConsignment>>, Failure> {
+    let Some((event, declaration)) = events.iter().find_map(|e| match &e.body.kind {
+        EventKind::Declare(d) => Some((e, d)),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let window_ms = u64::from(policy.split_window_days) * 86_400_000;
+    let since = event.body.event_time_ms.saturating_sub(window_ms);
+    let consignee = &declaration.consignee;
+    let listed =
+        client.declarations_to(consignee.name.as_str(), consignee.country.as_str(), since)?;
+    let mut related = Vec::new();
+    for (shipment, _, _) in listed {
+        if shipment == event.body.shipment {
+            continue;
+        }
+        let proof = client.shipment_provenance(&shipment)?;
+        verified_history(&proof, rules)
+            .map_err(|e| Failure::Verification(format!("related shipment {shipment}: {e}")))?;
+        let found = proof.events.iter().find_map(|p| match &p.event.body.kind {
+            EventKind::Declare(d) => Some((p.event.body.id(), p.event.body.event_time_ms, d)),
+            _ => None,
+        });
+        // Only what the verified history says counts: same consignee, inside the window.
+        if let Some((id, time, other)) = found {
+            let same = other.consignee.country == consignee.country
+                && fold_name(other.consignee.name.as_str()) == fold_name(consignee.name.as_str());
+            if same
+                && time + window_ms >= event.body.event_time_ms
+                && time <= event.body.event_time_ms + window_ms
+            {
+                related.push(waybill_client::release::RelatedConsignment {
+                    shipment,
+                    value_minor: other.total_value_minor().unwrap_or(u64::MAX),
+                    currency: other.currency.clone(),
+                    declaration: id,
+                });
+            }
+        }
+    }
+    Ok(Some(related))
+}
+
+/// Case and spacing folded, as the node's consignee listing folds names.
+fn fold_name(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(), Failure> {
     use waybill_client::release::{ReleasePolicy, Verdict};
     let policy = match policy {
@@ -630,7 +701,9 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
             &rules,
         ));
     }
-    let report = waybill_client::release::release_check(&events, &policy, Some(&audits));
+    let related = related_consignments(&client, &rules, &events, &policy)?;
+    let report =
+        waybill_client::release::release_check(&events, &policy, Some(&audits), related.as_deref());
     if cli.json {
         println!(
             "{}",
@@ -724,8 +797,83 @@ fn event_count(document: &serde_json::Value) -> usize {
         .map_or(0, Vec::len)
 }
 
+/// Audits one serial on its verified history.
+fn audit_one(
+    client: &NodeClient,
+    rules: &ChainRules,
+    item: &Sgtin,
+) -> Result<(u64, usize, waybill_client::audit::AuditReport), Failure> {
+    let proof = client.serial_provenance(item)?;
+    let history = verified_history(&proof, rules)
+        .map_err(|e| Failure::Verification(format!("item {} / {}: {e}", item.gtin, item.serial)))?;
+    let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
+    Ok((
+        history.height,
+        events.len(),
+        waybill_client::audit::audit_serial(item, &events, rules),
+    ))
+}
+
+fn audit_gtin(cli: &Cli, gtin: &str) -> Result<(), Failure> {
+    use waybill_client::audit::AuditClass;
+    let gtin = Gtin::new(gtin)?;
+    let rules = rules(cli)?;
+    let client = NodeClient::new(&cli.node);
+    let (serials, truncated) = client.serials_of_gtin(&gtin)?;
+    let mut reports = Vec::new();
+    for serial in serials {
+        let item = Sgtin {
+            gtin: gtin.clone(),
+            serial,
+        };
+        reports.push(audit_one(&client, &rules, &item)?.2);
+    }
+    let worst = reports
+        .iter()
+        .map(|r| r.class)
+        .max()
+        .unwrap_or(AuditClass::Clean);
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"gtin": gtin, "class": worst, "truncated": truncated, "reports": reports})
+        );
+    } else {
+        let count = |class| reports.iter().filter(|r| r.class == class).count();
+        println!(
+            "GTIN {gtin}: {} serials seen, {} clean, {} data gap, {} suspect (each verified){}",
+            reports.len(),
+            count(AuditClass::Clean),
+            count(AuditClass::DataGap),
+            count(AuditClass::Suspect),
+            if truncated {
+                "; the node's list was cut short"
+            } else {
+                ""
+            }
+        );
+        for report in reports.iter().filter(|r| r.class != AuditClass::Clean) {
+            for finding in &report.findings {
+                let class = match finding.class {
+                    AuditClass::Suspect => "suspect",
+                    _ => "data gap",
+                };
+                println!(
+                    "  {}: {class}: {} [{}]",
+                    report.serial.serial, finding.detail, finding.rule
+                );
+            }
+        }
+    }
+    if worst == AuditClass::Clean {
+        Ok(())
+    } else {
+        Err(Failure::Rejected)
+    }
+}
+
 fn audit(cli: &Cli, serial: &[String]) -> Result<(), Failure> {
-    use waybill_client::audit::{AuditClass, audit_serial};
+    use waybill_client::audit::AuditClass;
     let [gtin, number] = serial else {
         return Err(Failure::Usage("--serial takes GTIN and SERIAL".into()));
     };
@@ -734,15 +882,11 @@ fn audit(cli: &Cli, serial: &[String]) -> Result<(), Failure> {
         serial: Serial::new(number.as_str())?,
     };
     let rules = rules(cli)?;
-    let proof = NodeClient::new(&cli.node).serial_provenance(&item)?;
-    let history =
-        verified_history(&proof, &rules).map_err(|e| Failure::Verification(e.to_string()))?;
-    let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
-    let report = audit_serial(&item, &events, &rules);
+    let (height, event_count, report) = audit_one(&NodeClient::new(&cli.node), &rules, &item)?;
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"height": history.height, "report": report})
+            serde_json::json!({"height": height, "report": report})
         );
     } else {
         let class = match report.class {
@@ -751,9 +895,7 @@ fn audit(cli: &Cli, serial: &[String]) -> Result<(), Failure> {
             AuditClass::Suspect => "SUSPECT",
         };
         println!(
-            "{class} {gtin} / {number} (provenance verified as of block {}, {} events)",
-            history.height,
-            events.len()
+            "{class} {gtin} / {number} (provenance verified as of block {height}, {event_count} events)"
         );
         for finding in &report.findings {
             let class = match finding.class {

@@ -251,6 +251,54 @@ impl NodeClient {
         Ok(())
     }
 
+    /// Serials of `gtin` that applied events named: the node's word (verify each), and whether
+    /// the node cut the list short.
+    pub fn serials_of_gtin(
+        &self,
+        gtin: &waybill_protocol::Gtin,
+    ) -> Result<(Vec<waybill_protocol::Serial>, bool), ClientError> {
+        match self.get(&format!("/v1/gtins/{gtin}/serials"))? {
+            (200, body) => Ok((
+                Self::parse("the serial listing", body["serials"].clone())?,
+                body["truncated"] == true,
+            )),
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
+    /// Shipments declared to a consignee since `since_ms`, as (shipment, value, currency): the
+    /// node's word (verify each).
+    pub fn declarations_to(
+        &self,
+        name: &str,
+        country: &str,
+        since_ms: u64,
+    ) -> Result<Vec<(ShipmentId, u64, String)>, ClientError> {
+        let url = format!("{}/v1/consignees/declarations", self.base);
+        let result = self
+            .agent
+            .get(&url)
+            .query("name", name)
+            .query("country", country)
+            .query("since_ms", since_ms.to_string())
+            .call();
+        match self.answer("GET /v1/consignees/declarations", result)? {
+            (200, body) => {
+                let list = body["declarations"].as_array().cloned().unwrap_or_default();
+                list.into_iter()
+                    .map(|d| {
+                        Ok((
+                            Self::parse("a listed shipment", d["shipment"].clone())?,
+                            d["value_minor"].as_u64().unwrap_or(u64::MAX),
+                            d["currency"].as_str().unwrap_or("").to_string(),
+                        ))
+                    })
+                    .collect()
+            }
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
     fn provenance(&self, path: &str) -> Result<ProvenanceProof, ClientError> {
         match self.get(path)? {
             // 404 carries the proof that the key was never recorded.

@@ -3,8 +3,8 @@
 //! HOLD if any finding holds, else REVIEW if any asks for review, else RELEASE.
 //!
 //! The serial rules take the audits of the serials the shipment names (`crate::audit`): a suspect
-//! item holds the shipment, a data gap sends it to review. Split consignments need the
-//! consignee's other shipments and are reported as not checked.
+//! item holds the shipment, a data gap is noted. The split-consignment rule takes the
+//! consignee's other consignments in the window, each from its own verified history.
 
 use serde::{Deserialize, Serialize};
 use waybill_protocol::event::{EventKind, InspectionResult, RiskStatus, SignedEvent};
@@ -17,9 +17,26 @@ pub struct ReleasePolicy {
     /// Consignments up to this value (minor units of `threshold_currency`) need an IOSS number.
     pub low_value_threshold_minor: u64,
     pub threshold_currency: CurrencyCode,
+    /// Other low-value consignments to the same consignee within this many days are summed:
+    /// together over the threshold, they look like one consignment split to stay under it.
+    #[serde(default = "default_split_window_days")]
+    pub split_window_days: u32,
     /// Unit values below these floors suggest undervaluation.
     #[serde(default, rename = "value_floor")]
     pub value_floors: Vec<ValueFloor>,
+}
+
+fn default_split_window_days() -> u32 {
+    30
+}
+
+/// Another shipment to the same consignee, from its verified history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelatedConsignment {
+    pub shipment: waybill_protocol::ShipmentId,
+    pub value_minor: u64,
+    pub currency: CurrencyCode,
+    pub declaration: Hash,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +124,7 @@ pub fn release_check(
     events: &[SignedEvent],
     policy: &ReleasePolicy,
     serial_audits: Option<&[crate::audit::AuditReport]>,
+    related: Option<&[RelatedConsignment]>,
 ) -> ReleaseReport {
     let mut findings = Vec::new();
     let mut finding = |rule, verdict, detail: String, events: Vec<Hash>| {
@@ -294,12 +312,53 @@ pub fn release_check(
         }
     }
 
+    // Split consignments: this and the consignee's other low-value consignments in the window,
+    // each under the threshold, together over it.
+    if let (Some(related), Some((event, declaration))) = (related, declaration) {
+        let own = declaration.total_value_minor().unwrap_or(u64::MAX);
+        let threshold = policy.low_value_threshold_minor;
+        let same: Vec<&RelatedConsignment> = related
+            .iter()
+            .filter(|r| {
+                r.currency == declaration.currency
+                    && r.value_minor <= threshold
+                    && r.shipment != event.body.shipment
+            })
+            .collect();
+        let total = same
+            .iter()
+            .fold(own, |sum, r| sum.saturating_add(r.value_minor));
+        if declaration.currency == policy.threshold_currency
+            && own <= threshold
+            && !same.is_empty()
+            && total > threshold
+        {
+            let mut events = vec![id(event)];
+            events.extend(same.iter().map(|r| r.declaration));
+            finding(
+                "split_consignment",
+                Verdict::Review,
+                format!(
+                    "{} other consignment(s) to {} within {} days; together {total} {}, over the threshold of {threshold}",
+                    same.len(),
+                    declaration.consignee.name,
+                    policy.split_window_days,
+                    declaration.currency
+                ),
+                events,
+            );
+        }
+    }
+
     let verdict = findings
         .iter()
         .map(|f| f.verdict)
         .max()
         .unwrap_or(Verdict::Release);
-    let mut not_checked = vec!["split consignments (needs the consignee's other shipments)"];
+    let mut not_checked = Vec::new();
+    if related.is_none() {
+        not_checked.push("split consignments (the consignee's other shipments were not fetched)");
+    }
     if serial_audits.is_none() {
         not_checked.push("serial rules (the named serials were not audited)");
     }
@@ -344,7 +403,7 @@ mod tests {
     }
 
     fn rules_found(steps: Vec<(&str, K)>) -> (Verdict, Vec<&'static str>) {
-        let report = release_check(&story(steps), &ReleasePolicy::default(), None);
+        let report = release_check(&story(steps), &ReleasePolicy::default(), None, None);
         (
             report.verdict,
             report.findings.iter().map(|f| f.rule).collect(),
@@ -494,6 +553,7 @@ mod tests {
             &events,
             &policy,
             Some(&[audit(AuditClass::Suspect, "never_commissioned")]),
+            None,
         );
         assert_eq!(suspect.verdict, Verdict::Hold);
         assert_eq!(suspect.findings[0].rule, "serial");
@@ -502,12 +562,45 @@ mod tests {
             &events,
             &policy,
             Some(&[audit(AuditClass::DataGap, "no_locations")]),
+            None,
         );
         assert_eq!(gap.verdict, Verdict::Release);
         assert_eq!(gap.findings.len(), 1);
-        assert_eq!(gap.not_checked.len(), 1);
-        let clean = release_check(&events, &policy, Some(&[audit(AuditClass::Clean, "none")]));
+        assert_eq!(
+            gap.not_checked.len(),
+            1,
+            "split consignments were not fetched"
+        );
+        let clean = release_check(
+            &events,
+            &policy,
+            Some(&[audit(AuditClass::Clean, "none")]),
+            None,
+        );
         assert_eq!((clean.verdict, clean.findings.len()), (Verdict::Release, 0));
+    }
+
+    #[test]
+    fn consignments_split_to_stay_under_the_threshold_go_to_review() {
+        let events = story(clean());
+        let policy = ReleasePolicy::default();
+        let other = |value_minor| RelatedConsignment {
+            shipment: fixtures::shipment("OTHER"),
+            value_minor,
+            currency: CurrencyCode::new("EUR").expect("currency"),
+            declaration: Hash([7; 32]),
+        };
+        // 89.90 + 70.00 > 150: split.
+        let split = release_check(&events, &policy, None, Some(&[other(7_000)]));
+        assert_eq!(split.verdict, Verdict::Review);
+        assert_eq!(split.findings[0].rule, "split_consignment");
+        assert_eq!(split.findings[0].events.len(), 2);
+        // 89.90 + 50.00 ≤ 150: fine; and a high-value other consignment is not part of a split.
+        let fine = release_check(&events, &policy, None, Some(&[other(5_000)]));
+        assert_eq!(fine.verdict, Verdict::Release);
+        assert!(!fine.not_checked.iter().any(|n| n.contains("split")));
+        let high = release_check(&events, &policy, None, Some(&[other(20_000)]));
+        assert_eq!(high.verdict, Verdict::Release);
     }
 
     #[test]

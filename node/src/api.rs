@@ -59,6 +59,8 @@ pub fn router(state: ApiState) -> Router {
             "/v1/serials/{gtin}/{serial}/provenance",
             get(serial_provenance),
         )
+        .route("/v1/gtins/{gtin}/serials", get(serials_of_gtin))
+        .route("/v1/consignees/declarations", get(declarations_to))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/status", get(status))
@@ -405,6 +407,60 @@ async fn serial_provenance(
     let serial = Serial::new(serial)
         .map_err(|e| ApiError::bad_request("malformed_id", format!("serial: {e}")))?;
     provenance(state, IndexKey::Serial(Sgtin { gtin, serial })).await
+}
+
+/// Entries one listing answer holds at most.
+const LISTING_MAX: usize = 10_000;
+const LISTING_NOTE: &str =
+    "a listing is this node's word, not a proof: fetch and verify each member's provenance";
+
+async fn serials_of_gtin(
+    State(state): State<ApiState>,
+    Path(gtin): Path<String>,
+) -> ApiResult<Response> {
+    let gtin =
+        Gtin::new(gtin).map_err(|e| ApiError::bad_request("malformed_id", format!("gtin: {e}")))?;
+    let shared = state.shared.clone();
+    let query = gtin.clone();
+    let (serials, truncated) =
+        blocking(move || Ok(shared.read_ledger().serials_of_gtin(&query, LISTING_MAX)?)).await?;
+    Ok(Json(
+        json!({"gtin": gtin, "serials": serials, "truncated": truncated, "note": LISTING_NOTE}),
+    )
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsigneeQuery {
+    name: String,
+    country: String,
+    #[serde(default)]
+    since_ms: u64,
+}
+
+async fn declarations_to(
+    State(state): State<ApiState>,
+    Query(query): Query<ConsigneeQuery>,
+) -> ApiResult<Response> {
+    if query.name.trim().is_empty() || query.name.len() > 256 || query.country.len() != 2 {
+        return Err(ApiError::bad_request(
+            "malformed_query",
+            "name: 1 to 256 characters and country: a 2-letter code are required",
+        ));
+    }
+    let key = crate::ledger::rocks::consignee_key(&query.name, &query.country);
+    let shared = state.shared.clone();
+    let (declarations, truncated) = blocking(move || {
+        Ok(shared
+            .read_ledger()
+            .declarations_to(&key, query.since_ms, LISTING_MAX)?)
+    })
+    .await?;
+    Ok(
+        Json(json!({"declarations": declarations, "truncated": truncated, "note": LISTING_NOTE}))
+            .into_response(),
+    )
 }
 
 fn block_json(shared: &Shared, height: u64) -> ApiResult<Option<serde_json::Value>> {

@@ -111,23 +111,76 @@ fn provenance_is_verified_and_a_saved_bundle_fails_once_tampered() {
 
     let original: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
     type Tampering = Box<dyn Fn(&mut Value)>;
+    // The ledger issue's tampering list, each with the message the verifier must give.
+    let flip = |hex: &str| {
+        format!(
+            "{}{}",
+            if hex.starts_with('0') { "1" } else { "0" },
+            &hex[1..]
+        )
+    };
     let tamperings: Vec<(&str, Tampering, &str)> = vec![
         (
-            "an event's nonce",
+            "an event's body altered",
             Box::new(|b: &mut Value| b["events"][1]["event"]["body"]["nonce"] = 999.into()),
-            "",
+            "chain rebuild",
         ),
         (
-            "an event dropped",
+            "an event left out",
             Box::new(|b: &mut Value| {
                 b["events"].as_array_mut().unwrap().remove(0);
             }),
-            "",
+            "events are missing or extra",
         ),
         (
-            "the header's height",
+            "events reordered",
+            Box::new(|b: &mut Value| b["events"].as_array_mut().unwrap().swap(0, 1)),
+            "chain rebuild",
+        ),
+        (
+            "an event's signature",
+            Box::new(move |b: &mut Value| {
+                let signature = b["events"][1]["event"]["signature"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                b["events"][1]["event"]["signature"] = flip(&signature).into();
+            }),
+            "signature does not verify",
+        ),
+        (
+            "a certificate signature",
+            Box::new(move |b: &mut Value| {
+                let signature = b["certificate"]["signatures"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                b["certificate"]["signatures"][0] = flip(&signature).into();
+            }),
+            "certificate",
+        ),
+        (
+            "the header's height (certificate no longer matches)",
             Box::new(|b: &mut Value| b["header"]["height"] = 999_999.into()),
-            "",
+            "certificate",
+        ),
+        (
+            "the header's index root",
+            Box::new(move |b: &mut Value| {
+                let root = b["header"]["index_root"].as_str().unwrap().to_string();
+                b["header"]["index_root"] = flip(&root).into();
+            }),
+            "certificate",
+        ),
+        (
+            "the record's count",
+            Box::new(|b: &mut Value| b["record"]["count"] = 7.into()),
+            "map proof",
+        ),
+        (
+            "the map proof",
+            Box::new(|b: &mut Value| b["map_proof"] = "00".into()),
+            "map proof",
         ),
         (
             "not a bundle",
@@ -357,7 +410,25 @@ fn a_custody_story_through_the_cli() {
         .iter()
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(rules, ["risk", "custody"]);
+    // (CLI-STORY went to the same consignee: together they look split.)
+    assert_eq!(rules, ["risk", "custody", "split_consignment"]);
+    // Now two consignments to J. Jansen (NL) within 30 days, EUR 89.90 each: together over the
+    // EUR 150 threshold, so CLI-STORY looks split.
+    let check = run(2, &["release-check", "CLI-STORY", "--json"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["report"]["verdict"], "review", "{report}");
+    assert_eq!(
+        report["report"]["findings"][0]["rule"], "split_consignment",
+        "{report}"
+    );
+    assert_eq!(
+        report["report"]["findings"][0]["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // The brand's audit: a commissioned item is clean; one a carrier names without any commission
     // is suspect.
@@ -454,6 +525,31 @@ fn a_custody_story_through_the_cli() {
     assert_eq!(
         list[1]["parentID"],
         "https://id.gs1.org/00/000000000000000017"
+    );
+
+    // The whole GTIN: every serial the ledger has seen, each audited on its verified history.
+    let whole = run(0, &["audit", "--gtin", "04012345000016", "--json"]);
+    assert_eq!(whole.status.code(), Some(1), "{}", text(&whole));
+    let whole: Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert_eq!(whole["class"], "suspect");
+    let classes: Vec<(&str, &str)> = whole["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["serial"]["serial"].as_str().unwrap(),
+                r["class"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("COPY1", "suspect"),
+            ("EPCIS1", "data_gap"),
+            ("GENUINE1", "clean")
+        ]
     );
 
     // Delivered already: the ledger refuses, with its reason.
