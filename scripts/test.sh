@@ -12,5 +12,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== cargo build (the binaries the multi-process tests run: waybill-node, waybill)"
+# `cargo test` builds a package's binaries only for that package's own integration tests; the
+# tests crate runs the node and the CLI as processes, so they are built here first.
+cargo build --workspace --locked --bins
 echo "== cargo test"
 cargo test --workspace --locked
