@@ -97,51 +97,12 @@ fn parse_epc(at: &str, uri: &str) -> Result<Epc, EpcisError> {
 }
 
 fn iso_time(ms: u64) -> String {
-    let seconds = ms / 1000;
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        ms % 1000
-    )
+    crate::time::iso8601(ms)
 }
 
 fn parse_iso_time(at: &str, text: &str) -> Result<u64, EpcisError> {
-    let bad = || error(at, format!("{text:?} is not YYYY-MM-DDTHH:MM:SS[.mmm]Z"));
-    let text = text.strip_suffix('Z').ok_or_else(bad)?;
-    let (date, time) = text.split_once('T').ok_or_else(bad)?;
-    let number = |s: &str| s.parse::<i64>().map_err(|_| bad());
-    let d: Vec<&str> = date.split('-').collect();
-    let t: Vec<&str> = time.split(':').collect();
-    if d.len() != 3 || t.len() != 3 {
-        return Err(bad());
-    }
-    let (year, month, day) = (number(d[0])?, number(d[1])?, number(d[2])?);
-    let (seconds, millis) = match t[2].split_once('.') {
-        Some((s, m)) => (number(s)?, number(&format!("{m:0<3}")[..3])?),
-        None => (number(t[2])?, 0),
-    };
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let total = days * 86_400 + number(t[0])? * 3600 + number(t[1])? * 60 + seconds;
-    u64::try_from(total * 1000 + millis).map_err(|_| bad())
+    crate::time::parse_iso8601(text)
+        .ok_or_else(|| error(at, format!("{text:?} is not YYYY-MM-DDTHH:MM:SS[.mmm]Z")))
 }
 
 fn offset(minutes: i16) -> String {

@@ -8,4 +8,5 @@ pub mod epcis;
 pub mod keystore;
 pub mod node;
 pub mod release;
+pub mod time;
 pub mod timeline;

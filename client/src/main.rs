@@ -640,7 +640,8 @@ fn related_consignments(
         // Only what the verified history says counts: same consignee, inside the window.
         if let Some((id, time, other)) = found {
             let same = other.consignee.country == consignee.country
-                && fold_name(other.consignee.name.as_str()) == fold_name(consignee.name.as_str());
+                && waybill_protocol::ids::fold_name(other.consignee.name.as_str())
+                    == waybill_protocol::ids::fold_name(consignee.name.as_str());
             if same
                 && time + window_ms >= event.body.event_time_ms
                 && time <= event.body.event_time_ms + window_ms
@@ -655,14 +656,6 @@ fn related_consignments(
         }
     }
     Ok(Some(related))
-}
-
-/// Case and spacing folded, as the node's consignee listing folds names.
-fn fold_name(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(), Failure> {
@@ -982,26 +975,10 @@ fn print_history(history: &VerifiedHistory) {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SSZ` from Unix milliseconds (civil-from-days, proleptic Gregorian).
+/// `YYYY-MM-DD HH:MM:SSZ` from Unix milliseconds.
 fn utc(ms: u64) -> String {
-    let seconds = ms / 1000;
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let (year, month, day, hour, minute, second, _) = waybill_client::time::civil(ms);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}Z")
 }
 
 #[cfg(test)]

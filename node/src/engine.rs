@@ -25,7 +25,10 @@ use waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
 use waybill_protocol::{CommitCertificate, Hash, Keypair, ValidatorIndex};
 
 use crate::consensus::wal::{Replay, WalEntry};
-use crate::consensus::{Consensus, Input, Output, SignatureCheck, Signer, TimeoutStep};
+use crate::consensus::{
+    Consensus, Input, Output, SignatureCheck, SignedPosition, Signer, TimeoutStep,
+    message_position, proposal_position, vote_position,
+};
 use crate::ledger::{BlockProposal, ExecutedBlock, LedgerError};
 use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse};
 use crate::node::{CommittedBlock, CommittedEvent, Shared};
@@ -165,20 +168,6 @@ impl std::fmt::Debug for Engine {
             .field("height", &self.consensus.height())
             .field("round", &self.consensus.round())
             .finish()
-    }
-}
-
-fn position(message: &ConsensusMessage) -> (u64, u32, u8) {
-    match message {
-        ConsensusMessage::Proposal(p) => (p.proposal.height, p.proposal.round, 0),
-        ConsensusMessage::Vote(v) => (
-            v.vote.height,
-            v.vote.round,
-            match v.vote.step {
-                waybill_protocol::VoteStep::Prevote => 1,
-                waybill_protocol::VoteStep::Precommit => 2,
-            },
-        ),
     }
 }
 
@@ -370,7 +359,7 @@ impl Engine {
     fn perform(&mut self, output: Output, queue: &mut VecDeque<Input>) -> Result<(), EngineError> {
         match output {
             Output::CastProposal(proposal) => {
-                let at = (proposal.height, proposal.round, 0);
+                let at = proposal_position(&proposal);
                 let signed = match self.own_at(at) {
                     Some(ConsensusMessage::Proposal(p)) => p,
                     _ => match self.signer.sign_proposal(proposal) {
@@ -394,14 +383,7 @@ impl Engine {
                 queue.push_back(Input::Message(ConsensusMessage::Proposal(signed)));
             }
             Output::CastVote(vote) => {
-                let at = (
-                    vote.height,
-                    vote.round,
-                    match vote.step {
-                        waybill_protocol::VoteStep::Prevote => 1,
-                        waybill_protocol::VoteStep::Precommit => 2,
-                    },
-                );
+                let at = vote_position(&vote);
                 let signed = match self.own_at(at) {
                     Some(ConsensusMessage::Vote(v)) => v,
                     _ => match self.signer.sign_vote(vote) {
@@ -491,16 +473,16 @@ impl Engine {
         Ok(())
     }
 
-    fn own_at(&self, at: (u64, u32, u8)) -> Option<ConsensusMessage> {
+    fn own_at(&self, at: SignedPosition) -> Option<ConsensusMessage> {
         self.own
             .iter()
-            .find(|message| position(message) == at)
+            .find(|message| message_position(message) == at)
             .cloned()
     }
 
     fn remember_own(&mut self, message: ConsensusMessage) {
-        let at = position(&message);
-        self.own.retain(|existing| position(existing) != at);
+        let at = message_position(&message);
+        self.own.retain(|existing| message_position(existing) != at);
         self.own.push(message);
     }
 
@@ -549,8 +531,8 @@ impl Engine {
         let round = self.consensus.round();
         let height = self.consensus.height();
         for message in &self.own {
-            let (h, r, _) = position(message);
-            if h == height && r == round {
+            let at = message_position(message);
+            if at.height == height && at.round == round {
                 self.send_own(message);
             }
         }
@@ -701,41 +683,51 @@ impl Engine {
         certificate: &CommitCertificate,
     ) -> Result<(), EngineError> {
         let height = block.header.height;
-        let feed: Vec<CommittedEvent> = block
-            .events
+        let ids: Vec<Hash> = block.events.iter().map(CheckedEvent::id).collect();
+        let rejected: Vec<&'static str> = block
+            .outcomes
             .iter()
-            .zip(&block.outcomes)
-            .enumerate()
-            .map(|(index, (event, outcome))| CommittedEvent {
-                height,
-                index: index as u32,
-                id: event.id(),
-                event: event.event().clone(),
-                outcome: outcome.clone(),
+            .filter_map(|outcome| match outcome {
+                EventOutcome::Rejected { rejection } => Some(rejection.code()),
+                EventOutcome::Applied => None,
             })
             .collect();
+        // The stream's copy of the events is made only when someone is listening.
+        let feed: Option<Vec<CommittedEvent>> =
+            (self.shared.commits.receiver_count() > 0).then(|| {
+                block
+                    .events
+                    .iter()
+                    .zip(&block.outcomes)
+                    .zip(&ids)
+                    .enumerate()
+                    .map(|(index, ((event, outcome), id))| CommittedEvent {
+                        height,
+                        index: index as u32,
+                        id: *id,
+                        event: event.event().clone(),
+                        outcome: outcome.clone(),
+                    })
+                    .collect()
+            });
         let admitted = {
             let mut ledger = self.shared.write_ledger();
             ledger.commit(block, certificate)?;
             self.shared.height.store(height, Ordering::Release);
-            self.shared
-                .lock_mempool()
-                .remove_committed(feed.iter().map(|e| &e.id))
+            self.shared.lock_mempool().remove_committed(&ids)
         };
         self.wal.start_height(height + 1)?;
         let metrics = &self.shared.metrics;
         for at in admitted {
             metrics.commit_latency.observe(at.elapsed());
         }
-        for event in &feed {
-            if let EventOutcome::Rejected { rejection } = &event.outcome {
-                metrics.events_rejected.add(rejection.code());
-            }
+        for code in rejected {
+            metrics.events_rejected.add(code);
         }
         metrics.blocks_committed.fetch_add(1, Ordering::Relaxed);
         metrics
             .events_committed
-            .fetch_add(feed.len() as u64, Ordering::Relaxed);
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
         metrics
             .block_interval
             .observe(self.height_started.elapsed());
@@ -745,11 +737,13 @@ impl Engine {
             .last_commit
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
-        tracing::info!(height, events = feed.len(), "committed");
-        let _ = self.shared.commits.send(Arc::new(CommittedBlock {
-            height,
-            events: feed,
-        }));
+        tracing::info!(height, events = ids.len(), "committed");
+        if let Some(events) = feed {
+            let _ = self
+                .shared
+                .commits
+                .send(Arc::new(CommittedBlock { height, events }));
+        }
         self.executed.clear();
         self.proposed.retain(|_, b| b.header.height > height);
         self.awaiting_body.clear();

@@ -403,6 +403,15 @@ fn check_network_address(value: &str) -> Check {
     }
 }
 
+/// A name with case and runs of spaces folded: how "J.  Jansen" and "j. jansen" are found to be
+/// the same consignee.
+pub fn fold_name(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 impl Gtin {
     /// The GS1 company prefix space this GTIN belongs to: the digits after the indicator digit.
     pub fn is_under_prefix(&self, prefix: &Gs1CompanyPrefix) -> bool {

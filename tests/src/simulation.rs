@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use waybill_node::consensus::wal::{WalEntry, encode_record, read_records, replay};
-use waybill_node::consensus::{Consensus, Input, Output, SignatureCheck, Signer};
+use waybill_node::consensus::{
+    Consensus, Input, Output, SignatureCheck, Signer, message_position, proposal_position,
+    vote_position,
+};
 use waybill_protocol::block::ConsensusMessage;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{CommitCertificate, Hash, ValidatorIndex, VoteStep, fixtures};
@@ -187,20 +190,6 @@ pub struct Simulation {
     pub evidence: u64,
     /// Time spent inside the state machines' `apply`, for the benchmark.
     pub apply_time: std::time::Duration,
-}
-
-fn position(message: &ConsensusMessage) -> (u64, u32, u8) {
-    match message {
-        ConsensusMessage::Proposal(p) => (p.proposal.height, p.proposal.round, 0),
-        ConsensusMessage::Vote(v) => (
-            v.vote.height,
-            v.vote.round,
-            match v.vote.step {
-                VoteStep::Prevote => 1,
-                VoteStep::Precommit => 2,
-            },
-        ),
-    }
 }
 
 impl Simulation {
@@ -481,12 +470,8 @@ impl Simulation {
     /// WAL already holds at that position. False if the node crashed on the way.
     fn cast(&mut self, node: usize, unsigned: Cast) -> Result<bool, SafetyViolation> {
         let at = match &unsigned {
-            Cast::Vote(vote) => (
-                vote.height,
-                vote.round,
-                if vote.step == VoteStep::Prevote { 1 } else { 2 },
-            ),
-            Cast::Proposal(proposal) => (proposal.height, proposal.round, 0),
+            Cast::Vote(vote) => vote_position(vote),
+            Cast::Proposal(proposal) => proposal_position(proposal),
         };
         if self.nodes[node].behaviour == Behaviour::Equivocator {
             self.equivocate(node, unsigned);
@@ -495,7 +480,7 @@ impl Simulation {
         if let Some(logged) = self.nodes[node]
             .own
             .iter()
-            .find(|m| position(m) == at)
+            .find(|m| message_position(m) == at)
             .cloned()
         {
             self.enqueue(0, node, Event::Input(Input::Message(logged.clone())));

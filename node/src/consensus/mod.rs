@@ -7,7 +7,9 @@ pub mod signer;
 pub mod state_machine;
 pub mod wal;
 
-pub use signer::{SignError, Signer};
+pub use signer::{
+    SignError, SignedPosition, Signer, message_position, proposal_position, vote_position,
+};
 pub use state_machine::{
     Consensus, Evidence, EvidenceError, Input, MessageRejection, Output, SignatureCheck, Timeout,
     TimeoutStep,

@@ -42,7 +42,8 @@ pub struct Signer {
     last: Option<LastSigned>,
 }
 
-fn vote_position(vote: &Vote) -> SignedPosition {
+/// Where a vote sits: (height, round, step 1 = prevote, 2 = precommit).
+pub fn vote_position(vote: &Vote) -> SignedPosition {
     SignedPosition {
         height: vote.height,
         round: vote.round,
@@ -53,11 +54,21 @@ fn vote_position(vote: &Vote) -> SignedPosition {
     }
 }
 
-fn proposal_position(proposal: &Proposal) -> SignedPosition {
+/// Where a proposal sits: (height, round, step 0).
+pub fn proposal_position(proposal: &Proposal) -> SignedPosition {
     SignedPosition {
         height: proposal.height,
         round: proposal.round,
         step: 0,
+    }
+}
+
+/// Where a signed consensus message sits; two messages of one validator at one position conflict.
+pub fn message_position(message: &waybill_protocol::block::ConsensusMessage) -> SignedPosition {
+    use waybill_protocol::block::ConsensusMessage;
+    match message {
+        ConsensusMessage::Proposal(p) => proposal_position(&p.proposal),
+        ConsensusMessage::Vote(v) => vote_position(&v.vote),
     }
 }
 

@@ -81,11 +81,7 @@ const FAMILIES: [&str; 15] = [
 
 /// The listing key of a consignee: name (case and spacing folded) and country, hashed.
 pub fn consignee_key(name: &str, country: &str) -> Hash {
-    let folded: String = name
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
+    let folded = waybill_protocol::ids::fold_name(name);
     Hash::of_parts(&[
         b"waybill/consignee/v1",
         folded.as_bytes(),

@@ -12,7 +12,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -117,27 +116,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Follows node `node`'s stream and records when each event id was committed.
 fn follow(cluster: &Cluster, node: usize, committed: Arc<Mutex<HashMap<String, Instant>>>) {
-    let url = format!("{}/v1/stream", cluster.api[node]);
+    let client = waybill_client::node::NodeClient::new(&cluster.api[node]);
     std::thread::spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(None)
-            .build()
-            .into();
-        let response = agent.get(&url).call().unwrap();
-        let reader = std::io::BufReader::new(response.into_body().into_reader());
-        for line in reader.lines() {
-            let Ok(line) = line else { break };
-            if let Some(data) = line.strip_prefix("data:") {
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(data.trim()) {
-                    if let Some(id) = value["id"].as_str() {
-                        committed
-                            .lock()
-                            .unwrap()
-                            .insert(id.to_string(), Instant::now());
-                    }
-                }
+        let _ = client.follow(None, |event| {
+            if let Some(id) = event["id"].as_str() {
+                committed
+                    .lock()
+                    .unwrap()
+                    .insert(id.to_string(), Instant::now());
             }
-        }
+            true
+        });
     });
 }
 
