@@ -35,6 +35,9 @@ enum Command {
         /// Validator i uses ports BASE+2i (p2p) and BASE+2i+1 (API); default: free ports.
         #[arg(long)]
         base_port: Option<u16>,
+        /// Event signing keys per organisation: keys/<org>.key, then keys/<org>-1.key, …
+        #[arg(long, default_value_t = 1)]
+        keys_per_organisation: usize,
     },
     /// Check a genesis file; exit 0 if valid, 1 if it is refused (with the reason), 2 if unreadable.
     Validate { file: PathBuf },
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
             out,
             chain_id,
             base_port,
+            keys_per_organisation,
         } => {
             let genesis_time_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
                 validators,
                 base_port,
                 genesis_time_ms,
+                keys_per_organisation,
                 out,
             };
             match testnet::create(&plan) {

@@ -29,6 +29,10 @@ pub struct TestnetPlan {
     /// Validator i listens on `base_port + 2i` (p2p) and `+ 1` (API); `None` picks free ports.
     pub base_port: Option<u16>,
     pub genesis_time_ms: u64,
+    /// Event signing keys per organisation (at least 1): key 0 is `keys/<org>.key`, key i is
+    /// `keys/<org>-<i>.key`. Several keys let one organisation sign from several systems (a
+    /// carrier's depots, the benchmark's submitters), each with its own nonces.
+    pub keys_per_organisation: usize,
     pub out: PathBuf,
 }
 
@@ -46,6 +50,8 @@ pub struct Testnet {
 pub enum TestnetError {
     #[error("--validators must be between 1 and {max}, not {count}")]
     ValidatorCount { count: usize, max: usize },
+    #[error("--keys-per-organisation must be between 1 and {max}, not {count}")]
+    KeyCount { count: usize, max: usize },
     #[error("--base-port {base}: the last validator would need port {last}, above 65535")]
     PortRange { base: u16, last: u32 },
     #[error("output directory {0} exists and is not empty; choose another or remove it")]
@@ -83,6 +89,13 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
             max,
         });
     }
+    let max_keys = waybill_protocol::limits::KEYS_PER_ORGANISATION_MAX;
+    if plan.keys_per_organisation == 0 || plan.keys_per_organisation > max_keys {
+        return Err(TestnetError::KeyCount {
+            count: plan.keys_per_organisation,
+            max: max_keys,
+        });
+    }
     let ports = allocate_ports(plan.base_port, plan.validators)?;
     prepare_output(&plan.out)?;
     let dir = fs::canonicalize(&plan.out).map_err(io("output directory", &plan.out))?;
@@ -93,26 +106,36 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
     let mut key_paths = Vec::new();
     for (id, name, country, role) in TESTNET_ORGANISATIONS {
         let org = OrgId::new(id).expect("default organisation ids are valid");
-        let keypair = Keypair::generate()?;
-        let path = keys_dir.join(format!("{id}.key"));
-        KeyFile {
-            keypair: keypair.clone(),
-            chain_id: Some(plan.chain_id.clone()),
-            purpose: Some(KeyPurpose::Events {
-                key: KeyId {
-                    org: org.clone(),
-                    index: 0,
-                },
-            }),
+        let mut signing_keys = Vec::new();
+        for index in 0..plan.keys_per_organisation {
+            let keypair = Keypair::generate()?;
+            let file = match index {
+                0 => format!("{id}.key"),
+                _ => format!("{id}-{index}.key"),
+            };
+            let path = keys_dir.join(file);
+            KeyFile {
+                keypair: keypair.clone(),
+                chain_id: Some(plan.chain_id.clone()),
+                purpose: Some(KeyPurpose::Events {
+                    key: KeyId {
+                        org: org.clone(),
+                        index: index as u16,
+                    },
+                }),
+            }
+            .write(&path)?;
+            if index == 0 {
+                key_paths.push((id, path));
+            }
+            signing_keys.push(keypair.public_key());
         }
-        .write(&path)?;
-        key_paths.push((id, path));
         organisations.push(Organisation {
             id: org,
             name: PartyName::new(name).expect("default names are valid"),
             country: CountryCode::new(country).expect("default countries are valid"),
             roles: vec![role],
-            signing_keys: vec![keypair.public_key()],
+            signing_keys,
             gs1_prefixes: if role == Role::Brand {
                 vec![
                     Gs1CompanyPrefix::new(TESTNET_BRAND_GS1_PREFIX)

@@ -98,29 +98,16 @@ pub fn admit(
     now_ms: u64,
     origin: Origin,
 ) -> Result<Hash, AdmissionRefusal> {
-    let rules = &shared.rules;
-    event
-        .body
-        .validate(rules.chain_id(), now_ms)
-        .map_err(|error| AdmissionRefusal::Malformed(error.to_string()))?;
-    let checked = CheckedEvent::check(rules, event).map_err(|error| match error {
-        AdmissionError::UnknownSigner { signer } => AdmissionRefusal::UnknownSigner { signer },
-        AdmissionError::BadSignature { signer } => AdmissionRefusal::BadSignature { signer },
-        AdmissionError::Malformed(error) => AdmissionRefusal::Malformed(error.to_string()),
-    })?;
-    let body = &checked.event().body;
-    let event_type = body.kind.event_type();
-    let signer = rules
-        .signer(&body.signer)
-        .ok_or_else(|| AdmissionRefusal::UnknownSigner {
-            signer: body.signer.clone(),
+    let checked =
+        CheckedEvent::admit(&shared.rules, event, now_ms).map_err(|error| match error {
+            AdmissionError::UnknownSigner { signer } => AdmissionRefusal::UnknownSigner { signer },
+            AdmissionError::BadSignature { signer } => AdmissionRefusal::BadSignature { signer },
+            AdmissionError::Malformed(error) => AdmissionRefusal::Malformed(error.to_string()),
+            AdmissionError::NotPermitted { org, event_type } => {
+                AdmissionRefusal::NotPermitted { org, event_type }
+            }
         })?;
-    if !rules.may_sign(signer, event_type) {
-        return Err(AdmissionRefusal::NotPermitted {
-            org: body.signer.org.clone(),
-            event_type,
-        });
-    }
+    let body = &checked.event().body;
     // The ledger stays read-locked until the event is in the mempool: a commit (which holds the
     // write lock while it clears committed events from the mempool) cannot slip in between.
     let ledger = shared.read_ledger();
@@ -173,9 +160,15 @@ pub fn restore_pending(
     let mut forget = Vec::new();
     for event in pending {
         let id = event.body.id();
-        match admit(shared, event, now_ms, Origin::Client) {
+        match admit(shared, event.clone(), now_ms, Origin::Client) {
             Ok(_) => restored += 1,
             Err(AdmissionRefusal::Mempool(MempoolRefusal::Duplicate { .. })) => restored += 1,
+            // A later nonce of its signer committed while this node was down. The API already
+            // promised this event a place in the chain, so it goes in and execution rejects it
+            // as a replay, on the record where its submitter can read why.
+            Err(AdmissionRefusal::Replay { .. }) if readmit_replay(shared, event, now_ms) => {
+                restored += 1
+            }
             Err(refusal) => {
                 tracing::info!(event = %id, %refusal, "pending event from before the restart dropped");
                 forget.push(id);
@@ -184,6 +177,21 @@ pub fn restore_pending(
     }
     shared.read_ledger().forget_pending(&forget)?;
     Ok((restored, forget.len()))
+}
+
+/// Puts a restored event whose nonce went stale into the mempool without the nonce check.
+fn readmit_replay(shared: &Shared, event: SignedEvent, now_ms: u64) -> bool {
+    let Ok(checked) = CheckedEvent::admit(&shared.rules, event, now_ms) else {
+        return false;
+    };
+    // Lock order: ledger, then mempool (as in `admit`).
+    let ledger = shared.read_ledger();
+    if !matches!(ledger.event_location(&checked.id()), Ok(None)) {
+        return false;
+    }
+    let inserted = shared.lock_mempool().insert(checked, false).is_ok();
+    drop(ledger);
+    inserted
 }
 
 /// Where an event is, as `GET /v1/events/{id}` reports it.

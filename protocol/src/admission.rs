@@ -3,8 +3,8 @@
 //! block building, validation, execution — takes it as proof and never verifies again.
 
 use crate::crypto::{self, Hash};
-use crate::event::{EventError, SignedEvent};
-use crate::ids::KeyId;
+use crate::event::{EventError, EventType, SignedEvent};
+use crate::ids::{KeyId, OrgId};
 use crate::rules::ChainRules;
 
 /// A signed event whose signer is a genesis key and whose signature verifies.
@@ -23,6 +23,8 @@ pub enum AdmissionError {
     BadSignature { signer: KeyId },
     #[error(transparent)]
     Malformed(#[from] EventError),
+    #[error("type: {org} has no role allowing {event_type} events")]
+    NotPermitted { org: OrgId, event_type: EventType },
 }
 
 impl CheckedEvent {
@@ -48,6 +50,30 @@ impl CheckedEvent {
             id,
             encoded_len,
         })
+    }
+
+    /// Everything a node checks about a submitted event before it looks at its ledger, in the
+    /// order the API reports: the body's own rules against `now_ms` (the node's clock, passed
+    /// in so this stays pure), the signature, then the signer's role for the event's kind.
+    pub fn admit(
+        rules: &ChainRules,
+        event: SignedEvent,
+        now_ms: u64,
+    ) -> Result<CheckedEvent, AdmissionError> {
+        event.body.validate(rules.chain_id(), now_ms)?;
+        let checked = CheckedEvent::check(rules, event)?;
+        let body = &checked.event.body;
+        let event_type = body.kind.event_type();
+        let permitted = rules
+            .signer(&body.signer)
+            .is_some_and(|signer| rules.may_sign(signer, event_type));
+        if !permitted {
+            return Err(AdmissionError::NotPermitted {
+                org: body.signer.org.clone(),
+                event_type,
+            });
+        }
+        Ok(checked)
     }
 
     /// Decodes (bounded) and checks.

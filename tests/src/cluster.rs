@@ -44,7 +44,8 @@ pub struct Cluster {
     pub testnet: Testnet,
     processes: Vec<Option<Child>>,
     pub api: Vec<String>,
-    keys: BTreeMap<String, Keypair>,
+    /// Event signing keys by organisation and key index.
+    keys: BTreeMap<(String, u16), Keypair>,
     nonces: BTreeMap<String, u64>,
     agent: ureq::Agent,
 }
@@ -60,12 +61,18 @@ pub struct Answer {
 impl Cluster {
     /// Creates a testnet of `validators` nodes and starts them all.
     pub fn start(validators: usize) -> Cluster {
+        Cluster::start_with_keys(validators, 1)
+    }
+
+    /// As [`Cluster::start`], with `keys_per_organisation` event signing keys per organisation.
+    pub fn start_with_keys(validators: usize, keys_per_organisation: usize) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let testnet = testnet::create(&TestnetPlan {
             chain_id: ChainId::new("waybill-it").expect("chain id"),
             validators,
             base_port: None,
             genesis_time_ms: fixtures::NOW_MS - 86_400_000,
+            keys_per_organisation,
             out: dir.path().join("net"),
         })
         .expect("testnet");
@@ -79,10 +86,15 @@ impl Cluster {
             .genesis
             .organisations
             .iter()
-            .map(|org| {
-                let path = testnet.dir.join("keys").join(format!("{}.key", org.id));
-                let key = KeyFile::read(&path, None).expect("organisation key");
-                (org.id.to_string(), key.keypair)
+            .flat_map(|org| (0..keys_per_organisation).map(move |index| (org, index)))
+            .map(|(org, index)| {
+                let file = match index {
+                    0 => format!("{}.key", org.id),
+                    _ => format!("{}-{index}.key", org.id),
+                };
+                let key = KeyFile::read(&testnet.dir.join("keys").join(file), None)
+                    .expect("organisation key");
+                ((org.id.to_string(), index as u16), key.keypair)
             })
             .collect();
         let agent = ureq::Agent::config_builder()
@@ -249,7 +261,17 @@ impl Cluster {
     }
 
     pub fn keypair(&self, org: &str) -> &Keypair {
-        &self.keys[org]
+        self.keypair_at(org, 0)
+    }
+
+    /// `org`'s event signing key number `index`.
+    pub fn keypair_at(&self, org: &str, index: u16) -> &Keypair {
+        &self.keys[&(org.to_string(), index)]
+    }
+
+    /// The process id of a running node.
+    pub fn pid(&self, node: usize) -> Option<u32> {
+        self.processes[node].as_ref().map(Child::id)
     }
 
     /// An event signed by `org`'s key with its next nonce.

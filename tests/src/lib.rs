@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod cluster;
+pub mod load;
 pub mod simulation;
 
 use std::collections::BTreeMap;

@@ -251,6 +251,7 @@ fn errors_exit_2_and_say_what_to_do() {
         validators: 4,
         base_port: None,
         genesis_time_ms: waybill_protocol::fixtures::NOW_MS,
+        keys_per_organisation: 1,
         out: dir.path().join("net"),
     })
     .unwrap();

@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use waybill_node::ledger::{Ledger, LedgerOptions};
+use waybill_protocol::admission::CheckedEvent;
 use waybill_protocol::event::EventKind;
 use waybill_protocol::provenance::ProvenanceProof;
 use waybill_protocol::rules::ChainRules;
@@ -185,6 +187,50 @@ fn a_killed_validator_catches_up_by_sync_and_its_chain_is_identical() {
         assert!(
             cluster.verify_chain(node).status.success(),
             "verify-chain on node {node}"
+        );
+    }
+}
+
+/// A node that accepted an event and died before anyone else heard of it, while its signer's
+/// later nonce committed elsewhere: the event is not dropped at restart. It commits, rejected
+/// as a replay, so its submitter can read what became of it.
+#[test]
+fn an_accepted_event_whose_nonce_went_stale_while_its_node_was_down_is_rejected_on_the_record() {
+    let mut cluster = Cluster::start(4);
+    let declare = || EventKind::Declare(Box::new(waybill_protocol::fixtures::declaration()));
+    let first = cluster.event_with_nonce("platform", 1, "STALE-1", declare());
+    let later = cluster.event_with_nonce("platform", 2, "STALE-2", declare());
+    cluster.stop(3);
+    {
+        // What node 3 would hold had it answered 202 for `first` and died before gossiping it.
+        let rules = ChainRules::new(cluster.testnet.genesis.clone()).unwrap();
+        let ledger = Ledger::open(
+            &cluster.data_dir(3).join("ledger"),
+            rules.clone(),
+            LedgerOptions::default(),
+        )
+        .unwrap();
+        let checked = CheckedEvent::check(&rules, first.clone()).unwrap();
+        ledger.keep_pending(&[&checked]).unwrap();
+    }
+    let later_id = id_of(&cluster.submit(0, &later));
+    cluster.wait_until(COMMIT_WAIT, "the later nonce to commit", |c| {
+        c.committed_on(0, &later_id)
+    });
+    cluster.start_node(3);
+    let first_id = first.body.id().to_string();
+    cluster.wait_until(COMMIT_WAIT, "the stale event on every node", |c| {
+        (0..4).all(|node| c.committed_on(node, &first_id))
+    });
+    for node in 0..4 {
+        let state = &cluster
+            .get(node, &format!("/v1/events/{first_id}"))
+            .unwrap()
+            .body["state"];
+        assert_eq!(state["status"], "rejected", "node {node}: {state}");
+        assert_eq!(
+            state["rejection"]["reason"], "replay",
+            "node {node}: {state}"
         );
     }
 }

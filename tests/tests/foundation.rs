@@ -19,6 +19,7 @@ fn make_testnet(dir: &Path, validators: usize) -> Testnet {
         validators,
         base_port: None,
         genesis_time_ms: fixtures::NOW_MS,
+        keys_per_organisation: 1,
         out: dir.to_path_buf(),
     })
     .unwrap()

@@ -313,3 +313,31 @@ proptest! {
         }
     }
 }
+
+/// The provenance fuzz target starts from real proofs and accepts a verifying input only if it
+/// proves what one of them proves; those seeds must be what today's ledger makes. Run with
+/// `WAYBILL_BLESS=1` to rewrite them after a deliberate format change.
+#[test]
+fn the_fuzz_seed_proofs_are_the_ones_a_ledger_makes_today() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_with_story(dir.path());
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../protocol/fuzz/seeds/provenance_verify");
+    for (file, shipment) in [("story.proof", SHIPMENT), ("absence.proof", "NEVER-SEEN")] {
+        let proof = ledger
+            .provenance(&IndexKey::Shipment(fixtures::shipment(shipment)))
+            .unwrap();
+        proof.verify(&rules()).unwrap();
+        let path = seeds.join(file);
+        if std::env::var_os("WAYBILL_BLESS").is_some() {
+            std::fs::create_dir_all(&seeds).unwrap();
+            std::fs::write(&path, proof.encode()).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap();
+        assert!(
+            committed == proof.encode(),
+            "{} is stale: rerun this test with WAYBILL_BLESS=1",
+            path.display()
+        );
+    }
+}
