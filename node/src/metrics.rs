@@ -81,6 +81,8 @@ pub struct Metrics {
     pub gossip_invalid: ReasonCounter,
     pub blocks_synced: AtomicU64,
     pub engine_queue_full: AtomicU64,
+    /// Gossip messages libp2p gave up sending to a peer (queue full or too long queued).
+    pub gossip_dropped: AtomicU64,
     pub consensus_rejected: AtomicU64,
     pub evidence: AtomicU64,
 }
@@ -171,6 +173,12 @@ impl Metrics {
             "waybill_engine_queue_full_total",
             "Network inputs dropped because the engine queue was full.",
             &self.engine_queue_full,
+        );
+        counter(
+            &mut out,
+            "waybill_gossip_messages_dropped_total",
+            "Gossip messages not sent to a slow peer (its queue was full, or they waited too long).",
+            &self.gossip_dropped,
         );
         counter(
             &mut out,

@@ -229,6 +229,9 @@ impl NetworkSetup {
     }
 }
 
+/// How long a gossip message may wait in a peer's send queue before libp2p gives it up.
+const GOSSIP_QUEUE_PATIENCE: Duration = Duration::from_secs(60);
+
 /// Gossip tuned for a small, fixed validator set: the defaults (mesh_n 6, mesh_n_low 5) never
 /// form a mesh with three peers, so the mesh is sized to the set and publishing floods.
 fn gossip_config(validators: usize) -> Result<gossipsub::Config, NetworkError> {
@@ -246,6 +249,12 @@ fn gossip_config(validators: usize) -> Result<gossipsub::Config, NetworkError> {
         .heartbeat_interval(Duration::from_millis(500))
         .max_transmit_size(CONSENSUS_GOSSIP_BYTES_MAX)
         .duplicate_cache_time(Duration::from_secs(60))
+        // libp2p abandons a queued message after 5 s (1 s when forwarding). An event batch that
+        // never reaches the proposer lets its signer's later nonces commit first, and the batch
+        // then commits as replays: under load, late is far better than never. The queues stay
+        // bounded by the mempool's bounds at the sender.
+        .publish_queue_duration(GOSSIP_QUEUE_PATIENCE)
+        .forward_queue_duration(GOSSIP_QUEUE_PATIENCE)
         .build()
         .map_err(|e| NetworkError::Libp2p(format!("gossipsub config: {e}")))
 }
@@ -280,6 +289,9 @@ struct Network {
     to_engine: SyncSender<EngineInput>,
     sync_in_flight: Option<(OutboundRequestId, tokio::time::Instant)>,
     sync_cursor: usize,
+    /// The height range of the last sync response handed to the engine: requests continue
+    /// after it instead of asking for blocks already on their way.
+    sync_handed: Option<(u64, u64)>,
     /// Invalid gossip per sending peer (genesis peers only, so bounded by the validator set).
     invalid_gossip: HashMap<PeerId, f64>,
 }
@@ -369,6 +381,7 @@ pub async fn run(
         to_engine: channels.to_engine,
         sync_in_flight: None,
         sync_cursor: 0,
+        sync_handed: None,
         invalid_gossip: HashMap::new(),
     };
     network.dial_missing();
@@ -464,18 +477,31 @@ impl Network {
                 self.sync_in_flight = None;
             }
         }
-        let wanted = self.shared.sync_wanted.load(Ordering::Acquire)
-            || self.shared.since_last_commit() > STALL_BEFORE_SYNC;
+        let stalled = self.shared.since_last_commit() > STALL_BEFORE_SYNC;
+        if stalled {
+            // Whatever was handed over did not apply (or was dropped): ask from our tip again.
+            self.sync_handed = None;
+        }
+        let wanted = self.shared.sync_wanted.load(Ordering::Acquire) || stalled;
         if wanted {
             self.request_sync(None);
         }
     }
 
-    /// Asks `peer` (or the next connected validator) for the blocks after our tip.
+    /// Asks `peer` (or the next connected validator) for the blocks after our tip, or after
+    /// the blocks last handed to the engine. Catching up, the next range is asked for as soon
+    /// as a response arrives, while the engine applies the one before it; never while the
+    /// engine has not started on the last one handed over, so at most two responses wait.
     fn request_sync(&mut self, peer: Option<PeerId>) {
         if self.sync_in_flight.is_some() || self.connected.is_empty() {
             return;
         }
+        let next = self.shared.committed_height() + 1;
+        let from_height = match self.sync_handed {
+            Some((first, _)) if first > next => return,
+            Some((_, last)) => next.max(last + 1),
+            None => next,
+        };
         let peer = peer.unwrap_or_else(|| {
             let mut connected: Vec<PeerId> = self.connected.iter().copied().collect();
             connected.sort();
@@ -484,16 +510,17 @@ impl Network {
         });
         self.shared.sync_wanted.store(false, Ordering::Release);
         let request = SyncRequest {
-            from_height: self.shared.committed_height() + 1,
+            from_height,
             blocks_max: SYNC_BLOCKS_PER_REQUEST_MAX,
         };
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
         self.sync_in_flight = Some((id, tokio::time::Instant::now()));
     }
 
-    fn to_engine(&self, input: EngineInput) {
+    /// Queues an input for the engine; false if it was dropped.
+    fn to_engine(&self, input: EngineInput) -> bool {
         match self.to_engine.try_send(input) {
-            Ok(()) => {}
+            Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 // Consensus messages are re-sent and sync asks again: dropping is safe, and
                 // counted so a stall is visible.
@@ -501,8 +528,9 @@ impl Network {
                     .metrics
                     .engine_queue_full
                     .fetch_add(1, Ordering::Relaxed);
+                false
             }
-            Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Disconnected(_)) => false,
         }
     }
 
@@ -568,6 +596,19 @@ impl Network {
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            })) => {
+                // Each dropped publish or forward counts once in `publish` or `forward`, whether
+                // its queue was full or it timed out (the other fields overlap them).
+                let dropped = failed_messages.publish + failed_messages.forward;
+                tracing::warn!(peer = %peer_id, ?failed_messages, "gossip to a slow peer dropped");
+                self.shared
+                    .metrics
+                    .gossip_dropped
+                    .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             _ => {}
@@ -672,11 +713,23 @@ impl Network {
                     if self.sync_in_flight.map(|(id, _)| id) == Some(request_id) {
                         self.sync_in_flight = None;
                     }
-                    if response.tip_height > self.shared.committed_height() {
+                    let committed = self.shared.committed_height();
+                    if response.tip_height > committed {
                         self.shared.syncing.store(true, Ordering::Release);
                     }
-                    if !response.blocks.is_empty() {
-                        self.to_engine(EngineInput::Synced(response));
+                    let range = response
+                        .blocks
+                        .first()
+                        .zip(response.blocks.last())
+                        .map(|(first, last)| (first.header.height, last.header.height));
+                    let tip = response.tip_height;
+                    if let Some(range) = range {
+                        if self.to_engine(EngineInput::Synced(response)) {
+                            self.sync_handed = Some(range);
+                            if range.1 < tip {
+                                self.request_sync(Some(peer));
+                            }
+                        }
                     }
                 }
             },
