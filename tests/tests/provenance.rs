@@ -314,30 +314,79 @@ proptest! {
     }
 }
 
-/// The provenance fuzz target starts from real proofs and accepts a verifying input only if it
-/// proves what one of them proves; those seeds must be what today's ledger makes. Run with
+/// The provenance fuzz target starts from real proofs and checks every proof that verifies
+/// against what this ledger holds: the real proofs and the keys present at the tip. Those
+/// fixtures (and the seed copies of the proofs) must be what today's ledger makes. Run with
 /// `WAYBILL_BLESS=1` to rewrite them after a deliberate format change.
 #[test]
-fn the_fuzz_seed_proofs_are_the_ones_a_ledger_makes_today() {
+fn the_fuzz_fixtures_are_the_ones_a_ledger_makes_today() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger_with_story(dir.path());
-    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../protocol/fuzz/seeds/provenance_verify");
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/fuzz");
+    let mut present: Vec<IndexKey> = Vec::new();
+    for height in 1..=ledger.tip().height {
+        for event in ledger.block_events(height).unwrap() {
+            present.extend(waybill_protocol::index::index_keys(&event.body));
+        }
+    }
+    present.sort_by_key(IndexKey::encode);
+    present.dedup();
+    let mut files = vec![(
+        fuzz.join("fixtures/present-keys.bin"),
+        waybill_protocol::codec::encode(&present),
+    )];
     for (file, shipment) in [("story.proof", SHIPMENT), ("absence.proof", "NEVER-SEEN")] {
         let proof = ledger
             .provenance(&IndexKey::Shipment(fixtures::shipment(shipment)))
             .unwrap();
         proof.verify(&rules()).unwrap();
-        let path = seeds.join(file);
+        files.push((fuzz.join("fixtures").join(file), proof.encode()));
+        files.push((fuzz.join("seeds/provenance_verify").join(file), proof.encode()));
+    }
+    for (path, bytes) in files {
         if std::env::var_os("WAYBILL_BLESS").is_some() {
-            std::fs::create_dir_all(&seeds).unwrap();
-            std::fs::write(&path, proof.encode()).unwrap();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
         }
         let committed = std::fs::read(&path).unwrap();
         assert!(
-            committed == proof.encode(),
+            committed == bytes,
             "{} is stale: rerun this test with WAYBILL_BLESS=1",
             path.display()
+        );
+    }
+}
+
+/// What the fuzzer found: a sparse-Merkle absence proof also proves the absence of every other
+/// key whose path ends at the same leaf or empty subtree. That is a true statement, so such a
+/// proof verifies; moved onto a key that is present, it must not.
+#[test]
+fn an_absence_proof_covers_only_keys_that_are_really_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_with_story(dir.path());
+    let absence = ledger
+        .provenance(&IndexKey::Shipment(fixtures::shipment("NEVER-SEEN")))
+        .unwrap();
+    // The fuzzer's input: the same proof for "NEVER-SMEN", which shares the path here.
+    let mut neighbour = absence.clone();
+    neighbour.key = IndexKey::Shipment(fixtures::shipment("NEVER-SMEN"));
+    neighbour.verify(&rules()).unwrap();
+    assert_eq!(
+        ledger.provenance(&neighbour.key).unwrap().record,
+        None,
+        "the neighbour really is absent"
+    );
+    // Every present key, absence claimed with this proof: refused.
+    for key in [
+        IndexKey::Shipment(fixtures::shipment(SHIPMENT)),
+        IndexKey::Shipment(fixtures::shipment("OTHER-0")),
+        IndexKey::Shipment(fixtures::shipment("OTHER-3")),
+    ] {
+        let mut forged = absence.clone();
+        forged.key = key.clone();
+        assert!(
+            matches!(forged.verify(&rules()), Err(ProvenanceError::MapProof { .. })),
+            "absence of {key:?} verified"
         );
     }
 }
