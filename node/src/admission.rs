@@ -98,6 +98,16 @@ pub fn admit(
     now_ms: u64,
     origin: Origin,
 ) -> Result<Hash, AdmissionRefusal> {
+    // The same event again (gossip from several peers, a peer's hand-over, a client's retry)
+    // is recognised before its signature is checked a second time.
+    let id = event.body.id();
+    let known = shared
+        .lock_mempool()
+        .get(&id)
+        .is_some_and(|pending| pending.event().signature == event.signature);
+    if known {
+        return Err(AdmissionRefusal::Mempool(MempoolRefusal::Duplicate { id }));
+    }
     let checked =
         CheckedEvent::admit(&shared.rules, event, now_ms).map_err(|error| match error {
             AdmissionError::UnknownSigner { signer } => AdmissionRefusal::UnknownSigner { signer },

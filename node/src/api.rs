@@ -174,7 +174,22 @@ fn refused(shared: &Shared, refusal: &AdmissionRefusal) {
     shared.metrics.admission_refused.add(refusal.code());
 }
 
+/// 503 until the node has its peers' pending events (a second or so after a start).
+fn ready(shared: &Shared) -> ApiResult<()> {
+    if shared.ready.load(std::sync::atomic::Ordering::Acquire) {
+        return Ok(());
+    }
+    let mut error = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "starting",
+        "the node is starting and gathering its peers' pending events; retry in a second or send to another node",
+    );
+    error.retry_after = true;
+    Err(error)
+}
+
 async fn submit_event(State(state): State<ApiState>, body: Bytes) -> ApiResult<Response> {
+    ready(&state.shared)?;
     let event: SignedEvent = parse_json(&body)?;
     let shared = state.shared.clone();
     let gossip = event.clone();
@@ -213,6 +228,7 @@ struct BatchItem {
 /// Each event is admitted on its own. 202 if all were accepted; if none was, the first
 /// refusal's status; if some were, 207 with a result per event (ids of the accepted ones).
 async fn submit_batch(State(state): State<ApiState>, body: Bytes) -> ApiResult<Response> {
+    ready(&state.shared)?;
     let request: BatchRequest = parse_json(&body)?;
     if request.events.is_empty() {
         return Err(ApiError::bad_request(
@@ -561,6 +577,7 @@ async fn status(State(state): State<ApiState>) -> ApiResult<Response> {
         "height": gauges.height,
         "round": gauges.round,
         "syncing": gauges.syncing,
+        "ready": shared.ready.load(std::sync::atomic::Ordering::Acquire),
         "mempool": {"events": gauges.mempool_events, "bytes": gauges.mempool_bytes},
         "peers": peers,
         "validators": validators,

@@ -62,6 +62,10 @@ pub struct Shared {
     pub height: AtomicU64,
     pub consensus_round: AtomicU64,
     pub syncing: AtomicBool,
+    /// Whether the API takes events: set by the network once a peer has handed over its
+    /// pending events (or none answered in time), so events a client sends here cannot reach a
+    /// proposal ahead of that client's earlier events still pending elsewhere.
+    pub ready: AtomicBool,
     /// Set by the engine when it needs blocks it cannot get from consensus.
     pub sync_wanted: AtomicBool,
     pub last_commit: Mutex<Instant>,
@@ -88,6 +92,7 @@ impl Shared {
             height: AtomicU64::new(height),
             consensus_round: AtomicU64::new(0),
             syncing: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
             sync_wanted: AtomicBool::new(false),
             last_commit: Mutex::new(Instant::now()),
             peer_count: AtomicUsize::new(0),

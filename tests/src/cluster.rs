@@ -134,8 +134,10 @@ impl Cluster {
             .spawn()
             .expect("start waybill-node");
         self.processes[node] = Some(child);
-        self.wait_until(Duration::from_secs(60), "the API to answer", |c| {
-            c.get(node, "/v1/status").map(|a| a.status) == Some(200)
+        // Ready: answering, and taking events (it has had a peer's pending events, or waited).
+        self.wait_until(Duration::from_secs(60), "the API to take events", |c| {
+            c.get(node, "/v1/status")
+                .is_some_and(|a| a.status == 200 && a.body["ready"] == true)
         });
     }
 

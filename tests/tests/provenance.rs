@@ -341,7 +341,10 @@ fn the_fuzz_fixtures_are_the_ones_a_ledger_makes_today() {
             .unwrap();
         proof.verify(&rules()).unwrap();
         files.push((fuzz.join("fixtures").join(file), proof.encode()));
-        files.push((fuzz.join("seeds/provenance_verify").join(file), proof.encode()));
+        files.push((
+            fuzz.join("seeds/provenance_verify").join(file),
+            proof.encode(),
+        ));
     }
     for (path, bytes) in files {
         if std::env::var_os("WAYBILL_BLESS").is_some() {
@@ -385,7 +388,10 @@ fn an_absence_proof_covers_only_keys_that_are_really_absent() {
         let mut forged = absence.clone();
         forged.key = key.clone();
         assert!(
-            matches!(forged.verify(&rules()), Err(ProvenanceError::MapProof { .. })),
+            matches!(
+                forged.verify(&rules()),
+                Err(ProvenanceError::MapProof { .. })
+            ),
             "absence of {key:?} verified"
         );
     }

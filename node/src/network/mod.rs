@@ -40,6 +40,8 @@ const EVENT_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 const TICK: Duration = Duration::from_millis(500);
 /// No commit for this long and peers are connected: ask one for blocks.
 const STALL_BEFORE_SYNC: Duration = Duration::from_secs(3);
+/// How long a starting node waits for a peer's pending events before it takes events anyway.
+const HAND_OVER_WAIT_MAX: Duration = Duration::from_secs(10);
 const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Gossipsub's P4 weight (per topic, times the square of the invalid-message counter).
 const INVALID_MESSAGE_WEIGHT: f64 = -1_000.0;
@@ -292,6 +294,9 @@ struct Network {
     /// The height range of the last sync response handed to the engine: requests continue
     /// after it instead of asking for blocks already on their way.
     sync_handed: Option<(u64, u64)>,
+    /// Until a peer has answered with its pending events, sync requests ask for them.
+    want_pending: bool,
+    started: tokio::time::Instant,
     /// Invalid gossip per sending peer (genesis peers only, so bounded by the validator set).
     invalid_gossip: HashMap<PeerId, f64>,
 }
@@ -305,7 +310,7 @@ pub async fn run(
     let validators = shared.rules.validator_count();
     let gossip_config = gossip_config(validators)?;
     let sync_protocol =
-        StreamProtocol::try_from_owned(format!("/waybill/{}/sync/1", shared.rules.chain_id()))
+        StreamProtocol::try_from_owned(format!("/waybill/{}/sync/2", shared.rules.chain_id()))
             .map_err(|e| NetworkError::Libp2p(e.to_string()))?;
     let protocol_version = format!("/waybill/{}/1", shared.rules.chain_id());
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(setup.identity.clone())
@@ -382,6 +387,8 @@ pub async fn run(
         sync_in_flight: None,
         sync_cursor: 0,
         sync_handed: None,
+        want_pending: true,
+        started: tokio::time::Instant::now(),
         invalid_gossip: HashMap::new(),
     };
     network.dial_missing();
@@ -482,7 +489,18 @@ impl Network {
             // Whatever was handed over did not apply (or was dropped): ask from our tip again.
             self.sync_handed = None;
         }
-        let wanted = self.shared.sync_wanted.load(Ordering::Acquire) || stalled;
+        // A node that just started asks a peer for its pending events even when its chain is
+        // current (the answer's blocks are then none).
+        let hand_over = self.want_pending && !self.connected.is_empty();
+        if self.want_pending
+            && (self.peers.is_empty() || self.started.elapsed() > HAND_OVER_WAIT_MAX)
+        {
+            // Alone in the genesis, or no peer answered: take events anyway.
+            self.want_pending = false;
+            self.shared.ready.store(true, Ordering::Release);
+            tracing::info!("no pending events handed over; taking events");
+        }
+        let wanted = self.shared.sync_wanted.load(Ordering::Acquire) || stalled || hand_over;
         if wanted {
             self.request_sync(None);
         }
@@ -512,6 +530,11 @@ impl Network {
         let request = SyncRequest {
             from_height,
             blocks_max: SYNC_BLOCKS_PER_REQUEST_MAX,
+            pending_max: if self.want_pending {
+                SYNC_PENDING_EVENTS_MAX
+            } else {
+                0
+            },
         };
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
         self.sync_in_flight = Some((id, tokio::time::Instant::now()));
@@ -723,6 +746,12 @@ impl Network {
                         .zip(response.blocks.last())
                         .map(|(first, last)| (first.header.height, last.header.height));
                     let tip = response.tip_height;
+                    let mut response = response;
+                    let pending = std::mem::take(&mut response.pending);
+                    if self.want_pending {
+                        self.want_pending = false;
+                        self.admit_handed_over(pending);
+                    }
                     if let Some(range) = range {
                         if self.to_engine(EngineInput::Synced(response)) {
                             self.sync_handed = Some(range);
@@ -788,9 +817,45 @@ impl Network {
                 }
             }
         }
+        drop(ledger);
+        let pending = if request.pending_max == 0 {
+            Vec::new()
+        } else {
+            let limit = request.pending_max.min(SYNC_PENDING_EVENTS_MAX) as usize;
+            let candidates = self
+                .shared
+                .lock_mempool()
+                .block_candidates(limit, SYNC_PENDING_FILL_BYTES);
+            candidates.iter().map(|c| c.event().clone()).collect()
+        };
         SyncResponse {
             tip_height: tip,
             blocks,
+            pending,
         }
+    }
+
+    /// Admits a peer's pending events (the hand-over a starting node asks for) off the swarm
+    /// task: each is checked like gossip, and what is known already is skipped cheaply.
+    fn admit_handed_over(&self, events: Vec<SignedEvent>) {
+        let shared = self.shared.clone();
+        let to_engine = self.to_engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            let admitted = events
+                .into_iter()
+                .filter(|event| {
+                    admission::admit(&shared, event.clone(), now, admission::Origin::Peer).is_ok()
+                })
+                .count();
+            tracing::info!(
+                admitted,
+                "pending events handed over by a peer; taking events"
+            );
+            if admitted > 0 {
+                let _ = to_engine.try_send(EngineInput::EventsArrived);
+            }
+            shared.ready.store(true, Ordering::Release);
+        });
     }
 }

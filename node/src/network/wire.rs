@@ -25,11 +25,14 @@ pub enum ConsensusGossip {
     Vote(SignedVote),
 }
 
-/// Block sync: "send me blocks from `from_height`".
+/// Block sync: "send me blocks from `from_height`", and, from a node that just started, "and
+/// what you have pending" (up to `pending_max` events), so its mempool holds what was gossiped
+/// while it was down before it proposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 pub struct SyncRequest {
     pub from_height: u64,
     pub blocks_max: u32,
+    pub pending_max: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -44,6 +47,8 @@ pub struct SyncResponse {
     /// The answering node's committed height, so the asker knows whether to ask again.
     pub tip_height: u64,
     pub blocks: Vec<SyncedBlock>,
+    /// The answering node's pending events, oldest first, if they were asked for.
+    pub pending: Vec<SignedEvent>,
 }
 
 /// An event on the events topic is one canonical `SignedEvent`.
@@ -51,8 +56,14 @@ pub const EVENT_GOSSIP_BYTES_MAX: usize = EVENT_ENCODED_BYTES_MAX;
 /// A proposal with the largest block, plus the proposal and framing.
 pub const CONSENSUS_GOSSIP_BYTES_MAX: usize = BLOCK_ENCODED_BYTES_MAX + 64 * 1024;
 pub const SYNC_REQUEST_BYTES_MAX: usize = 64;
+/// Pending events in one sync response at most, and the bytes they may fill.
+pub const SYNC_PENDING_EVENTS_MAX: u32 = 20_000;
+pub const SYNC_PENDING_FILL_BYTES: usize = 8 * 1024 * 1024;
 /// A response stops adding blocks past this size (it always holds at least one).
 pub const SYNC_RESPONSE_FILL_BYTES: usize = 16 * 1024 * 1024;
 /// One block over the fill size at most.
-pub const SYNC_RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_FILL_BYTES + CONSENSUS_GOSSIP_BYTES_MAX;
+pub const SYNC_RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_FILL_BYTES
+    + CONSENSUS_GOSSIP_BYTES_MAX
+    + SYNC_PENDING_FILL_BYTES
+    + EVENT_ENCODED_BYTES_MAX;
 pub const SYNC_BLOCKS_PER_REQUEST_MAX: u32 = 256;

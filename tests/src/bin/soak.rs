@@ -222,17 +222,24 @@ fn main() -> Result<()> {
     let duplicated = seen.values().filter(|count| **count > 1).count();
     let applied = accepted.len() - lost.len() - reasons.values().sum::<usize>();
 
-    // Identical chains up to the lowest tip.
+    // Identical chains up to the lowest tip (node 0's chain as read above may be shorter).
     let tips: Vec<u64> = (0..VALIDATORS)
         .map(|n| cluster.height(n).unwrap_or(0))
         .collect();
-    let common = tips.iter().copied().min().unwrap_or(0);
-    let reference = &chain.hashes[..(common as usize).min(chain.hashes.len())];
+    let common = tips
+        .iter()
+        .copied()
+        .min()
+        .unwrap_or(0)
+        .min(chain.hashes.len() as u64);
+    let reference = &chain.hashes[..common as usize];
     let mut identical = true;
     for (node, url) in api.iter().enumerate().skip(1) {
         let other = load::read_chain(&agent, url, common).map_err(|e| anyhow::anyhow!(e))?;
-        if other.hashes != reference {
-            eprintln!("node {node}'s chain differs from node 0's below height {common}");
+        if let Some(height) =
+            (0..reference.len()).find(|&i| other.hashes.get(i) != Some(&reference[i]))
+        {
+            eprintln!("node {node}'s block {} differs from node 0's", height + 1);
             identical = false;
         }
     }
