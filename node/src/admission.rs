@@ -24,7 +24,9 @@ pub enum AdmissionRefusal {
     NotPermitted { org: OrgId, event_type: EventType },
     #[error("event {id} is already committed at height {height}")]
     AlreadyCommitted { id: Hash, height: u64 },
-    #[error("nonce: {nonce} is not above the signer's last committed nonce {last_nonce} (replay)")]
+    #[error(
+        "nonce: {nonce} is already spent by this signer (its highest committed nonce is {last_nonce}) (replay)"
+    )]
     Replay { nonce: u64, last_nonce: u64 },
     #[error(transparent)]
     Mempool(#[from] MempoolRefusal),
@@ -86,8 +88,7 @@ pub enum Origin {
     /// A client, over the API (or this node's own store of accepted events at restart).
     Client,
     /// A peer's gossip. The per-signer quota is the accepting node's to apply: applying it again
-    /// here would leave holes in a signer's nonce sequence, and a later nonce proposed before an
-    /// earlier one turns the earlier into a replay.
+    /// here would drop some of a signer's events at this node only.
     Peer,
 }
 
@@ -128,12 +129,13 @@ pub fn admit(
             height: location.height,
         });
     }
-    let last_nonce = ledger.nonce(&body.signer)?.unwrap_or(0);
-    if body.nonce <= last_nonce {
-        return Err(AdmissionRefusal::Replay {
-            nonce: body.nonce,
-            last_nonce,
-        });
+    if let Some(spent) = ledger.spent_nonces(&body.signer)? {
+        if spent.is_spent(body.nonce) {
+            return Err(AdmissionRefusal::Replay {
+                nonce: body.nonce,
+                last_nonce: spent.highest(),
+            });
+        }
     }
     let id = shared
         .lock_mempool()

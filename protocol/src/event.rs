@@ -22,7 +22,9 @@ use crate::limits::*;
 pub struct EventBody {
     pub chain_id: ChainId,
     pub signer: KeyId,
-    /// Per signer, strictly increasing: the replay guard.
+    /// The replay guard: each nonce is spent once per signer. Signers use increasing nonces;
+    /// the chain applies one that arrives after up to `NONCE_WINDOW` later ones
+    /// (`execution::SpentNonces`).
     pub nonce: u64,
     /// When it happened, Unix milliseconds (EPCIS eventTime).
     pub event_time_ms: u64,

@@ -16,8 +16,11 @@
 //!   Inspect and Flag.
 //! - Brands commission only serials under their own GS1 prefix, once; only the commissioner
 //!   decommissions, once.
-//! - Per signer, nonces strictly increase. A nonce that passes is spent even if a later rule
-//!   rejects the event, so a rejected event can never be replayed into acceptance.
+//! - Per signer, each nonce is spent once ([`SpentNonces`]). A nonce that passes is spent even if
+//!   a later rule rejects the event, so a rejected event can never be replayed into acceptance.
+//!   Nonces need not arrive in order: an event that reaches the chain after up to
+//!   [`NONCE_WINDOW`] later nonces of its signer (a batch held by a node that was down) is still
+//!   applied.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -123,7 +126,7 @@ impl fmt::Display for Rejection {
             Rejection::Malformed { detail } => write!(f, "malformed: {detail}"),
             Rejection::Replay { nonce, last_nonce } => write!(
                 f,
-                "replay: nonce {nonce} is not above the signer's last nonce {last_nonce}"
+                "replay: nonce {nonce} is already spent by this signer (its highest is {last_nonce})"
             ),
             Rejection::NotPermitted { org, event_type } => {
                 write!(f, "{org} has no role allowing {event_type} events")
@@ -195,6 +198,78 @@ pub struct BlockContext {
     pub time_ms: u64,
 }
 
+/// How many of a signer's highest spent nonces are remembered one by one; every nonce below
+/// them counts as spent.
+pub const NONCE_WINDOW: usize = 1_024;
+
+/// The nonces a signer has spent: every nonce up to `floor`, and each one in `above` (at most
+/// [`NONCE_WINDOW`] of them, all above `floor`). When `above` overflows, its lowest nonce
+/// becomes the floor, so a spent nonce stays spent forever.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpentNonces {
+    floor: u64,
+    above: BTreeSet<u64>,
+}
+
+impl SpentNonces {
+    pub fn is_spent(&self, nonce: u64) -> bool {
+        nonce <= self.floor || self.above.contains(&nonce)
+    }
+
+    /// The highest nonce spent (0 for none).
+    pub fn highest(&self) -> u64 {
+        self.above.last().copied().unwrap_or(self.floor)
+    }
+
+    pub fn spend(&mut self, nonce: u64) {
+        if nonce <= self.floor {
+            return;
+        }
+        self.above.insert(nonce);
+        while self.above.len() > NONCE_WINDOW {
+            if let Some(lowest) = self.above.pop_first() {
+                self.floor = lowest;
+            }
+        }
+    }
+
+    /// Storage bytes: the floor, then each spent nonce above it in increasing order, all
+    /// big-endian `u64`. (Eight bytes alone is what ledgers before the window stored, the last
+    /// nonce, which means the same: everything up to it is spent.)
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(8 * (1 + self.above.len()));
+        bytes.extend_from_slice(&self.floor.to_be_bytes());
+        for nonce in &self.above {
+            bytes.extend_from_slice(&nonce.to_be_bytes());
+        }
+        bytes
+    }
+
+    /// Reads [`SpentNonces::to_bytes`]; `None` unless the bytes are exactly such an encoding.
+    pub fn from_bytes(bytes: &[u8]) -> Option<SpentNonces> {
+        if bytes.is_empty() || bytes.len() % 8 != 0 || bytes.len() > 8 * (1 + NONCE_WINDOW) {
+            return None;
+        }
+        let mut values = bytes
+            .chunks_exact(8)
+            .map(|chunk| u64::from_be_bytes(chunk.try_into().unwrap_or_default()));
+        let floor = values.next()?;
+        let mut spent = SpentNonces {
+            floor,
+            above: BTreeSet::new(),
+        };
+        let mut previous = floor;
+        for nonce in values {
+            if nonce <= previous {
+                return None;
+            }
+            spent.above.insert(nonce);
+            previous = nonce;
+        }
+        Some(spent)
+    }
+}
+
 /// The state keys a block's events may read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateKeys {
@@ -210,7 +285,7 @@ pub struct StateKeys {
 pub struct StateSnapshot {
     pub shipments: BTreeMap<ShipmentId, Option<ShipmentState>>,
     pub serials: BTreeMap<Sgtin, Option<SerialState>>,
-    pub nonces: BTreeMap<KeyId, Option<u64>>,
+    pub nonces: BTreeMap<KeyId, Option<SpentNonces>>,
     pub records: BTreeMap<IndexKey, Option<KeyRecord>>,
     pub changed: StateKeys,
 }
@@ -280,14 +355,14 @@ fn execute_event(
     let signer_org = &body.signer.org;
 
     // The nonce first: once it passes it is spent, whatever follows.
-    let last_nonce = loaded(&mut state.nonces, &body.signer).unwrap_or(0);
-    if body.nonce <= last_nonce {
+    let spent = loaded(&mut state.nonces, &body.signer).get_or_insert_with(SpentNonces::default);
+    if spent.is_spent(body.nonce) {
         return Err(Rejection::Replay {
             nonce: body.nonce,
-            last_nonce,
+            last_nonce: spent.highest(),
         });
     }
-    *loaded(&mut state.nonces, &body.signer) = Some(body.nonce);
+    spent.spend(body.nonce);
     state.changed.signers.insert(body.signer.clone());
 
     body.validate(rules.chain_id(), block.time_ms)
@@ -521,4 +596,30 @@ fn custody(
 /// A block's Merkle leaves, in order: what its `events_root` and the `log_root` commit to.
 pub fn event_leaves(events: &[CheckedEvent]) -> Vec<Hash> {
     events.iter().map(CheckedEvent::leaf).collect()
+}
+
+#[cfg(test)]
+mod spent_nonces_tests {
+    use super::*;
+
+    #[test]
+    fn storage_bytes_round_trip_and_read_the_old_last_nonce() {
+        let mut spent = SpentNonces::default();
+        for nonce in [7, 3, 9] {
+            spent.spend(nonce);
+        }
+        let bytes = spent.to_bytes();
+        assert_eq!(SpentNonces::from_bytes(&bytes), Some(spent.clone()));
+        assert_eq!(spent.highest(), 9);
+        assert!(spent.is_spent(3) && !spent.is_spent(4) && !spent.is_spent(10));
+        // Eight bytes: a ledger's last nonce from before the window; everything up to it spent.
+        let old = SpentNonces::from_bytes(&42u64.to_be_bytes()).expect("old format");
+        assert!(old.is_spent(42) && old.is_spent(1) && !old.is_spent(43));
+        assert_eq!(old.highest(), 42);
+        // Not an encoding: empty, ragged, out of order, at or below the floor.
+        let pair = |a: u64, b: u64| [a.to_be_bytes(), b.to_be_bytes()].concat();
+        for bad in [vec![], vec![0u8; 9], pair(5, 5), pair(5, 3)] {
+            assert_eq!(SpentNonces::from_bytes(&bad), None, "{bad:?}");
+        }
+    }
 }

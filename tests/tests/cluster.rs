@@ -191,18 +191,20 @@ fn a_killed_validator_catches_up_by_sync_and_its_chain_is_identical() {
     }
 }
 
-/// A node that accepted an event and died before anyone else heard of it, while its signer's
-/// later nonce committed elsewhere: the event is not dropped at restart. It commits, rejected
-/// as a replay, so its submitter can read what became of it.
+/// A node that accepted events and died before anyone else heard of them, while their
+/// signer's later nonces committed elsewhere: at restart the events are not dropped. One whose
+/// nonce is still unspent (within the window of the signer's highest nonces) is applied; one
+/// below the window commits rejected as a replay, on the record for its submitter.
 #[test]
-fn an_accepted_event_whose_nonce_went_stale_while_its_node_was_down_is_rejected_on_the_record() {
+fn events_accepted_by_a_node_that_was_down_commit_after_later_nonces() {
+    use waybill_protocol::execution::NONCE_WINDOW;
     let mut cluster = Cluster::start(4);
     let declare = || EventKind::Declare(Box::new(waybill_protocol::fixtures::declaration()));
-    let first = cluster.event_with_nonce("platform", 1, "STALE-1", declare());
-    let later = cluster.event_with_nonce("platform", 2, "STALE-2", declare());
+    let below_window = cluster.event_with_nonce("platform", 1, "HELD-1", declare());
+    let out_of_order = cluster.event_with_nonce("platform", 900, "HELD-900", declare());
     cluster.stop(3);
     {
-        // What node 3 would hold had it answered 202 for `first` and died before gossiping it.
+        // What node 3 would hold had it answered 202 for both and died before gossiping them.
         let rules = ChainRules::new(cluster.testnet.genesis.clone()).unwrap();
         let ledger = Ledger::open(
             &cluster.data_dir(3).join("ledger"),
@@ -210,28 +212,47 @@ fn an_accepted_event_whose_nonce_went_stale_while_its_node_was_down_is_rejected_
             LedgerOptions::default(),
         )
         .unwrap();
-        let checked = CheckedEvent::check(&rules, first.clone()).unwrap();
-        ledger.keep_pending(&[&checked]).unwrap();
+        let held: Vec<CheckedEvent> = [&below_window, &out_of_order]
+            .iter()
+            .map(|e| CheckedEvent::check(&rules, (*e).clone()).unwrap())
+            .collect();
+        ledger
+            .keep_pending(&held.iter().collect::<Vec<_>>())
+            .unwrap();
     }
-    let later_id = id_of(&cluster.submit(0, &later));
-    cluster.wait_until(COMMIT_WAIT, "the later nonce to commit", |c| {
-        c.committed_on(0, &later_id)
+    // Meanwhile the signer's later nonces commit: more than the window, skipping 900.
+    let later: Vec<_> = (2..=NONCE_WINDOW as u64 + 3)
+        .filter(|n| *n != 900)
+        .map(|n| cluster.event_with_nonce("platform", n, &format!("LATER-{n}"), declare()))
+        .collect();
+    let mut last = String::new();
+    for chunk in later.chunks(500) {
+        let answer = cluster.post(0, "/v1/events/batch", &json!({ "events": chunk }));
+        assert_eq!(answer.status, 202, "{:?}", answer.body);
+        last = answer.body["results"][chunk.len() - 1]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    cluster.wait_until(COMMIT_WAIT, "the later nonces to commit", |c| {
+        c.committed_on(0, &last)
     });
     cluster.start_node(3);
-    let first_id = first.body.id().to_string();
-    cluster.wait_until(COMMIT_WAIT, "the stale event on every node", |c| {
-        (0..4).all(|node| c.committed_on(node, &first_id))
-    });
-    for node in 0..4 {
-        let state = &cluster
-            .get(node, &format!("/v1/events/{first_id}"))
-            .unwrap()
-            .body["state"];
-        assert_eq!(state["status"], "rejected", "node {node}: {state}");
-        assert_eq!(
-            state["rejection"]["reason"], "replay",
-            "node {node}: {state}"
-        );
+    for (event, status) in [(&out_of_order, "committed"), (&below_window, "rejected")] {
+        let id = event.body.id().to_string();
+        cluster.wait_until(COMMIT_WAIT, "the held events on every node", |c| {
+            (0..4).all(|node| c.committed_on(node, &id))
+        });
+        for node in 0..4 {
+            let state = &cluster.get(node, &format!("/v1/events/{id}")).unwrap().body["state"];
+            assert_eq!(state["status"], status, "node {node}: {state}");
+            if status == "rejected" {
+                assert_eq!(
+                    state["rejection"]["reason"], "replay",
+                    "node {node}: {state}"
+                );
+            }
+        }
     }
 }
 

@@ -502,7 +502,7 @@ fn nothing_but_inspection_and_flags_follow_a_seizure() {
 }
 
 #[test]
-fn nonces_strictly_increase_and_a_rejected_event_spends_its_nonce() {
+fn a_nonce_is_spent_once_even_by_a_rejected_event() {
     let mut chain = MemoryChain::new();
     let first = chain.events.event("carrier-a", "S1", EventKind::PickUp);
     // Same signer and nonce, different content: a different event id, still a replay.
@@ -535,6 +535,61 @@ fn nonces_strictly_increase_and_a_rejected_event_spends_its_nonce() {
             last_nonce: 2
         })
     );
+}
+
+/// A signer's events may reach the chain out of nonce order (a batch held by a node that was
+/// down): each unspent nonce is applied once, within the window of the highest spent ones.
+#[test]
+fn nonces_may_arrive_out_of_order_within_the_window_and_never_twice() {
+    use waybill_protocol::execution::NONCE_WINDOW;
+    let mut chain = MemoryChain::new();
+    let event = |nonce: u64, shipment: &str| {
+        fixtures::signed_event(
+            "platform",
+            nonce,
+            shipment,
+            EventKind::Declare(Box::new(fixtures::declaration())),
+        )
+    };
+    assert_eq!(chain.block(vec![event(5, "LATE-5")]).remove(0), APPLIED);
+    // 3 and 4 were signed first and arrive later: applied.
+    assert_eq!(
+        chain.block(vec![event(4, "LATE-4"), event(3, "LATE-3")]),
+        vec![APPLIED, APPLIED]
+    );
+    assert_eq!(
+        chain.block(vec![event(4, "LATE-4B")]).remove(0),
+        rejected(Rejection::Replay {
+            nonce: 4,
+            last_nonce: 5
+        })
+    );
+    // Past the window, the lowest remembered nonces fall to the floor: 1 and 2, never used,
+    // are now spent too, and so are 3 to 5.
+    let many: Vec<_> = (0..NONCE_WINDOW as u64)
+        .map(|i| event(100 + i, &format!("MANY-{i}")))
+        .collect();
+    assert!(chain.block(many).iter().all(|o| *o == APPLIED));
+    for nonce in [1, 2, 3, 5] {
+        assert_eq!(
+            chain
+                .block(vec![event(nonce, &format!("OLD-{nonce}"))])
+                .remove(0),
+            rejected(Rejection::Replay {
+                nonce,
+                last_nonce: 100 + NONCE_WINDOW as u64 - 1
+            }),
+            "nonce {nonce}"
+        );
+    }
+    // Above the floor, an unspent nonce still goes in, once.
+    assert_eq!(chain.block(vec![event(99, "GAP-99")]).remove(0), APPLIED);
+    assert!(matches!(
+        chain.block(vec![event(99, "GAP-99B")]).remove(0),
+        EventOutcome::Rejected {
+            rejection: Rejection::Replay { nonce: 99, .. }
+        }
+    ));
 }
 
 #[test]

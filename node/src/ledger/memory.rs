@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jmt::storage::{Node, NodeKey};
 use waybill_protocol::event::Sgtin;
-use waybill_protocol::execution::{SerialState, ShipmentState};
+use waybill_protocol::execution::{SerialState, ShipmentState, SpentNonces};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, KeyId, ShipmentId};
 
@@ -17,7 +17,7 @@ use super::{ExecutedBlock, LedgerError, MapStorage, MapWrite, StateStore, Tip};
 pub struct MemoryStore {
     shipments: HashMap<ShipmentId, ShipmentState>,
     serials: HashMap<Sgtin, SerialState>,
-    nonces: HashMap<KeyId, u64>,
+    nonces: HashMap<KeyId, SpentNonces>,
     events: HashSet<Hash>,
     nodes: HashMap<NodeKey, Node>,
     /// key hash → (version → value); only the latest value of each key is kept.
@@ -54,8 +54,8 @@ impl MemoryStore {
             }
         }
         for signer in &block.state.changed.signers {
-            if let Some(Some(nonce)) = block.state.nonces.get(signer) {
-                self.nonces.insert(signer.clone(), *nonce);
+            if let Some(Some(spent)) = block.state.nonces.get(signer) {
+                self.nonces.insert(signer.clone(), spent.clone());
             }
         }
         self.events.extend(block.events.iter().map(|e| e.id()));
@@ -108,8 +108,8 @@ impl StateStore for MemoryStore {
         Ok(self.serials.get(serial).cloned())
     }
 
-    fn nonce(&self, signer: &KeyId) -> Result<Option<u64>, LedgerError> {
-        Ok(self.nonces.get(signer).copied())
+    fn spent_nonces(&self, signer: &KeyId) -> Result<Option<SpentNonces>, LedgerError> {
+        Ok(self.nonces.get(signer).cloned())
     }
 
     fn committed_events(&self, ids: &[Hash]) -> Result<Vec<bool>, LedgerError> {

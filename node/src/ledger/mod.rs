@@ -142,7 +142,10 @@ pub trait StateStore: MapStorage {
         &self,
         serial: &waybill_protocol::event::Sgtin,
     ) -> Result<Option<SerialState>, LedgerError>;
-    fn nonce(&self, signer: &waybill_protocol::KeyId) -> Result<Option<u64>, LedgerError>;
+    fn spent_nonces(
+        &self,
+        signer: &waybill_protocol::KeyId,
+    ) -> Result<Option<waybill_protocol::execution::SpentNonces>, LedgerError>;
     /// Which of `ids` are already committed.
     fn committed_events(&self, ids: &[Hash]) -> Result<Vec<bool>, LedgerError>;
 }
@@ -173,8 +176,8 @@ fn load_snapshot<S: StateStore>(
         snapshot.serials.insert(serial, state);
     }
     for signer in keys.signers {
-        let nonce = store.nonce(&signer)?;
-        snapshot.nonces.insert(signer, nonce);
+        let spent = store.spent_nonces(&signer)?;
+        snapshot.nonces.insert(signer, spent);
     }
     let index_keys: Vec<IndexKey> = keys.index_keys.into_iter().collect();
     let map_keys: Vec<[u8; 32]> = index_keys.iter().map(IndexKey::map_key).collect();

@@ -11,7 +11,7 @@
 //! | `events` | height ‖ index (u32) | signed event |
 //! | `event_locations` | event id | [`EventLocation`] |
 //! | `key_events` | map key ‖ position | height ‖ index |
-//! | `state` | `s`‖shipment, `c`‖serial, `n`‖signer | shipment state, serial state, last nonce |
+//! | `state` | `s`‖shipment, `c`‖serial, `n`‖signer | shipment state, serial state, spent nonces (`SpentNonces::to_bytes`) |
 //! | `map_nodes` | jmt node key | jmt node |
 //! | `map_values` | map key ‖ version | encoded key record |
 //! | `map_stale_nodes` | version ‖ node key | — (prune when the version leaves retention) |
@@ -27,7 +27,7 @@ use rocksdb::{
 };
 use waybill_protocol::codec;
 use waybill_protocol::event::{Sgtin, SignedEvent};
-use waybill_protocol::execution::{SerialState, ShipmentState};
+use waybill_protocol::execution::{SerialState, ShipmentState, SpentNonces};
 use waybill_protocol::index::IndexKey;
 use waybill_protocol::limits::{
     EVIDENCE_KEPT_MAX, MESSAGE_ENCODED_BYTES_MAX, PROVENANCE_EVENTS_MAX,
@@ -447,8 +447,8 @@ impl Ledger {
             }
         }
         for signer in &state.changed.signers {
-            if let Some(Some(nonce)) = state.nonces.get(signer) {
-                batch.put_cf(self.cf(STATE), state_key(b'n', signer), nonce.to_be_bytes());
+            if let Some(Some(spent)) = state.nonces.get(signer) {
+                batch.put_cf(self.cf(STATE), state_key(b'n', signer), spent.to_bytes());
             }
         }
         self.map_batch(&mut batch, block)?;
@@ -945,22 +945,19 @@ impl StateStore for Ledger {
         self.get_decoded(STATE, state_key(b'c', serial), "serial state")
     }
 
-    fn nonce(&self, signer: &KeyId) -> Result<Option<u64>, LedgerError> {
+    fn spent_nonces(&self, signer: &KeyId) -> Result<Option<SpentNonces>, LedgerError> {
         let bytes = self
             .db
             .get_cf(self.cf(STATE), state_key(b'n', signer))
-            .map_err(storage("read nonce"))?;
+            .map_err(storage("read nonces"))?;
         match bytes {
             None => Ok(None),
             Some(bytes) => {
-                let array: [u8; 8] =
-                    bytes
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| LedgerError::Corrupt {
-                            what: format!("nonce of {signer}: {} bytes", bytes.len()),
-                        })?;
-                Ok(Some(u64::from_be_bytes(array)))
+                SpentNonces::from_bytes(&bytes)
+                    .map(Some)
+                    .ok_or_else(|| LedgerError::Corrupt {
+                        what: format!("spent nonces of {signer}: {} bytes", bytes.len()),
+                    })
             }
         }
     }
