@@ -109,15 +109,32 @@ pub fn admit(
     if known {
         return Err(AdmissionRefusal::Mempool(MempoolRefusal::Duplicate { id }));
     }
-    let checked =
-        CheckedEvent::admit(&shared.rules, event, now_ms).map_err(|error| match error {
-            AdmissionError::UnknownSigner { signer } => AdmissionRefusal::UnknownSigner { signer },
-            AdmissionError::BadSignature { signer } => AdmissionRefusal::BadSignature { signer },
-            AdmissionError::Malformed(error) => AdmissionRefusal::Malformed(error.to_string()),
-            AdmissionError::NotPermitted { org, event_type } => {
-                AdmissionRefusal::NotPermitted { org, event_type }
-            }
-        })?;
+    // Already in a block: no need to check its signature to say so.
+    if let Some(location) = shared.read_ledger().event_location(&id)? {
+        return Err(AdmissionRefusal::AlreadyCommitted {
+            id,
+            height: location.height,
+        });
+    }
+    let admitted = match shared.verified_before(&event) {
+        Some(checked) => CheckedEvent::admit_checked(&shared.rules, checked, now_ms),
+        None => {
+            let by = match origin {
+                Origin::Client => "api",
+                Origin::Peer => "gossip",
+            };
+            shared.metrics.signatures_checked.add(by);
+            CheckedEvent::admit(&shared.rules, event, now_ms)
+        }
+    };
+    let checked = admitted.map_err(|error| match error {
+        AdmissionError::UnknownSigner { signer } => AdmissionRefusal::UnknownSigner { signer },
+        AdmissionError::BadSignature { signer } => AdmissionRefusal::BadSignature { signer },
+        AdmissionError::Malformed(error) => AdmissionRefusal::Malformed(error.to_string()),
+        AdmissionError::NotPermitted { org, event_type } => {
+            AdmissionRefusal::NotPermitted { org, event_type }
+        }
+    })?;
     let body = &checked.event().body;
     // The ledger stays read-locked until the event is in the mempool: a commit (which holds the
     // write lock while it clears committed events from the mempool) cannot slip in between.

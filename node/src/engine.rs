@@ -127,6 +127,11 @@ pub fn check_events(
     } else {
         verify(unchecked)?
     };
+    shared
+        .metrics
+        .signatures_checked
+        .add_many("block", verified.len() as u64);
+    shared.remember_verified(verified.iter().map(|(_, event)| event.clone()));
     for (index, event) in verified {
         checked[index] = Some(event);
     }

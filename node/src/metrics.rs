@@ -51,6 +51,15 @@ impl Histogram {
 pub struct ReasonCounter(Mutex<BTreeMap<&'static str, u64>>);
 
 impl ReasonCounter {
+    pub fn add_many(&self, reason: &'static str, count: u64) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(reason)
+            .or_default() += count;
+    }
+
     pub fn add(&self, reason: &'static str) {
         *self
             .0
@@ -85,6 +94,9 @@ pub struct Metrics {
     pub gossip_dropped: AtomicU64,
     pub consensus_rejected: AtomicU64,
     pub evidence: AtomicU64,
+    /// Event signatures checked, by where: `api`, `gossip`, `block` (validation of events not
+    /// pending here). Each event should cost one check per node.
+    pub signatures_checked: ReasonCounter,
 }
 
 /// Gauges read at scrape time.
@@ -200,6 +212,11 @@ impl Metrics {
         self.admission_refused.render(
             "waybill_admission_refused_total",
             "Events refused at admission, by reason.",
+            &mut out,
+        );
+        self.signatures_checked.render(
+            "waybill_event_signatures_checked_total",
+            "Event signatures checked (verify_strict), by where: api, gossip, block.",
             &mut out,
         );
         self.gossip_invalid.render(

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use tokio::sync::broadcast;
+use waybill_protocol::admission::CheckedEvent;
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::rules::ChainRules;
@@ -70,7 +71,20 @@ pub struct Shared {
     pub sync_wanted: AtomicBool,
     pub last_commit: Mutex<Instant>,
     pub peer_count: AtomicUsize,
+    /// Events whose signatures block validation checked and that were not pending here; a
+    /// gossip copy arriving later is admitted without a second `verify_strict`.
+    recently_verified: Mutex<RecentlyVerified>,
 }
+
+/// Checked events by id, oldest forgotten first past [`RECENTLY_VERIFIED_MAX`].
+#[derive(Debug, Default)]
+struct RecentlyVerified {
+    order: std::collections::VecDeque<Hash>,
+    by_id: std::collections::HashMap<Hash, CheckedEvent>,
+}
+
+/// About two full blocks of events.
+const RECENTLY_VERIFIED_MAX: usize = 20_000;
 
 impl Shared {
     pub fn new(
@@ -96,6 +110,7 @@ impl Shared {
             sync_wanted: AtomicBool::new(false),
             last_commit: Mutex::new(Instant::now()),
             peer_count: AtomicUsize::new(0),
+            recently_verified: Mutex::new(RecentlyVerified::default()),
         }
     }
 
@@ -111,6 +126,38 @@ impl Shared {
 
     pub fn lock_mempool(&self) -> MutexGuard<'_, Mempool> {
         self.mempool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remembers events block validation verified.
+    pub fn remember_verified(&self, events: impl IntoIterator<Item = CheckedEvent>) {
+        let mut recent = self
+            .recently_verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for checked in events {
+            let id = checked.id();
+            if recent.by_id.insert(id, checked).is_none() {
+                recent.order.push_back(id);
+            }
+            while recent.order.len() > RECENTLY_VERIFIED_MAX {
+                if let Some(old) = recent.order.pop_front() {
+                    recent.by_id.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// A remembered check of exactly this event (same id, same signature).
+    pub fn verified_before(&self, event: &SignedEvent) -> Option<CheckedEvent> {
+        let recent = self
+            .recently_verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        recent
+            .by_id
+            .get(&event.body.id())
+            .filter(|checked| checked.event().signature == event.signature)
+            .cloned()
     }
 
     pub fn committed_height(&self) -> u64 {

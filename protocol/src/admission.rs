@@ -62,6 +62,17 @@ impl CheckedEvent {
     ) -> Result<CheckedEvent, AdmissionError> {
         event.body.validate(rules.chain_id(), now_ms)?;
         let checked = CheckedEvent::check(rules, event)?;
+        CheckedEvent::admit_checked(rules, checked, now_ms)
+    }
+
+    /// [`CheckedEvent::admit`] for an event whose signature was checked before (a node's
+    /// recent block validation): the body's rules and the role, again, against `now_ms`.
+    pub fn admit_checked(
+        rules: &ChainRules,
+        checked: CheckedEvent,
+        now_ms: u64,
+    ) -> Result<CheckedEvent, AdmissionError> {
+        checked.event.body.validate(rules.chain_id(), now_ms)?;
         let body = &checked.event.body;
         let event_type = body.kind.event_type();
         let permitted = rules

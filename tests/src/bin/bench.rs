@@ -100,6 +100,7 @@ impl Latency {
 struct Ceiling {
     cores: usize,
     verify_per_s: f64,
+    verify_all_cores_per_s: f64,
     sign_per_s: f64,
     sha256_mb_per_s: f64,
     rocksdb_batched_puts_per_s: f64,
@@ -114,6 +115,19 @@ fn measure_ceiling(rules: &ChainRules, sample: &[SignedEvent], quick: bool) -> R
         CheckedEvent::check(rules, event).context("a benchmark event does not verify")?;
     }
     let verify_per_s = sample.len() as f64 / started.elapsed().as_secs_f64();
+    // The same on every core at once: whether the cores really add up (they may share
+    // execution units, as hyperthreads do).
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                for event in sample.iter().cloned() {
+                    std::hint::black_box(CheckedEvent::check(rules, event).is_ok());
+                }
+            });
+        }
+    });
+    let verify_all_cores_per_s = (cores * sample.len()) as f64 / started.elapsed().as_secs_f64();
 
     let keypair = waybill_protocol::fixtures::org_keypair("carrier-a");
     let started = Instant::now();
@@ -154,6 +168,7 @@ fn measure_ceiling(rules: &ChainRules, sample: &[SignedEvent], quick: bool) -> R
     Ok(Ceiling {
         cores,
         verify_per_s,
+        verify_all_cores_per_s,
         sign_per_s,
         sha256_mb_per_s,
         rocksdb_batched_puts_per_s,
@@ -526,6 +541,7 @@ fn main() -> Result<()> {
         "machine": {"cores": ceiling.cores, "validators": args.validators, "submitters": args.submitters, "batch": args.batch, "quick": args.quick},
         "ceiling": {
             "verify_strict_per_s_one_core": ceiling.verify_per_s,
+            "verify_strict_per_s_all_cores_together": ceiling.verify_all_cores_per_s,
             "sign_per_s_one_core": ceiling.sign_per_s,
             "sha256_mb_per_s_one_core": ceiling.sha256_mb_per_s,
             "rocksdb_synced_batched_puts_per_s": ceiling.rocksdb_batched_puts_per_s,
@@ -583,6 +599,14 @@ fn main() -> Result<()> {
     row(
         "verify_strict, one core",
         format!("{:.0} /s", ceiling.verify_per_s),
+    );
+    row(
+        "verify_strict, all cores at once",
+        format!(
+            "{:.0} /s ({:.2} × one core)",
+            ceiling.verify_all_cores_per_s,
+            ceiling.verify_all_cores_per_s / ceiling.verify_per_s
+        ),
     );
     row("sign, one core", format!("{:.0} /s", ceiling.sign_per_s));
     row(
