@@ -73,7 +73,7 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// A JSON error answer: `{"error": code, "message": text}`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
@@ -251,6 +251,7 @@ async fn submit_batch(State(state): State<ApiState>, body: Bytes) -> ApiResult<R
         let now = now_ms();
         let mut items = Vec::with_capacity(request.events.len());
         let mut accepted = Vec::new();
+        let mut retry_later: Option<ApiError> = None;
         for (index, value) in request.events.into_iter().enumerate() {
             let parsed: Result<SignedEvent, ApiError> = serde_path_to_error::deserialize(value)
                 .map_err(|error| {
@@ -259,7 +260,13 @@ async fn submit_batch(State(state): State<ApiState>, body: Bytes) -> ApiResult<R
                         format!("events[{index}].{}: {}", error.path(), error.inner()),
                     )
                 });
+            // After a "come back later", the rest of the batch waits too: what was accepted is
+            // then a prefix, and a retry of the tail keeps the batch's order (a shipment's
+            // declaration cannot end up behind its pick-up).
             let outcome = parsed.and_then(|event| {
+                if let Some(full) = &retry_later {
+                    return Err(full.clone());
+                }
                 let copy = event.clone();
                 admission::admit(&shared, event, now, Origin::Client)
                     .map(|id| (id, copy))
@@ -268,6 +275,11 @@ async fn submit_batch(State(state): State<ApiState>, body: Bytes) -> ApiResult<R
                         ApiError::from(refusal)
                     })
             });
+            if let Err(error) = &outcome {
+                if error.status == StatusCode::SERVICE_UNAVAILABLE && retry_later.is_none() {
+                    retry_later = Some(error.clone());
+                }
+            }
             items.push(match outcome {
                 Ok((id, event)) => {
                     accepted.push(event);

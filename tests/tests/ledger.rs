@@ -197,3 +197,54 @@ fn map_proof_bytes_are_pinned() {
 
 const PINNED_ROOT: &str = "990c463620c705dddab2d91340a998aafb67619790646c42df563c4e382587d5";
 const PINNED_PROOF_HASH: &str = "5b1e0e99ff624a3f380ec7ef2b1f557008f0c6bd733e4280ec69d97a53f99b5a";
+
+/// Accepted events kept for a restart come back in the order they were accepted (a shipment's
+/// declaration before its pick-up), not in id order; numbering goes on after a reopen, and a
+/// value from before the numbering still reads.
+#[test]
+fn pending_events_come_back_in_acceptance_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut factory = EventFactory::new();
+    let events: Vec<_> = (0..12)
+        .map(|i| factory.event("carrier-a", &format!("PENDING-{i}"), EventKind::PickUp))
+        .collect();
+    let checked = waybill_tests::check(&rules(), events.clone());
+    {
+        let ledger = open_ledger(dir.path()).unwrap();
+        let first: Vec<_> = checked[..8].iter().collect();
+        ledger.keep_pending(&first).unwrap();
+    }
+    let ledger = open_ledger(dir.path()).unwrap();
+    let rest: Vec<_> = checked[8..].iter().collect();
+    ledger.keep_pending(&rest).unwrap();
+    let mut ids: Vec<_> = events.iter().map(|e| e.body.id()).collect();
+    assert_eq!(
+        ledger
+            .pending_events(usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|e| e.body.id())
+            .collect::<Vec<_>>(),
+        ids,
+        "acceptance order"
+    );
+    ids.sort();
+    assert_ne!(
+        ids,
+        events.iter().map(|e| e.body.id()).collect::<Vec<_>>(),
+        "the test needs an id order unlike the acceptance order"
+    );
+    drop(ledger);
+    // A value written before acceptance numbers existed: the bare event. It sorts first.
+    let old = factory.event("carrier-a", "PENDING-OLD", EventKind::PickUp);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("pending").unwrap();
+        db.put_cf(cf, old.body.id().as_bytes(), old.encode())
+            .unwrap();
+    }
+    let ledger = open_ledger(dir.path()).unwrap();
+    let pending = ledger.pending_events(usize::MAX).unwrap();
+    assert_eq!(pending.len(), 13);
+    assert_eq!(pending[0], old);
+}

@@ -128,6 +128,9 @@ pub struct Ledger {
     rules: ChainRules,
     tip: Tip,
     options: LedgerOptions,
+    /// The next acceptance number for the `pending` column: restored events go back into the
+    /// mempool in the order they were accepted, not in id order.
+    pending_seq: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -215,7 +218,15 @@ impl Ledger {
             tip: Tip::genesis(&rules),
             rules,
             options,
+            pending_seq: std::sync::atomic::AtomicU64::new(0),
         };
+        let next = ledger
+            .pending_in_order(usize::MAX)?
+            .last()
+            .map_or(1, |(seq, _)| seq + 1);
+        ledger
+            .pending_seq
+            .store(next, std::sync::atomic::Ordering::Relaxed);
         match ledger.read_tip()? {
             Some(tip) => {
                 ledger.check_stored_tip(&tip)?;
@@ -778,13 +789,14 @@ impl Ledger {
         &self,
         events: &[&waybill_protocol::admission::CheckedEvent],
     ) -> Result<(), LedgerError> {
+        let first = self
+            .pending_seq
+            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let mut batch = WriteBatch::default();
-        for event in events {
-            batch.put_cf(
-                self.cf(PENDING),
-                event.id().as_bytes(),
-                event.event().encode(),
-            );
+        for (offset, event) in events.iter().enumerate() {
+            let mut value = (first + offset as u64).to_be_bytes().to_vec();
+            value.extend_from_slice(&event.event().encode());
+            batch.put_cf(self.cf(PENDING), event.id().as_bytes(), value);
         }
         let mut options = WriteOptions::default();
         options.set_sync(true);
@@ -793,18 +805,42 @@ impl Ledger {
             .map_err(storage("synced pending-event write"))
     }
 
-    /// Accepted events not yet committed (to re-admit at start), at most `max`.
+    /// Accepted events not yet committed (to re-admit at start), at most `max`, in the order
+    /// they were accepted.
     pub fn pending_events(&self, max: usize) -> Result<Vec<SignedEvent>, LedgerError> {
-        self.db
+        Ok(self
+            .pending_in_order(max)?
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect())
+    }
+
+    /// The `pending` column by acceptance number. A value is that number (8 bytes, big-endian,
+    /// from 1) then the event; one without the number (written before it existed) counts as 0
+    /// and sorts first.
+    fn pending_in_order(&self, max: usize) -> Result<Vec<(u64, SignedEvent)>, LedgerError> {
+        let mut pending = self
+            .db
             .iterator_cf(self.cf(PENDING), IteratorMode::Start)
-            .take(max)
             .map(|entry| {
                 let (_, bytes) = entry.map_err(storage("read pending events"))?;
-                SignedEvent::decode(&bytes).map_err(|error| LedgerError::Corrupt {
-                    what: format!("pending event: {error}"),
-                })
+                let numbered = bytes.split_at_checked(8).and_then(|(seq, event)| {
+                    let seq = u64::from_be_bytes(seq.try_into().ok()?);
+                    Some((seq, SignedEvent::decode(event).ok()?))
+                });
+                match numbered {
+                    Some(found) => Ok(found),
+                    None => SignedEvent::decode(&bytes)
+                        .map(|event| (0, event))
+                        .map_err(|error| LedgerError::Corrupt {
+                            what: format!("pending event: {error}"),
+                        }),
+                }
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        pending.sort_by_key(|(seq, _)| *seq);
+        pending.truncate(max);
+        Ok(pending)
     }
 
     /// Forgets pending events that will never commit (e.g. refused on re-admission).
