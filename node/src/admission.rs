@@ -109,12 +109,15 @@ pub fn admit(
     if known {
         return Err(AdmissionRefusal::Mempool(MempoolRefusal::Duplicate { id }));
     }
-    // Already in a block: no need to check its signature to say so.
-    if let Some(location) = shared.read_ledger().event_location(&id)? {
-        return Err(AdmissionRefusal::AlreadyCommitted {
-            id,
-            height: location.height,
-        });
+    // Gossip that arrives after its block committed: no need to check its signature to drop
+    // it. (A client is told about a bad signature first, even on a committed body.)
+    if origin == Origin::Peer {
+        if let Some(location) = shared.read_ledger().event_location(&id)? {
+            return Err(AdmissionRefusal::AlreadyCommitted {
+                id,
+                height: location.height,
+            });
+        }
     }
     let admitted = match shared.verified_before(&event) {
         Some(checked) => CheckedEvent::admit_checked(&shared.rules, checked, now_ms),
