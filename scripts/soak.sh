@@ -6,8 +6,4 @@
 # Usage: scripts/soak.sh [--minutes N] [--rate EVENTS_PER_S] [--seed S] (see waybill-soak --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-export CARGO_PROFILE_DEV_OPT_LEVEL=3
-cargo build --locked -p waybill-node -p waybill-tests --bin waybill-node --bin waybill-soak
-target_dir="${CARGO_TARGET_DIR:-target}"
-exec "$target_dir/debug/waybill-soak" "$@"
+exec bash scripts/run-optimised.sh waybill-soak "$@"

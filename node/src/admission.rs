@@ -119,7 +119,7 @@ pub fn admit(
             });
         }
     }
-    let admitted = match shared.verified_before(&event) {
+    let admitted = match shared.verified_before(&id, &event) {
         Some(checked) => CheckedEvent::admit_checked(&shared.rules, checked, now_ms),
         None => {
             let by = match origin {

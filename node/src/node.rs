@@ -147,15 +147,16 @@ impl Shared {
         }
     }
 
-    /// A remembered check of exactly this event (same id, same signature).
-    pub fn verified_before(&self, event: &SignedEvent) -> Option<CheckedEvent> {
+    /// A remembered check of exactly this event: the same id (the caller's, already computed)
+    /// and the same signature.
+    pub fn verified_before(&self, id: &Hash, event: &SignedEvent) -> Option<CheckedEvent> {
         let recent = self
             .recently_verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         recent
             .by_id
-            .get(&event.body.id())
+            .get(id)
             .filter(|checked| checked.event().signature == event.signature)
             .cloned()
     }

@@ -299,10 +299,6 @@ impl Commits {
         commits
     }
 
-    pub fn count(&self, node: usize) -> usize {
-        self.by_node[node].lock().expect("commits lock").len()
-    }
-
     pub fn at(&self, node: usize, id: &str) -> Option<Instant> {
         self.by_node[node]
             .lock()
@@ -350,7 +346,18 @@ pub struct ChainRead {
 /// Reads blocks `1..=tip` of a node's chain, block by block.
 pub fn read_chain(agent: &ureq::Agent, api: &str, tip: u64) -> Result<ChainRead, String> {
     let mut chain = ChainRead::default();
-    for height in 1..=tip {
+    extend_chain(&mut chain, agent, api, tip)?;
+    Ok(chain)
+}
+
+/// Reads the blocks after those `chain` holds, up to `tip`.
+pub fn extend_chain(
+    chain: &mut ChainRead,
+    agent: &ureq::Agent,
+    api: &str,
+    tip: u64,
+) -> Result<(), String> {
+    for height in chain.hashes.len() as u64 + 1..=tip {
         let body: Value = agent
             .get(format!("{api}/v1/blocks/{height}"))
             .call()
@@ -371,7 +378,7 @@ pub fn read_chain(agent: &ureq::Agent, api: &str, tip: u64) -> Result<ChainRead,
             chain.events.push((height, id.to_string(), rejection));
         }
     }
-    Ok(chain)
+    Ok(())
 }
 
 /// The `q`-quantile of sorted samples (nearest rank).

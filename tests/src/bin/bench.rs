@@ -86,14 +86,10 @@ impl Latency {
         json!({"p50_ms": ms(self.p50), "p95_ms": ms(self.p95), "p99_ms": ms(self.p99), "max_ms": ms(self.max)})
     }
 
-    fn text(&self) -> String {
-        format!(
-            "{:.0} / {:.0} / {:.0} / {:.0} ms",
-            ms(self.p50),
-            ms(self.p95),
-            ms(self.p99),
-            ms(self.max)
-        )
+    /// "p50 / p95 / p99 / max ms" with `decimals` places.
+    fn text(&self, decimals: usize) -> String {
+        let [p50, p95, p99, max] = [self.p50, self.p95, self.p99, self.max].map(ms);
+        format!("{p50:.decimals$} / {p95:.decimals$} / {p99:.decimals$} / {max:.decimals$} ms")
     }
 }
 
@@ -651,7 +647,7 @@ fn main() -> Result<()> {
     );
     row(
         "full load: submit → commit p50 / p95 / p99 / max",
-        full_load.latency.text(),
+        full_load.latency.text(0),
     );
     row(
         "full load: node CPU seconds (share of the machine)",
@@ -681,7 +677,7 @@ fn main() -> Result<()> {
     );
     row(
         "**half load: submit → commit p50 / p95 / p99 / max**",
-        format!("**{}**", half_load.latency.text()),
+        format!("**{}**", half_load.latency.text(0)),
     );
     row(
         "chain: height, events, rejected at execution",
@@ -697,7 +693,7 @@ fn main() -> Result<()> {
                 "provenance, {} events: node p50 / p95 / p99 / max",
                 p.events
             ),
-            p.node.text_precise(),
+            p.node.text(2),
         );
         row(
             &format!("provenance, {} events: client verify p50 / p99", p.events),
@@ -740,16 +736,4 @@ fn main() -> Result<()> {
         args.out.join("summary.md").display()
     );
     Ok(())
-}
-
-impl Latency {
-    fn text_precise(&self) -> String {
-        format!(
-            "{:.2} / {:.2} / {:.2} / {:.2} ms",
-            ms(self.p50),
-            ms(self.p95),
-            ms(self.p99),
-            ms(self.max)
-        )
-    }
 }

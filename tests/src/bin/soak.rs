@@ -188,9 +188,10 @@ fn main() -> Result<()> {
     // Every accepted event on node 0's chain, read as it grows.
     let agent = load::agent();
     let deadline = Instant::now() + Duration::from_secs(300);
-    let chain = loop {
+    let mut chain = load::ChainRead::default();
+    loop {
         let tip = cluster.height(0).unwrap_or(0);
-        let chain = load::read_chain(&agent, &api[0], tip).map_err(|e| anyhow::anyhow!(e))?;
+        load::extend_chain(&mut chain, &agent, &api[0], tip).map_err(|e| anyhow::anyhow!(e))?;
         let on_chain: std::collections::HashSet<&str> =
             chain.events.iter().map(|(_, id, _)| id.as_str()).collect();
         let missing = accepted
@@ -198,11 +199,11 @@ fn main() -> Result<()> {
             .filter(|id| !on_chain.contains(id.as_str()))
             .count();
         if missing == 0 || Instant::now() > deadline {
-            break chain;
+            break;
         }
         eprintln!("{missing} accepted events not yet on the chain at height {tip}");
         std::thread::sleep(Duration::from_secs(3));
-    };
+    }
 
     // Exactly once, applied or rejected with a reason.
     let mut seen: HashMap<&str, usize> = HashMap::new();
