@@ -24,6 +24,22 @@ pub struct ReleasePolicy {
     /// Unit values below these floors suggest undervaluation.
     #[serde(default, rename = "value_floor")]
     pub value_floors: Vec<ValueFloor>,
+    /// Rates for comparing values declared in other currencies with the threshold.
+    #[serde(default, rename = "conversion")]
+    pub conversions: Vec<Conversion>,
+}
+
+/// What one currency is worth in the threshold currency, per minor unit (so currencies with
+/// other minor-unit exponents, such as JPY, need no special case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conversion {
+    pub currency: CurrencyCode,
+    /// Minor units of the threshold currency that one million minor units of `currency` are
+    /// worth.
+    pub threshold_minor_per_million: u64,
+    /// Where the rate comes from and for which period: an officer must be able to cite it.
+    pub source: String,
 }
 
 fn default_split_window_days() -> u32 {
@@ -68,6 +84,20 @@ impl ReleasePolicy {
             }
         }
         Ok(policy)
+    }
+}
+
+impl ReleasePolicy {
+    /// `value_minor` of `currency` in minor units of the threshold currency, if the policy has
+    /// a rate for it (rounded down; saturating, as a value that large is over any threshold).
+    pub fn in_threshold_currency(&self, value_minor: u64, currency: &CurrencyCode) -> Option<u64> {
+        if currency == &self.threshold_currency {
+            return Some(value_minor);
+        }
+        let rate = self.conversions.iter().find(|c| &c.currency == currency)?;
+        let converted =
+            u128::from(value_minor) * u128::from(rate.threshold_minor_per_million) / 1_000_000;
+        Some(u64::try_from(converted).unwrap_or(u64::MAX))
     }
 }
 
@@ -150,28 +180,30 @@ pub fn release_check(
         ),
         Some((event, declaration)) => {
             let total = declaration.total_value_minor().unwrap_or(u64::MAX);
-            if declaration.currency == policy.threshold_currency {
-                if total <= policy.low_value_threshold_minor && declaration.ioss.is_none() {
+            match policy.in_threshold_currency(total, &declaration.currency) {
+                Some(value)
+                    if value <= policy.low_value_threshold_minor && declaration.ioss.is_none() =>
+                {
                     finding(
                         "ioss",
                         Verdict::Hold,
                         format!(
-                            "declared value {total} {} is within the low-value threshold but no IOSS number is given",
-                            declaration.currency
+                            "declared value {total} {} ({value} {}) is within the low-value threshold but no IOSS number is given",
+                            declaration.currency, policy.threshold_currency
                         ),
                         vec![id(event)],
                     );
                 }
-            } else {
-                finding(
+                Some(_) => {}
+                None => finding(
                     "ioss",
                     Verdict::Review,
                     format!(
-                        "declared in {}, the threshold is in {}: check the IOSS requirement with a conversion rate",
-                        declaration.currency, policy.threshold_currency
+                        "declared in {}, the threshold is in {} and the policy has no conversion rate for {}: check the IOSS requirement by hand",
+                        declaration.currency, policy.threshold_currency, declaration.currency
                     ),
                     vec![id(event)],
-                );
+                ),
             }
             for item in &declaration.items {
                 let unit = item.value_minor / u64::from(item.quantity.max(1));
@@ -312,42 +344,8 @@ pub fn release_check(
         }
     }
 
-    // Split consignments: this and the consignee's other low-value consignments in the window,
-    // each under the threshold, together over it.
     if let (Some(related), Some((event, declaration))) = (related, declaration) {
-        let own = declaration.total_value_minor().unwrap_or(u64::MAX);
-        let threshold = policy.low_value_threshold_minor;
-        let same: Vec<&RelatedConsignment> = related
-            .iter()
-            .filter(|r| {
-                r.currency == declaration.currency
-                    && r.value_minor <= threshold
-                    && r.shipment != event.body.shipment
-            })
-            .collect();
-        let total = same
-            .iter()
-            .fold(own, |sum, r| sum.saturating_add(r.value_minor));
-        if declaration.currency == policy.threshold_currency
-            && own <= threshold
-            && !same.is_empty()
-            && total > threshold
-        {
-            let mut events = vec![id(event)];
-            events.extend(same.iter().map(|r| r.declaration));
-            finding(
-                "split_consignment",
-                Verdict::Review,
-                format!(
-                    "{} other consignment(s) to {} within {} days; together {total} {}, over the threshold of {threshold}",
-                    same.len(),
-                    declaration.consignee.name,
-                    policy.split_window_days,
-                    declaration.currency
-                ),
-                events,
-            );
-        }
+        findings.extend(split_consignments(policy, event, declaration, related));
     }
 
     let verdict = findings
@@ -367,6 +365,71 @@ pub fn release_check(
         findings,
         not_checked,
     }
+}
+
+/// Split consignments: this and the consignee's other low-value consignments in the window,
+/// each under the threshold, together over it, all compared in the threshold currency. Those
+/// in a currency the policy has no rate for cannot be added up: they go to review by hand.
+fn split_consignments(
+    policy: &ReleasePolicy,
+    event: &SignedEvent,
+    declaration: &waybill_protocol::event::Declaration,
+    related: &[RelatedConsignment],
+) -> Vec<Finding> {
+    let threshold = policy.low_value_threshold_minor;
+    let own_total = declaration.total_value_minor().unwrap_or(u64::MAX);
+    let Some(own) = policy.in_threshold_currency(own_total, &declaration.currency) else {
+        return Vec::new(); // The IOSS rule already asks for a review by hand.
+    };
+    let others = related.iter().filter(|r| r.shipment != event.body.shipment);
+    let (mut low, mut unconvertible) = (Vec::new(), Vec::new());
+    for other in others {
+        match policy.in_threshold_currency(other.value_minor, &other.currency) {
+            Some(value) if value <= threshold => low.push((other, value)),
+            Some(_) => {}
+            None => unconvertible.push(other),
+        }
+    }
+    let mut findings = Vec::new();
+    let total = low
+        .iter()
+        .fold(own, |sum, (_, value)| sum.saturating_add(*value));
+    if own <= threshold && !low.is_empty() && total > threshold {
+        let mut events = vec![event.body.id()];
+        events.extend(low.iter().map(|(r, _)| r.declaration));
+        findings.push(Finding {
+            rule: "split_consignment",
+            verdict: Verdict::Review,
+            detail: format!(
+                "{} other consignment(s) to {} within {} days; together {total} {}, over the threshold of {threshold}",
+                low.len(),
+                declaration.consignee.name,
+                policy.split_window_days,
+                policy.threshold_currency
+            ),
+            events,
+        });
+    }
+    if own <= threshold && !unconvertible.is_empty() {
+        let mut currencies: Vec<&str> = unconvertible.iter().map(|r| r.currency.as_str()).collect();
+        currencies.sort_unstable();
+        currencies.dedup();
+        let mut events = vec![event.body.id()];
+        events.extend(unconvertible.iter().map(|r| r.declaration));
+        findings.push(Finding {
+            rule: "split_consignment",
+            verdict: Verdict::Review,
+            detail: format!(
+                "{} other consignment(s) to {} within {} days are declared in {}, which the policy has no conversion rate for: add them up by hand",
+                unconvertible.len(),
+                declaration.consignee.name,
+                policy.split_window_days,
+                currencies.join(", ")
+            ),
+            events,
+        });
+    }
+    findings
 }
 
 #[cfg(test)]
@@ -601,6 +664,43 @@ mod tests {
         assert!(!fine.not_checked.iter().any(|n| n.contains("split")));
         let high = release_check(&events, &policy, None, Some(&[other(20_000)]));
         assert_eq!(high.verdict, Verdict::Release);
+    }
+
+    #[test]
+    fn consignments_in_other_currencies_are_converted_or_sent_to_review() {
+        let events = story(clean());
+        let mut policy = ReleasePolicy::default();
+        let in_currency = |value_minor, currency: &str| RelatedConsignment {
+            shipment: fixtures::shipment("OTHER"),
+            value_minor,
+            currency: CurrencyCode::new(currency).expect("currency"),
+            declaration: Hash([8; 32]),
+        };
+        policy.conversions = vec![Conversion {
+            currency: CurrencyCode::new("USD").expect("currency"),
+            threshold_minor_per_million: 900_000,
+            source: "test rate".into(),
+        }];
+        // 89.90 EUR + 80.00 USD (72.00 EUR) > 150 EUR: split, found across currencies.
+        let split = release_check(&events, &policy, None, Some(&[in_currency(8_000, "USD")]));
+        assert_eq!(split.verdict, Verdict::Review);
+        assert_eq!(split.findings[0].rule, "split_consignment");
+        assert!(
+            split.findings[0].detail.contains("16190 EUR"),
+            "{:?}",
+            split.findings
+        );
+        // 89.90 EUR + 60.00 USD (54.00 EUR) ≤ 150 EUR: fine.
+        let fine = release_check(&events, &policy, None, Some(&[in_currency(6_000, "USD")]));
+        assert_eq!(fine.verdict, Verdict::Release, "{:?}", fine.findings);
+        // No rate for GBP: the officer is told to add it up by hand.
+        let unknown = release_check(&events, &policy, None, Some(&[in_currency(1_000, "GBP")]));
+        assert_eq!(unknown.verdict, Verdict::Review);
+        assert!(
+            unknown.findings[0].detail.contains("GBP"),
+            "{:?}",
+            unknown.findings
+        );
     }
 
     #[test]

@@ -191,6 +191,7 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
         json::to_pretty(&genesis).as_bytes(),
     )?;
 
+    const TESTNET_DISK_FREE_MIN_BYTES: u64 = 64 * 1024 * 1024;
     let mut config_paths = Vec::new();
     for (validator, node_dir) in genesis.validators.iter().zip(&node_dirs) {
         let config = NodeConfig {
@@ -201,6 +202,8 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
             data_dir: PathBuf::from("data"),
             p2p_listen: validator.p2p_address.clone(),
             api_listen: validator.api_address.clone(),
+            // A local testnet's blocks are small; a developer's nearly full disk still runs it.
+            disk_free_min_bytes: Some(TESTNET_DISK_FREE_MIN_BYTES),
         };
         let path = node_dir.join("config.toml");
         files::write_new("node configuration", &path, config.to_toml().as_bytes())?;

@@ -4,18 +4,19 @@
 
 use waybill_protocol::Hash;
 use waybill_protocol::admission::{AdmissionError, CheckedEvent};
-use waybill_protocol::event::{EventType, SignedEvent};
+use waybill_protocol::event::{EventError, EventType, SignedEvent};
 use waybill_protocol::execution::EventOutcome;
+use waybill_protocol::genesis::Role;
 use waybill_protocol::{KeyId, OrgId};
 
 use crate::ledger::{LedgerError, StateStore};
-use crate::mempool::MempoolRefusal;
+use crate::mempool::{Entry, MempoolRefusal};
 use crate::node::Shared;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionRefusal {
     #[error("{0}")]
-    Malformed(String),
+    Malformed(EventError),
     #[error("signature: does not verify for signer {signer}")]
     BadSignature { signer: KeyId },
     #[error("signer: {signer} is not an event signing key in the genesis")]
@@ -38,6 +39,7 @@ pub enum AdmissionRefusal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusalClass {
     BadRequest,
+    TooLarge,
     Forbidden,
     Conflict,
     RetryLater,
@@ -47,6 +49,7 @@ pub enum RefusalClass {
 impl AdmissionRefusal {
     pub fn class(&self) -> RefusalClass {
         match self {
+            AdmissionRefusal::Malformed(EventError::TooLarge { .. }) => RefusalClass::TooLarge,
             AdmissionRefusal::Malformed(_) | AdmissionRefusal::BadSignature { .. } => {
                 RefusalClass::BadRequest
             }
@@ -67,6 +70,7 @@ impl AdmissionRefusal {
     /// A short machine-readable name for the refusal (API `error` field, metrics label).
     pub fn code(&self) -> &'static str {
         match self {
+            AdmissionRefusal::Malformed(EventError::TooLarge { .. }) => "event_too_large",
             AdmissionRefusal::Malformed(_) => "malformed",
             AdmissionRefusal::BadSignature { .. } => "bad_signature",
             AdmissionRefusal::UnknownSigner { .. } => "unknown_signer",
@@ -77,7 +81,26 @@ impl AdmissionRefusal {
             AdmissionRefusal::Mempool(MempoolRefusal::NonceInUse { .. }) => "nonce_in_use",
             AdmissionRefusal::Mempool(MempoolRefusal::Full { .. }) => "mempool_full",
             AdmissionRefusal::Mempool(MempoolRefusal::SignerQuota { .. }) => "signer_quota",
+            AdmissionRefusal::Mempool(MempoolRefusal::OrganisationQuota { .. }) => {
+                "organisation_quota"
+            }
             AdmissionRefusal::Storage(_) => "storage",
+        }
+    }
+}
+
+impl AdmissionRefusal {
+    /// Whether relaying this event proves the relaying peer faulty: it fails a check every
+    /// node makes the same way (signature, signer, role, a clock-free rule of the event). An
+    /// event refused for this node's clock or state (from the future here, already known,
+    /// committed, a full mempool) is ignored, never held against the peer.
+    pub fn proves_sender_faulty(&self) -> bool {
+        match self {
+            AdmissionRefusal::Malformed(error) => !error.depends_on_clock(),
+            AdmissionRefusal::BadSignature { .. }
+            | AdmissionRefusal::UnknownSigner { .. }
+            | AdmissionRefusal::NotPermitted { .. } => true,
+            _ => false,
         }
     }
 }
@@ -133,7 +156,7 @@ pub fn admit(
     let checked = admitted.map_err(|error| match error {
         AdmissionError::UnknownSigner { signer } => AdmissionRefusal::UnknownSigner { signer },
         AdmissionError::BadSignature { signer } => AdmissionRefusal::BadSignature { signer },
-        AdmissionError::Malformed(error) => AdmissionRefusal::Malformed(error.to_string()),
+        AdmissionError::Malformed(error) => AdmissionRefusal::Malformed(error),
         AdmissionError::NotPermitted { org, event_type } => {
             AdmissionRefusal::NotPermitted { org, event_type }
         }
@@ -157,11 +180,22 @@ pub fn admit(
             });
         }
     }
-    let id = shared
-        .lock_mempool()
-        .insert(checked, origin == Origin::Client)?;
+    let entry = mempool_entry(shared, &checked, origin == Origin::Client);
+    let id = shared.lock_mempool().insert(checked, entry)?;
     drop(ledger);
     Ok(id)
+}
+
+/// Which mempool bounds apply to `checked`: customs' events may use the reserved room.
+fn mempool_entry(shared: &Shared, checked: &CheckedEvent, from_client: bool) -> Entry {
+    let customs = shared
+        .rules
+        .signer(&checked.event().body.signer)
+        .is_some_and(|signer| signer.roles.contains(&Role::Customs));
+    Entry {
+        from_client,
+        customs,
+    }
 }
 
 /// Makes accepted events durable before the API answers 202 (one synced write for a batch).
@@ -221,7 +255,8 @@ fn readmit_replay(shared: &Shared, event: SignedEvent, now_ms: u64) -> bool {
     if !matches!(ledger.event_location(&checked.id()), Ok(None)) {
         return false;
     }
-    let inserted = shared.lock_mempool().insert(checked, false).is_ok();
+    let entry = mempool_entry(shared, &checked, false);
+    let inserted = shared.lock_mempool().insert(checked, entry).is_ok();
     drop(ledger);
     inserted
 }
@@ -262,4 +297,61 @@ pub fn event_status(shared: &Shared, id: &Hash) -> Result<Option<EventStatus>, L
         .lock_mempool()
         .contains(id)
         .then_some(EventStatus::Pending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waybill_protocol::fixtures;
+
+    #[test]
+    fn only_what_every_node_judges_alike_counts_against_the_relaying_peer() {
+        let signer = fixtures::key_id("platform");
+        let faulty = [
+            AdmissionRefusal::BadSignature {
+                signer: signer.clone(),
+            },
+            AdmissionRefusal::UnknownSigner {
+                signer: signer.clone(),
+            },
+            AdmissionRefusal::Malformed(EventError::TooLarge {
+                bytes: 70_000,
+                max: 65_536,
+            }),
+            AdmissionRefusal::Malformed(EventError::TimeTooEarly {
+                time_ms: 1,
+                min_ms: 2,
+            }),
+        ];
+        let not_faulty = [
+            // By this node's clock only: another node's may be a little ahead.
+            AdmissionRefusal::Malformed(EventError::TimeInFuture {
+                time_ms: 10,
+                ahead_ms: 6 * 60 * 1_000,
+                max_ms: 5 * 60 * 1_000,
+            }),
+            AdmissionRefusal::Mempool(MempoolRefusal::Full {
+                events: 1,
+                bytes: 1,
+            }),
+            AdmissionRefusal::Mempool(MempoolRefusal::OrganisationQuota {
+                org: signer.org.clone(),
+                pending: 1,
+            }),
+            AdmissionRefusal::Replay {
+                nonce: 1,
+                last_nonce: 2,
+            },
+            AdmissionRefusal::AlreadyCommitted {
+                id: Hash::of_parts(&[b"x"]),
+                height: 1,
+            },
+        ];
+        for refusal in &faulty {
+            assert!(refusal.proves_sender_faulty(), "{refusal}");
+        }
+        for refusal in &not_faulty {
+            assert!(!refusal.proves_sender_faulty(), "{refusal}");
+        }
+    }
 }

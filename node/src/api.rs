@@ -4,10 +4,11 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,42 +17,61 @@ use axum::{Json, Router};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc};
+use serde_json::value::RawValue;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::index::IndexKey;
 use waybill_protocol::{Gtin, Hash, Serial, ShipmentId, json as protocol_json};
 
 use crate::admission::{self, AdmissionRefusal, Origin, RefusalClass};
 use crate::engine::now_ms;
+use crate::host::DiskSpace;
 use crate::ledger::{LedgerError, StateStore};
+use crate::limits::{
+    ADMISSION_WAIT_MAX, ADMISSIONS_CONCURRENT_MAX, API_BODY_READ_TIMEOUT, BATCH_BODY_BYTES_MAX,
+    BATCH_EVENTS_MAX, EVENT_BODY_BYTES_MAX, LISTING_ENTRIES_MAX, RETRY_AFTER_SECONDS,
+    STREAM_SUBSCRIBERS_MAX,
+};
 use crate::metrics::Gauges;
-use crate::network::{EVENT_BATCH_MAX, EventBatch};
+use crate::network::EventBatch;
 use crate::node::Shared;
-
-/// One event as JSON: the binary limit, with room for JSON's hex and field names.
-pub const EVENT_BODY_BYTES_MAX: usize = 256 * 1024;
-pub const BATCH_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
-/// What a client is told to wait when the mempool is full.
-const RETRY_AFTER_SECONDS: u64 = 1;
 
 #[derive(Clone, Debug)]
 pub struct ApiState {
     pub shared: Arc<Shared>,
     pub events_out: mpsc::Sender<EventBatch>,
     /// Turns true when the node stops: open event streams end, so shutdown is not held up.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub shutdown: watch::Receiver<bool>,
+    /// Free space on the data directory, from the disk watcher (its only writer).
+    disk: watch::Receiver<DiskSpace>,
+    /// Turns for reading, parsing and admitting events: the work one burst can claim is bounded.
+    admissions: Arc<Semaphore>,
+    stream_subscribers: Arc<Semaphore>,
+}
+
+impl ApiState {
+    pub fn new(
+        shared: Arc<Shared>,
+        events_out: mpsc::Sender<EventBatch>,
+        shutdown: watch::Receiver<bool>,
+        disk: watch::Receiver<DiskSpace>,
+    ) -> ApiState {
+        ApiState {
+            shared,
+            events_out,
+            shutdown,
+            disk,
+            admissions: Arc::new(Semaphore::new(ADMISSIONS_CONCURRENT_MAX)),
+            stream_subscribers: Arc::new(Semaphore::new(STREAM_SUBSCRIBERS_MAX)),
+        }
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route(
-            "/v1/events",
-            post(submit_event).layer(DefaultBodyLimit::max(EVENT_BODY_BYTES_MAX)),
-        )
-        .route(
-            "/v1/events/batch",
-            post(submit_batch).layer(DefaultBodyLimit::max(BATCH_BODY_BYTES_MAX)),
-        )
+        .route("/v1/events", post(submit_event))
+        .route("/v1/events/batch", post(submit_batch))
         .route("/v1/events/{id}", get(event_status))
         .route("/v1/shipments/{id}", get(shipment_state))
         .route("/v1/shipments/{id}/provenance", get(shipment_provenance))
@@ -70,6 +90,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(state)
+        .layer(RequestBodyTimeoutLayer::new(API_BODY_READ_TIMEOUT))
+        // Outermost: whatever answers with an error (axum's own rejections included) answers
+        // in the one documented shape.
+        .layer(axum::middleware::map_response(json_error_shape))
 }
 
 /// A JSON error answer: `{"error": code, "message": text}`.
@@ -80,6 +104,9 @@ pub struct ApiError {
     message: String,
     retry_after: bool,
 }
+
+/// Numbers internal failures so an operator can find the one a client reports in the log.
+static INTERNAL_ERRORS: AtomicU64 = AtomicU64::new(0);
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
@@ -95,12 +122,23 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    fn retry_later(code: &'static str, message: impl Into<String>) -> ApiError {
+        let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        error.retry_after = true;
+        error
+    }
+
+    /// The full error goes to the node's log; the client gets a reference to it, never the
+    /// storage engine's text or a path on the node's disk.
     fn internal(error: impl std::fmt::Display) -> ApiError {
-        tracing::error!(%error, "API request failed inside the node");
+        let reference = INTERNAL_ERRORS.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::error!(%error, reference, "API request failed inside the node");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            error.to_string(),
+            format!(
+                "the node could not complete this request (internal error {reference} in its log); retry, or ask another node"
+            ),
         )
     }
 }
@@ -113,6 +151,9 @@ impl From<LedgerError> for ApiError {
 
 impl From<AdmissionRefusal> for ApiError {
     fn from(refusal: AdmissionRefusal) -> ApiError {
+        if let AdmissionRefusal::Storage(error) = refusal {
+            return ApiError::internal(error);
+        }
         let status = status_of(&refusal);
         let mut error = ApiError::new(status, refusal.code(), refusal.to_string());
         error.retry_after = status == StatusCode::SERVICE_UNAVAILABLE;
@@ -123,6 +164,7 @@ impl From<AdmissionRefusal> for ApiError {
 fn status_of(refusal: &AdmissionRefusal) -> StatusCode {
     match refusal.class() {
         RefusalClass::BadRequest => StatusCode::BAD_REQUEST,
+        RefusalClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         RefusalClass::Forbidden => StatusCode::FORBIDDEN,
         RefusalClass::Conflict => StatusCode::CONFLICT,
         RefusalClass::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
@@ -144,6 +186,50 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Rewrites an error answer that is not JSON (axum's rejections of a path, a query, a method)
+/// into `{"error", "message"}`, keeping its status and headers such as `Allow`.
+async fn json_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let (code, fallback) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method; see /openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("body_too_large", "the body is larger than this route takes")
+        }
+        StatusCode::REQUEST_TIMEOUT => ("body_timeout", "the body did not arrive in time"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send application/json"),
+        StatusCode::NOT_FOUND => ("no_such_route", "no such route; see /openapi.json"),
+        _ if status.is_server_error() => ("internal", "the node could not complete this request"),
+        _ => ("malformed_request", "the request could not be read"),
+    };
+    let message = if text.is_empty() || status.is_server_error() {
+        fallback.to_string()
+    } else {
+        text
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = json!({"error": code, "message": message}).to_string();
+    Response::from_parts(parts, Body::from(body))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -174,22 +260,67 @@ fn refused(shared: &Shared, refusal: &AdmissionRefusal) {
     shared.metrics.admission_refused.add(refusal.code());
 }
 
-/// 503 until the node has its peers' pending events (a second or so after a start).
-fn ready(shared: &Shared) -> ApiResult<()> {
-    if shared.ready.load(std::sync::atomic::Ordering::Acquire) {
-        return Ok(());
+/// Whether this node takes events now, and a turn to admit them: 503 while it is starting
+/// (until it has its peers' pending events) or while every turn stays taken, 507 while its
+/// disk is below the watermark.
+async fn admission_turn(state: &ApiState) -> ApiResult<OwnedSemaphorePermit> {
+    if !state.shared.ready.load(Ordering::Acquire) {
+        return Err(ApiError::retry_later(
+            "starting",
+            "the node is starting and gathering its peers' pending events; retry in a second or send to another node",
+        ));
     }
-    let mut error = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "starting",
-        "the node is starting and gathering its peers' pending events; retry in a second or send to another node",
-    );
-    error.retry_after = true;
-    Err(error)
+    let disk = *state.disk.borrow();
+    if disk.is_low() {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            format!(
+                "this node has {} bytes of disk left, below its watermark of {} bytes; it takes no new events until space is freed: send to another node",
+                disk.free_bytes, disk.min_bytes
+            ),
+        ));
+    }
+    let turn = state.admissions.clone().acquire_owned();
+    match tokio::time::timeout(ADMISSION_WAIT_MAX, turn).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::retry_later(
+            "busy",
+            format!(
+                "{ADMISSIONS_CONCURRENT_MAX} submissions are being admitted and none finished within {} s; retry later",
+                ADMISSION_WAIT_MAX.as_secs()
+            ),
+        )),
+    }
 }
 
-async fn submit_event(State(state): State<ApiState>, body: Bytes) -> ApiResult<Response> {
-    ready(&state.shared)?;
+/// Reads a request body of at most `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let timed_out = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<tower_http::timeout::TimeoutError>());
+        if timed_out {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "body: did not arrive within {} s",
+                    API_BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("body: more than {limit} bytes, the most this route takes"),
+            )
+        }
+    })
+}
+
+async fn submit_event(State(state): State<ApiState>, body: Body) -> ApiResult<Response> {
+    let turn = admission_turn(&state).await?;
+    let body = read_body(body, EVENT_BODY_BYTES_MAX).await?;
     let event: SignedEvent = parse_json(&body)?;
     let shared = state.shared.clone();
     let gossip = event.clone();
@@ -202,14 +333,70 @@ async fn submit_event(State(state): State<ApiState>, body: Bytes) -> ApiResult<R
         Ok(id)
     })
     .await?;
+    drop(turn);
     publish(&state, vec![gossip]).await;
     Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
 }
 
+/// A batch as sent: `{"events": [...]}`, each event kept as its JSON text. The scan allocates
+/// no value tree and stops at the first event past [`BATCH_EVENTS_MAX`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BatchRequest {
-    events: Vec<serde_json::Value>,
+struct BatchRequest<'a> {
+    #[serde(borrow)]
+    events: BatchEvents<'a>,
+}
+
+#[derive(Debug)]
+struct BatchEvents<'a>(Vec<&'a RawValue>);
+
+const BATCH_TOO_LARGE: &str = "more events than a batch may hold";
+
+impl<'de: 'a, 'a> Deserialize<'de> for BatchEvents<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bounded;
+        impl<'de> serde::de::Visitor<'de> for Bounded {
+            type Value = Vec<&'de RawValue>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(formatter, "a list of at most {BATCH_EVENTS_MAX} events")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut events = Vec::new();
+                while let Some(event) = seq.next_element::<&'de RawValue>()? {
+                    if events.len() == BATCH_EVENTS_MAX {
+                        return Err(serde::de::Error::custom(BATCH_TOO_LARGE));
+                    }
+                    events.push(event);
+                }
+                Ok(events)
+            }
+        }
+        deserializer.deserialize_seq(Bounded).map(BatchEvents)
+    }
+}
+
+fn batch_events(body: &[u8]) -> ApiResult<Vec<&RawValue>> {
+    let request: BatchRequest<'_> = serde_json::from_slice(body).map_err(|error| {
+        if error.to_string().starts_with(BATCH_TOO_LARGE) {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!("events: more than {BATCH_EVENTS_MAX} events, at most {BATCH_EVENTS_MAX} per batch"),
+            )
+        } else {
+            ApiError::bad_request("malformed_json", format!("batch: {error}"))
+        }
+    })?;
+    if request.events.0.is_empty() {
+        return Err(ApiError::bad_request(
+            "malformed_json",
+            "events: must not be empty",
+        ));
+    }
+    Ok(request.events.0)
 }
 
 #[derive(Debug, Serialize)]
@@ -225,88 +412,105 @@ struct BatchItem {
     message: Option<String>,
 }
 
-/// Each event is admitted on its own. 202 if all were accepted; if none was, the first
-/// refusal's status; if some were, 207 with a result per event (ids of the accepted ones).
-async fn submit_batch(State(state): State<ApiState>, body: Bytes) -> ApiResult<Response> {
-    ready(&state.shared)?;
-    let request: BatchRequest = parse_json(&body)?;
-    if request.events.is_empty() {
-        return Err(ApiError::bad_request(
-            "malformed_json",
-            "events: must not be empty",
-        ));
+impl BatchItem {
+    fn accepted(index: usize, id: Hash) -> BatchItem {
+        BatchItem {
+            index,
+            id: Some(id),
+            status: None,
+            error: None,
+            message: None,
+        }
     }
-    if request.events.len() > EVENT_BATCH_MAX {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
+
+    fn refused(index: usize, error: ApiError) -> BatchItem {
+        BatchItem {
+            index,
+            id: None,
+            status: Some(error.status.as_u16()),
+            error: Some(error.code),
+            message: Some(error.message),
+        }
+    }
+}
+
+/// What a batch's admission came to: a result per event, and the accepted events to gossip.
+struct BatchOutcome {
+    items: Vec<BatchItem>,
+    accepted: Vec<SignedEvent>,
+}
+
+/// Admits a batch's events in order. After a "come back later" the rest wait too (what was
+/// accepted is then a prefix, and a retry of the tail keeps the batch's order: a declaration
+/// cannot end up behind its pick-up); after a bad signature the rest are not tried (a batch of
+/// forgeries costs one signature check, not a thousand).
+fn admit_batch(shared: &Shared, body: &[u8]) -> ApiResult<BatchOutcome> {
+    let events = batch_events(body)?;
+    let now = now_ms();
+    let mut outcome = BatchOutcome {
+        items: Vec::with_capacity(events.len()),
+        accepted: Vec::new(),
+    };
+    let mut stopped: Option<ApiError> = None;
+    for (index, raw) in events.into_iter().enumerate() {
+        if let Some(stop) = &stopped {
+            outcome.items.push(BatchItem::refused(index, stop.clone()));
+            continue;
+        }
+        let admitted = protocol_json::parse::<SignedEvent>(raw.get().as_bytes())
+            .map_err(|error| {
+                ApiError::bad_request("malformed_json", format!("events[{index}]: {error}"))
+            })
+            .and_then(|event| {
+                let copy = event.clone();
+                admission::admit(shared, event, now, Origin::Client)
+                    .map(|id| (id, copy))
+                    .map_err(|refusal| {
+                        refused(shared, &refusal);
+                        let bad_signature =
+                            matches!(refusal, AdmissionRefusal::BadSignature { .. });
+                        let error = ApiError::from(refusal);
+                        stopped = stop_after(index, bad_signature, &error);
+                        error
+                    })
+            });
+        match admitted {
+            Ok((id, event)) => {
+                outcome.items.push(BatchItem::accepted(index, id));
+                outcome.accepted.push(event);
+            }
+            Err(error) => outcome.items.push(BatchItem::refused(index, error)),
+        }
+    }
+    let ids: Vec<Hash> = outcome.items.iter().filter_map(|item| item.id).collect();
+    if !ids.is_empty() {
+        admission::keep_accepted(shared, &ids)?;
+    }
+    Ok(outcome)
+}
+
+/// What the events after `index` get when it was refused this way, if they are not tried.
+fn stop_after(index: usize, bad_signature: bool, error: &ApiError) -> Option<ApiError> {
+    if bad_signature {
+        return Some(ApiError::new(
+            StatusCode::FAILED_DEPENDENCY,
+            "not_tried",
             format!(
-                "events: {} events, at most {EVENT_BATCH_MAX} per batch",
-                request.events.len()
+                "not tried: events[{index}] has a bad signature, and a batch stops at the first; fix it and send the rest again"
             ),
         ));
     }
+    (error.status == StatusCode::SERVICE_UNAVAILABLE).then(|| error.clone())
+}
+
+/// Each event is admitted on its own. 202 if all were accepted; if none was, the first
+/// refusal's status; if some were, 207 with a result per event (ids of the accepted ones).
+async fn submit_batch(State(state): State<ApiState>, body: Body) -> ApiResult<Response> {
+    let turn = admission_turn(&state).await?;
+    let body = read_body(body, BATCH_BODY_BYTES_MAX).await?;
     let shared = state.shared.clone();
-    let (items, accepted) = blocking(move || {
-        let now = now_ms();
-        let mut items = Vec::with_capacity(request.events.len());
-        let mut accepted = Vec::new();
-        let mut retry_later: Option<ApiError> = None;
-        for (index, value) in request.events.into_iter().enumerate() {
-            let parsed: Result<SignedEvent, ApiError> = serde_path_to_error::deserialize(value)
-                .map_err(|error| {
-                    ApiError::bad_request(
-                        "malformed_json",
-                        format!("events[{index}].{}: {}", error.path(), error.inner()),
-                    )
-                });
-            // After a "come back later", the rest of the batch waits too: what was accepted is
-            // then a prefix, and a retry of the tail keeps the batch's order (a shipment's
-            // declaration cannot end up behind its pick-up).
-            let outcome = parsed.and_then(|event| {
-                if let Some(full) = &retry_later {
-                    return Err(full.clone());
-                }
-                let copy = event.clone();
-                admission::admit(&shared, event, now, Origin::Client)
-                    .map(|id| (id, copy))
-                    .map_err(|refusal| {
-                        refused(&shared, &refusal);
-                        ApiError::from(refusal)
-                    })
-            });
-            if let Err(error) = &outcome {
-                if error.status == StatusCode::SERVICE_UNAVAILABLE && retry_later.is_none() {
-                    retry_later = Some(error.clone());
-                }
-            }
-            items.push(match outcome {
-                Ok((id, event)) => {
-                    accepted.push(event);
-                    BatchItem {
-                        index,
-                        id: Some(id),
-                        status: None,
-                        error: None,
-                        message: None,
-                    }
-                }
-                Err(error) => BatchItem {
-                    index,
-                    id: None,
-                    status: Some(error.status.as_u16()),
-                    error: Some(error.code),
-                    message: Some(error.message),
-                },
-            });
-        }
-        let ids: Vec<Hash> = items.iter().filter_map(|item| item.id).collect();
-        if !ids.is_empty() {
-            admission::keep_accepted(&shared, &ids)?;
-        }
-        Ok((items, accepted))
-    })
-    .await?;
+    let BatchOutcome { items, accepted } = blocking(move || admit_batch(&shared, &body)).await?;
+    drop(turn);
     let total = items.len();
     let count = accepted.len();
     if count > 0 {
@@ -437,8 +641,6 @@ async fn serial_provenance(
     provenance(state, IndexKey::Serial(Sgtin { gtin, serial })).await
 }
 
-/// Entries one listing answer holds at most.
-const LISTING_MAX: usize = 10_000;
 const LISTING_NOTE: &str =
     "a listing is this node's word, not a proof: fetch and verify each member's provenance";
 
@@ -450,8 +652,12 @@ async fn serials_of_gtin(
         Gtin::new(gtin).map_err(|e| ApiError::bad_request("malformed_id", format!("gtin: {e}")))?;
     let shared = state.shared.clone();
     let query = gtin.clone();
-    let (serials, truncated) =
-        blocking(move || Ok(shared.read_ledger().serials_of_gtin(&query, LISTING_MAX)?)).await?;
+    let (serials, truncated) = blocking(move || {
+        Ok(shared
+            .read_ledger()
+            .serials_of_gtin(&query, LISTING_ENTRIES_MAX)?)
+    })
+    .await?;
     Ok(Json(
         json!({"gtin": gtin, "serials": serials, "truncated": truncated, "note": LISTING_NOTE}),
     )
@@ -482,7 +688,7 @@ async fn declarations_to(
     let (declarations, truncated) = blocking(move || {
         Ok(shared
             .read_ledger()
-            .declarations_to(&key, query.since_ms, LISTING_MAX)?)
+            .declarations_to(&key, query.since_ms, LISTING_ENTRIES_MAX)?)
     })
     .await?;
     Ok(
@@ -567,6 +773,7 @@ fn gauges(shared: &Shared) -> Gauges {
 }
 
 async fn status(State(state): State<ApiState>) -> ApiResult<Response> {
+    let disk = *state.disk.borrow();
     let shared = &state.shared;
     let gauges = gauges(shared);
     let genesis = shared.rules.genesis();
@@ -590,6 +797,7 @@ async fn status(State(state): State<ApiState>) -> ApiResult<Response> {
         "round": gauges.round,
         "syncing": gauges.syncing,
         "ready": shared.ready.load(std::sync::atomic::Ordering::Acquire),
+        "disk": {"free_bytes": disk.free_bytes, "min_bytes": disk.min_bytes, "low": disk.is_low()},
         "mempool": {"events": gauges.mempool_events, "bytes": gauges.mempool_bytes},
         "peers": peers,
         "validators": validators,
@@ -623,6 +831,14 @@ async fn stream(
     Query(query): Query<StreamQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let filter = query.shipment.map(shipment_id).transpose()?;
+    let Ok(subscription) = state.stream_subscribers.clone().try_acquire_owned() else {
+        return Err(ApiError::retry_later(
+            "too_many_streams",
+            format!(
+                "this node serves at most {STREAM_SUBSCRIBERS_MAX} event streams at once; retry later or follow another node"
+            ),
+        ));
+    };
     let receiver = state.shared.commits.subscribe();
     let shutdown = state.shutdown.clone();
     let events = futures::stream::unfold(
@@ -630,14 +846,17 @@ async fn stream(
             receiver,
             std::collections::VecDeque::<SseEvent>::new(),
             false,
+            subscription,
         ),
-        move |(mut receiver, mut ready, done)| {
+        // The subscription's permit lives in the stream's state: it is returned when the
+        // stream ends or its client goes away.
+        move |(mut receiver, mut ready, done, subscription)| {
             let filter = filter.clone();
             let mut shutdown = shutdown.clone();
             async move {
                 loop {
                     if let Some(event) = ready.pop_front() {
-                        return Some((Ok(event), (receiver, ready, done)));
+                        return Some((Ok(event), (receiver, ready, done, subscription)));
                     }
                     if done {
                         return None;
@@ -673,7 +892,7 @@ async fn stream(
                             )));
                             return ready
                                 .pop_front()
-                                .map(|event| (Ok(event), (receiver, ready, true)));
+                                .map(|event| (Ok(event), (receiver, ready, true, subscription)));
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,
                     }

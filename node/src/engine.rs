@@ -22,6 +22,8 @@ use waybill_protocol::block::ConsensusMessage;
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
+
+use crate::limits::BLOCK_TIME_LAG_MS_MAX;
 use waybill_protocol::{CommitCertificate, Hash, Keypair, ValidatorIndex};
 
 use crate::consensus::wal::{Replay, WalEntry};
@@ -37,7 +39,9 @@ use crate::wal::{WalFile, WalFileError};
 /// What the network task hands the engine.
 #[derive(Debug)]
 pub enum EngineInput {
-    Consensus(ConsensusGossip),
+    /// A consensus message, with its share of the queue's byte budget (returned when the
+    /// engine is done with it).
+    Consensus(ConsensusGossip, tokio::sync::OwnedSemaphorePermit),
     Synced(SyncResponse),
     /// New events reached the mempool (wakes a proposer waiting for some).
     EventsArrived,
@@ -276,7 +280,7 @@ impl Engine {
 
     fn handle(&mut self, input: EngineInput) -> Result<(), EngineError> {
         match input {
-            EngineInput::Consensus(gossip) => self.receive_gossip(gossip),
+            EngineInput::Consensus(gossip, _budget) => self.receive_gossip(gossip),
             EngineInput::Synced(response) => self.apply_synced(response),
             EngineInput::EventsArrived => Ok(()),
         }
@@ -285,11 +289,15 @@ impl Engine {
     fn receive_gossip(&mut self, gossip: ConsensusGossip) -> Result<(), EngineError> {
         let message = match gossip {
             ConsensusGossip::Proposal { proposal, block } => {
-                let hash = block.header.hash();
-                if hash == proposal.proposal.block_hash
-                    && block.header.height > self.shared.committed_height()
-                {
-                    self.keep_proposed(hash, *block);
+                let p = &proposal.proposal;
+                // Only the round's proposer's block is kept, and only for this height or the
+                // next: a validator cannot make us hold bodies for rounds not its own.
+                let height = self.consensus.height();
+                let keep = block.header.hash() == p.block_hash
+                    && (height..=height + 1).contains(&p.height)
+                    && p.proposer == self.consensus.proposer(p.height, p.round);
+                if keep {
+                    self.keep_proposed(p.block_hash, *block);
                 }
                 ConsensusMessage::Proposal(proposal)
             }
@@ -339,14 +347,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Feeds one input to consensus (logging it first) and carries out what it asks.
+    /// Feeds one input to consensus, logs it if consensus took it, and carries out what it
+    /// asks. A message consensus already holds is skipped, and one it refused is not logged:
+    /// the WAL of a height that stands still grows only by what consensus keeps, which its
+    /// limits bound per validator, not by the re-sends that arrive every second.
     fn apply(&mut self, input: Input) -> Result<(), EngineError> {
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
-            if !self.replaying && !matches!(input, Input::Start { .. }) {
-                self.wal.append(&WalEntry::Input(input.clone()));
+            if let Input::Message(message) = &input {
+                if self.consensus.holds(message) {
+                    continue;
+                }
             }
+            let entry = (!self.replaying && !matches!(input, Input::Start { .. }))
+                .then(|| WalEntry::Input(input.clone()));
             let outputs = self.consensus.apply(input);
+            let refused = outputs
+                .iter()
+                .any(|output| matches!(output, Output::Rejected { .. }));
+            if let Some(entry) = entry.filter(|_| !refused) {
+                self.wal.append(&entry);
+            }
             for output in outputs {
                 if self.blocked_on.is_some() {
                     self.deferred.push_back(output);
@@ -573,10 +594,15 @@ impl Engine {
             )
         };
         self.proposing = None;
-        let events: Vec<CheckedEvent> = candidates.iter().map(|e| (**e).clone()).collect();
         let built = {
             let ledger = self.shared.read_ledger();
             let time_ms = now_ms().max(ledger.tip().time_ms + 1);
+            // Events dated after our time stay pending for a later block (see `build_block`).
+            let events: Vec<CheckedEvent> = candidates
+                .iter()
+                .filter(|e| crate::ledger::fits_block_time(e, time_ms))
+                .map(|e| (**e).clone())
+                .collect();
             ledger.execute(BlockProposal {
                 time_ms,
                 proposer: self.me,
@@ -626,7 +652,7 @@ impl Engine {
             }
             return Ok(None);
         };
-        let verdict = self.execute_body(body);
+        let verdict = self.execute_proposal(body);
         let valid = match verdict {
             Ok(block) => {
                 self.executed.insert(block_hash, block);
@@ -644,11 +670,32 @@ impl Engine {
         }))
     }
 
-    fn execute_body(&self, body: BlockBody) -> Result<ExecutedBlock, String> {
-        let skew = body.header.time_ms.saturating_sub(now_ms());
-        if skew > EVENT_TIME_FUTURE_SKEW_MS_MAX {
-            return Err(format!("block time is {skew} ms in the future"));
+    /// Judges a proposed block's time by this node's clock, then executes it. The time must be
+    /// within the clock skew of now either way: a proposer cannot date a block into the future,
+    /// nor far enough into the past to make honest events look future-dated. (A block whose
+    /// height stood still longer than that is re-proposed with its old time; nodes that judged
+    /// it when first proposed remember their verdict, so only one restarted since then may vote
+    /// nil on it.)
+    fn execute_proposal(&self, body: BlockBody) -> Result<ExecutedBlock, String> {
+        let now = now_ms();
+        let ahead = body.header.time_ms.saturating_sub(now);
+        if ahead > EVENT_TIME_FUTURE_SKEW_MS_MAX {
+            return Err(format!(
+                "block time is {ahead} ms ahead of this node's clock"
+            ));
         }
+        let behind = now.saturating_sub(body.header.time_ms);
+        if behind > BLOCK_TIME_LAG_MS_MAX {
+            return Err(format!(
+                "block time is {behind} ms behind this node's clock"
+            ));
+        }
+        self.execute_body(body)
+    }
+
+    /// Executes a block on the tip. No clock is read: a certified block's time was judged by
+    /// the quorum that signed it, and a node whose clock disagrees must still follow the chain.
+    fn execute_body(&self, body: BlockBody) -> Result<ExecutedBlock, String> {
         let events = check_events(&self.shared, body.events)
             .map_err(|(index, error)| format!("event {index}: {error}"))?;
         self.shared

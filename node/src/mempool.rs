@@ -2,8 +2,12 @@
 //! mempool is signature-checked, permitted and not yet committed. The mempool adds what only it
 //! can see: duplicates and nonce clashes among pending events, and its bounds.
 //!
-//! Bounded three ways: events, bytes, and events per signer, so one noisy carrier cannot crowd
-//! out customs. A full mempool refuses (the API answers 503 with Retry-After); it never evicts
+//! Bounded four ways: events, bytes, events per signing key and events per organisation, so no
+//! member can fill it; and the last `customs_reserve_*` of it is room only customs' own events
+//! may take, so a hold or a release never waits because a platform flooded. A peer's gossip is
+//! held to a looser organisation bound (the accepting node applied the real one; a tighter one
+//! here would leave holes in a signer's nonces), which still caps what a member relaying
+//! through its own validator can make others hold. A full mempool refuses (the API answers 503 with Retry-After); it never evicts
 //! an event it accepted. Events leave only when a block commits them, so an accepted event
 //! either commits (applied or with a recorded rejection) or is still pending.
 
@@ -12,23 +16,54 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use waybill_protocol::admission::CheckedEvent;
-use waybill_protocol::{Hash, KeyId};
+use waybill_protocol::{Hash, KeyId, OrgId};
+
+use crate::limits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MempoolLimits {
     pub events_max: usize,
     pub bytes_max: usize,
     pub per_signer_max: usize,
+    pub per_organisation_max: usize,
+    /// For events that arrived by gossip: every validator may have accepted its share.
+    pub per_organisation_from_peers_max: usize,
+    pub customs_reserve_events: usize,
+    pub customs_reserve_bytes: usize,
+}
+
+impl MempoolLimits {
+    /// The node's limits for a network of `validators`.
+    pub fn for_validators(validators: usize) -> MempoolLimits {
+        MempoolLimits {
+            per_organisation_from_peers_max: limits::MEMPOOL_PER_ORGANISATION_MAX
+                .saturating_mul(validators.max(1)),
+            ..MempoolLimits::default()
+        }
+    }
 }
 
 impl Default for MempoolLimits {
     fn default() -> MempoolLimits {
         MempoolLimits {
-            events_max: 100_000,
-            bytes_max: 256 * 1024 * 1024,
-            per_signer_max: 20_000,
+            events_max: limits::MEMPOOL_EVENTS_MAX,
+            bytes_max: limits::MEMPOOL_BYTES_MAX,
+            per_signer_max: limits::MEMPOOL_PER_SIGNER_MAX,
+            per_organisation_max: limits::MEMPOOL_PER_ORGANISATION_MAX,
+            per_organisation_from_peers_max: limits::MEMPOOL_PER_ORGANISATION_MAX,
+            customs_reserve_events: limits::MEMPOOL_CUSTOMS_RESERVE_EVENTS,
+            customs_reserve_bytes: limits::MEMPOOL_CUSTOMS_RESERVE_BYTES,
         }
     }
+}
+
+/// Who handed the mempool an event, and whether customs signed it: which bounds apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// A client of this node (quotas per key and organisation apply), or a peer's gossip.
+    pub from_client: bool,
+    /// Signed by a customs organisation: may use the reserved room.
+    pub customs: bool,
 }
 
 /// Why the mempool did not take an event.
@@ -42,6 +77,8 @@ pub enum MempoolRefusal {
     Full { events: usize, bytes: usize },
     #[error("signer {signer} has {pending} events pending, its quota; retry later")]
     SignerQuota { signer: KeyId, pending: usize },
+    #[error("organisation {org} has {pending} events pending, its quota; retry later")]
+    OrganisationQuota { org: OrgId, pending: usize },
 }
 
 impl MempoolRefusal {
@@ -49,7 +86,9 @@ impl MempoolRefusal {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            MempoolRefusal::Full { .. } | MempoolRefusal::SignerQuota { .. }
+            MempoolRefusal::Full { .. }
+                | MempoolRefusal::SignerQuota { .. }
+                | MempoolRefusal::OrganisationQuota { .. }
         )
     }
 }
@@ -68,6 +107,8 @@ pub struct Mempool {
     by_id: HashMap<Hash, Pending>,
     /// Pending nonces per signer: how clashes and quotas are checked.
     by_signer: HashMap<KeyId, BTreeMap<u64, Hash>>,
+    /// Pending events per organisation (all its keys).
+    by_organisation: HashMap<OrgId, usize>,
     bytes: usize,
     next_arrival: u64,
 }
@@ -100,13 +141,8 @@ impl Mempool {
         self.by_id.get(id).map(|p| p.event.clone())
     }
 
-    /// Takes a checked event in; the refusal says why not. `per_signer_quota` is off for events
-    /// another node already accepted (see `admission::Origin`).
-    pub fn insert(
-        &mut self,
-        event: CheckedEvent,
-        per_signer_quota: bool,
-    ) -> Result<Hash, MempoolRefusal> {
+    /// Takes a checked event in; the refusal says why not.
+    pub fn insert(&mut self, event: CheckedEvent, entry: Entry) -> Result<Hash, MempoolRefusal> {
         let id = event.id();
         if self.by_id.contains_key(&id) {
             return Err(MempoolRefusal::Duplicate { id });
@@ -119,20 +155,28 @@ impl Mempool {
                 nonce: body.nonce,
             });
         }
-        let size = event.encoded_len();
-        if self.by_id.len() >= self.limits.events_max || self.bytes + size > self.limits.bytes_max {
-            return Err(MempoolRefusal::Full {
-                events: self.by_id.len(),
-                bytes: self.bytes,
-            });
-        }
+        self.check_room(event.encoded_len(), entry.customs)?;
         let pending = pending_of_signer.map_or(0, BTreeMap::len);
-        if per_signer_quota && pending >= self.limits.per_signer_max {
+        if entry.from_client && pending >= self.limits.per_signer_max {
             return Err(MempoolRefusal::SignerQuota {
                 signer: body.signer.clone(),
                 pending,
             });
         }
+        let org = &body.signer.org;
+        let pending = self.by_organisation.get(org).copied().unwrap_or(0);
+        let organisation_max = match entry.from_client {
+            true => self.limits.per_organisation_max,
+            false => self.limits.per_organisation_from_peers_max,
+        };
+        if pending >= organisation_max {
+            return Err(MempoolRefusal::OrganisationQuota {
+                org: org.clone(),
+                pending,
+            });
+        }
+        let size = event.encoded_len();
+        *self.by_organisation.entry(org.clone()).or_default() += 1;
         self.by_signer
             .entry(body.signer.clone())
             .or_default()
@@ -150,6 +194,28 @@ impl Mempool {
             },
         );
         Ok(id)
+    }
+
+    /// Whether an event of `size` bytes fits: everyone but customs stops short of the reserve.
+    fn check_room(&self, size: usize, customs: bool) -> Result<(), MempoolRefusal> {
+        let (events_max, bytes_max) = match customs {
+            true => (self.limits.events_max, self.limits.bytes_max),
+            false => (
+                self.limits
+                    .events_max
+                    .saturating_sub(self.limits.customs_reserve_events),
+                self.limits
+                    .bytes_max
+                    .saturating_sub(self.limits.customs_reserve_bytes),
+            ),
+        };
+        if self.by_id.len() >= events_max || self.bytes + size > bytes_max {
+            return Err(MempoolRefusal::Full {
+                events: self.by_id.len(),
+                bytes: self.bytes,
+            });
+        }
+        Ok(())
     }
 
     /// The oldest pending events that fit `events_max` and `bytes_max`, in arrival order; they
@@ -192,6 +258,12 @@ impl Mempool {
                     self.by_signer.remove(&body.signer);
                 }
             }
+            if let Some(pending) = self.by_organisation.get_mut(&body.signer.org) {
+                *pending -= 1;
+                if *pending == 0 {
+                    self.by_organisation.remove(&body.signer.org);
+                }
+            }
         }
         admitted
     }
@@ -204,31 +276,54 @@ mod tests {
     use waybill_protocol::fixtures;
     use waybill_protocol::rules::ChainRules;
 
-    fn events(count: u64) -> (ChainRules, Vec<CheckedEvent>) {
+    const CLIENT: Entry = Entry {
+        from_client: true,
+        customs: false,
+    };
+    const PEER: Entry = Entry {
+        from_client: false,
+        customs: false,
+    };
+    const CUSTOMS: Entry = Entry {
+        from_client: true,
+        customs: true,
+    };
+
+    fn events_of(org: &str, count: u64) -> Vec<CheckedEvent> {
         let rules = ChainRules::new(fixtures::genesis(4)).expect("fixture genesis");
-        let events = (1..=count)
+        (1..=count)
             .map(|nonce| {
-                let event = fixtures::signed_event(
-                    fixtures::ORGANISATION_IDS[2],
-                    nonce,
-                    "SHIP-1",
-                    EventKind::PickUp,
-                );
+                let event = fixtures::signed_event(org, nonce, "SHIP-1", EventKind::PickUp);
                 CheckedEvent::check(&rules, event).expect("fixture event checks")
             })
-            .collect();
-        (rules, events)
+            .collect()
+    }
+
+    fn events(count: u64) -> Vec<CheckedEvent> {
+        events_of(fixtures::ORGANISATION_IDS[2], count)
+    }
+
+    fn limits(events_max: usize, per_signer_max: usize) -> MempoolLimits {
+        MempoolLimits {
+            events_max,
+            bytes_max: usize::MAX,
+            per_signer_max,
+            per_organisation_max: usize::MAX,
+            per_organisation_from_peers_max: usize::MAX,
+            customs_reserve_events: 0,
+            customs_reserve_bytes: 0,
+        }
     }
 
     #[test]
     fn keeps_arrival_order_and_refuses_duplicates_and_nonce_clashes() {
-        let (_, events) = events(3);
+        let events = events(3);
         let mut pool = Mempool::new(MempoolLimits::default());
         for event in &events {
-            pool.insert(event.clone(), true).expect("room");
+            pool.insert(event.clone(), CLIENT).expect("room");
         }
         assert_eq!(
-            pool.insert(events[1].clone(), true),
+            pool.insert(events[1].clone(), CLIENT),
             Err(MempoolRefusal::Duplicate { id: events[1].id() })
         );
         let taken = pool.block_candidates(2, usize::MAX);
@@ -243,32 +338,81 @@ mod tests {
 
     #[test]
     fn full_and_quota_refusals_are_temporary_and_nothing_is_evicted() {
-        let (_, events) = events(4);
-        let mut pool = Mempool::new(MempoolLimits {
-            events_max: 10,
-            bytes_max: usize::MAX,
-            per_signer_max: 2,
-        });
-        pool.insert(events[0].clone(), true).expect("room");
-        pool.insert(events[1].clone(), true).expect("room");
-        let refusal = pool.insert(events[2].clone(), true).expect_err("quota");
+        let events = events(4);
+        let mut pool = Mempool::new(limits(10, 2));
+        pool.insert(events[0].clone(), CLIENT).expect("room");
+        pool.insert(events[1].clone(), CLIENT).expect("room");
+        let refusal = pool.insert(events[2].clone(), CLIENT).expect_err("quota");
         assert!(matches!(refusal, MempoolRefusal::SignerQuota { .. }));
         assert!(refusal.is_temporary());
         assert!(pool.contains(&events[0].id()) && pool.contains(&events[1].id()));
-        // A peer's gossip is not held to the quota (the accepting node applied it).
-        pool.insert(events[2].clone(), false)
-            .expect("no quota for peers' events");
+        // A peer's gossip is not held to the key's quota (the accepting node applied it).
+        pool.insert(events[2].clone(), PEER)
+            .expect("no key quota for peers' events");
 
-        let mut pool = Mempool::new(MempoolLimits {
-            events_max: 1,
-            bytes_max: usize::MAX,
-            per_signer_max: 10,
-        });
-        pool.insert(events[0].clone(), true).expect("room");
-        let refusal = pool.insert(events[3].clone(), true).expect_err("full");
+        let mut pool = Mempool::new(limits(1, 10));
+        pool.insert(events[0].clone(), CLIENT).expect("room");
+        let refusal = pool.insert(events[3].clone(), CLIENT).expect_err("full");
         assert!(matches!(refusal, MempoolRefusal::Full { events: 1, .. }));
         pool.remove_committed(&[events[0].id()]);
-        pool.insert(events[3].clone(), true).expect("room again");
+        pool.insert(events[3].clone(), CLIENT).expect("room again");
         assert_eq!(pool.bytes(), events[3].encoded_len());
+    }
+
+    #[test]
+    fn one_organisation_cannot_take_more_than_its_quota_from_clients_or_peers() {
+        let platform = events_of("platform", 5);
+        let carrier = events_of("carrier-a", 1);
+        let mut pool = Mempool::new(MempoolLimits {
+            per_organisation_max: 2,
+            per_organisation_from_peers_max: 3,
+            ..limits(100, 100)
+        });
+        pool.insert(platform[0].clone(), CLIENT).expect("room");
+        pool.insert(platform[1].clone(), CLIENT).expect("room");
+        let refusal = pool.insert(platform[2].clone(), CLIENT).expect_err("quota");
+        assert!(matches!(
+            refusal,
+            MempoolRefusal::OrganisationQuota { pending: 2, .. }
+        ));
+        assert!(refusal.is_temporary());
+        // Gossip has the looser bound, but a bound.
+        pool.insert(platform[2].clone(), PEER).expect("peer bound");
+        let refusal = pool
+            .insert(platform[3].clone(), PEER)
+            .expect_err("peer quota");
+        assert!(matches!(
+            refusal,
+            MempoolRefusal::OrganisationQuota { pending: 3, .. }
+        ));
+        // Another organisation is not affected; a commit frees the quota.
+        pool.insert(carrier[0].clone(), CLIENT).expect("room");
+        pool.remove_committed(&[platform[0].id(), platform[1].id()]);
+        pool.insert(platform[3].clone(), CLIENT)
+            .expect("quota freed");
+    }
+
+    #[test]
+    fn the_customs_reserve_is_left_for_customs_events() {
+        let platform = events_of("platform", 4);
+        let customs = events_of(fixtures::ORGANISATION_IDS[0], 2);
+        let mut pool = Mempool::new(MempoolLimits {
+            customs_reserve_events: 2,
+            ..limits(4, 100)
+        });
+        pool.insert(platform[0].clone(), CLIENT).expect("room");
+        pool.insert(platform[1].clone(), CLIENT).expect("room");
+        let refusal = pool
+            .insert(platform[2].clone(), CLIENT)
+            .expect_err("reserve");
+        assert!(matches!(refusal, MempoolRefusal::Full { events: 2, .. }));
+        pool.insert(customs[0].clone(), CUSTOMS)
+            .expect("customs room");
+        pool.insert(customs[1].clone(), CUSTOMS)
+            .expect("customs room");
+        assert!(matches!(
+            pool.insert(platform[3].clone(), CUSTOMS),
+            Err(MempoolRefusal::Full { events: 4, .. })
+        ));
     }
 }

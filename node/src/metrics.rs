@@ -88,6 +88,8 @@ pub struct Metrics {
     pub events_rejected: ReasonCounter,
     pub admission_refused: ReasonCounter,
     pub gossip_invalid: ReasonCounter,
+    /// Gossiped events not taken for reasons that are not the sender's fault.
+    pub gossip_ignored: ReasonCounter,
     pub blocks_synced: AtomicU64,
     pub engine_queue_full: AtomicU64,
     /// Gossip messages libp2p gave up sending to a peer (queue full or too long queued).
@@ -97,6 +99,14 @@ pub struct Metrics {
     /// Event signatures checked, by where: `api`, `gossip`, `block` (validation of events not
     /// pending here). Each event should cost one check per node.
     pub signatures_checked: ReasonCounter,
+    /// API connections open now, refused at the cap, and accepts that failed.
+    pub api_connections_open: AtomicU64,
+    pub api_connections_refused: AtomicU64,
+    pub api_accept_failures: AtomicU64,
+    /// Free bytes on the data directory's file system at the last look, and 1 while that is
+    /// below the node's watermark (new events are then refused with 507).
+    pub disk_free_bytes: AtomicU64,
+    pub disk_space_low: AtomicU64,
 }
 
 /// Gauges read at scrape time.
@@ -198,6 +208,37 @@ impl Metrics {
             "Consensus messages not taken into account.",
             &self.consensus_rejected,
         );
+        let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
+        gauge(
+            &mut out,
+            "waybill_api_connections_open",
+            "HTTP API connections open.",
+            load(&self.api_connections_open),
+        );
+        counter(
+            &mut out,
+            "waybill_api_connections_refused_total",
+            "HTTP API connections closed at once because the connection cap was reached.",
+            &self.api_connections_refused,
+        );
+        counter(
+            &mut out,
+            "waybill_api_accept_failures_total",
+            "HTTP API accepts that failed (for example out of file descriptors).",
+            &self.api_accept_failures,
+        );
+        gauge(
+            &mut out,
+            "waybill_disk_free_bytes",
+            "Free bytes on the data directory's file system.",
+            load(&self.disk_free_bytes),
+        );
+        gauge(
+            &mut out,
+            "waybill_disk_space_low",
+            "1 while free disk space is below the watermark and new events are refused (alarm).",
+            load(&self.disk_space_low),
+        );
         counter(
             &mut out,
             "waybill_evidence_total",
@@ -222,6 +263,11 @@ impl Metrics {
         self.gossip_invalid.render(
             "waybill_gossip_invalid_total",
             "Gossip messages rejected before forwarding, by reason.",
+            &mut out,
+        );
+        self.gossip_ignored.render(
+            "waybill_gossip_events_ignored_total",
+            "Gossiped events not taken for this node's own reasons (known, committed, its clock, a full mempool), by reason.",
             &mut out,
         );
         self.commit_latency.render(

@@ -18,11 +18,9 @@ use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex};
 
 use crate::ledger::Ledger;
+use crate::limits::COMMIT_FEED_BLOCKS;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
-
-/// Committed events kept for slow stream subscribers before they are told they lagged.
-pub const COMMIT_FEED_BLOCKS: usize = 256;
 
 /// One committed event, as the stream sends it.
 #[derive(Debug, Clone, Serialize)]

@@ -13,18 +13,15 @@ use waybill_protocol::rules::ChainRules;
 use crate::api::{self, ApiState};
 use crate::engine::{Engine, EngineError, EngineInput};
 use crate::ledger::{Ledger, LedgerError, LedgerOptions};
+use crate::limits::{
+    DISK_FREE_MIN_BYTES_DEFAULT, ENGINE_QUEUE_INPUTS_MAX, GOSSIP_QUEUE_BATCHES_MAX,
+    NETWORK_QUEUE_MESSAGES_MAX, OPEN_FILES_WANTED,
+};
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::network::{self, NetworkChannels, NetworkError, NetworkSetup};
 use crate::node::Shared;
 use crate::setup::{NodeSetup, SetupError};
 use crate::wal::WalFileError;
-
-/// Inputs the engine queue holds before the network task starts dropping (and counting).
-pub const ENGINE_QUEUE: usize = 4_096;
-/// Consensus messages the network task has not sent yet.
-pub const NETWORK_QUEUE: usize = 1_024;
-/// Admitted event batches waiting to be gossiped.
-pub const GOSSIP_QUEUE: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -74,6 +71,16 @@ pub async fn run(
         path: config.data_dir.clone(),
         reason: e.to_string(),
     })?;
+    match crate::host::raise_open_file_limit() {
+        Ok(limit) if limit.now < OPEN_FILES_WANTED as u64 => tracing::warn!(
+            before = limit.before,
+            now = limit.now,
+            wanted = OPEN_FILES_WANTED,
+            "the open-file limit is below what the connection caps and RocksDB need; raise the hard limit (LimitNOFILE=)"
+        ),
+        Ok(limit) => tracing::debug!(before = limit.before, now = limit.now, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
     let rules = ChainRules::new(genesis.clone()).map_err(|e| RunError::Genesis(e.to_string()))?;
     let ledger_dir = ledger_path(&config.data_dir);
     let ledger =
@@ -93,7 +100,7 @@ pub async fn run(
         Arc::new(rules),
         validator_index,
         ledger,
-        Mempool::new(MempoolLimits::default()),
+        Mempool::new(MempoolLimits::for_validators(genesis.validators.len())),
     ));
 
     let (restored, forgotten) = crate::admission::restore_pending(
@@ -109,9 +116,10 @@ pub async fn run(
         tracing::info!(restored, forgotten, "accepted events from before the stop");
     }
 
-    let (to_engine, engine_inputs) = std::sync::mpsc::sync_channel::<EngineInput>(ENGINE_QUEUE);
-    let (engine_outputs, from_engine) = mpsc::channel(NETWORK_QUEUE);
-    let (events_out, events_in) = mpsc::channel(GOSSIP_QUEUE);
+    let (to_engine, engine_inputs) =
+        std::sync::mpsc::sync_channel::<EngineInput>(ENGINE_QUEUE_INPUTS_MAX);
+    let (engine_outputs, from_engine) = mpsc::channel(NETWORK_QUEUE_MESSAGES_MAX);
+    let (events_out, events_in) = mpsc::channel(GOSSIP_QUEUE_BATCHES_MAX);
     let (shutdown_tx, shutdown) = watch::channel(false);
 
     let engine = Engine::start(
@@ -149,19 +157,30 @@ pub async fn run(
             reason: e.to_string(),
         })?;
     tracing::info!(address = %api_address, "HTTP API up");
-    let app = api::router(ApiState {
-        shared: shared.clone(),
+    let disk = crate::host::watch_disk(
+        shared.clone(),
+        config.data_dir.clone(),
+        config
+            .disk_free_min_bytes
+            .unwrap_or(DISK_FREE_MIN_BYTES_DEFAULT),
+        shutdown.clone(),
+    )
+    .map_err(|e| RunError::DataDir {
+        path: config.data_dir.clone(),
+        reason: format!("cannot measure free space: {e}"),
+    })?;
+    let app = api::router(ApiState::new(
+        shared.clone(),
         events_out,
-        shutdown: shutdown.clone(),
-    });
-    let mut api_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = api_shutdown.changed().await;
-            })
-            .await
-    });
+        shutdown.clone(),
+        disk,
+    ));
+    let server = tokio::spawn(crate::http_server::serve(
+        listener,
+        app,
+        shutdown.clone(),
+        shared.clone(),
+    ));
 
     // Runs until asked to stop, or until a component ends on its own (which is a failure).
     let engine_done = tokio::task::spawn_blocking(move || engine_thread.join());
@@ -179,10 +198,11 @@ pub async fn run(
     }
     let _ = shutdown_tx.send(true);
     // Graceful, but bounded: a client that keeps a connection open cannot hold the node up.
-    match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
-        Ok(Ok(Err(error))) => tracing::warn!(%error, "HTTP server ended with an error"),
-        Err(_) => tracing::warn!("HTTP connections still open after 10 s; closing them"),
-        _ => {}
+    if tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("HTTP connections still open after 10 s; closing them");
     }
     match network.await {
         Ok(Err(error)) => tracing::warn!(%error, "network task ended with an error"),

@@ -5,6 +5,7 @@
 use crate::crypto::{self, Hash};
 use crate::event::{EventError, EventType, SignedEvent};
 use crate::ids::{KeyId, OrgId};
+use crate::limits::EVENT_ENCODED_BYTES_MAX;
 use crate::rules::ChainRules;
 
 /// A signed event whose signer is a genesis key and whose signature verifies.
@@ -36,15 +37,23 @@ impl CheckedEvent {
                     signer: event.body.signer.clone(),
                 })?;
         let signing_bytes = event.body.signing_bytes();
+        // Signing bytes are tag ‖ chain id (u64 length + bytes) ‖ body; the event is body ‖ signature.
+        let prefix = crate::crypto::tag::EVENT.len() + 8 + event.body.chain_id.as_str().len();
+        let encoded_len = signing_bytes.len() - prefix + event.signature.0.len();
+        // The one size rule, the same as the ledger's when it reads an event back: an event it
+        // could not decode must never be admitted, proposed or validated.
+        if encoded_len > EVENT_ENCODED_BYTES_MAX {
+            return Err(AdmissionError::Malformed(EventError::TooLarge {
+                bytes: encoded_len,
+                max: EVENT_ENCODED_BYTES_MAX,
+            }));
+        }
         crypto::verify_strict(&signer.key, &signing_bytes, &event.signature).map_err(|_| {
             AdmissionError::BadSignature {
                 signer: event.body.signer.clone(),
             }
         })?;
         let id = Hash::of_parts(&[&signing_bytes]);
-        // Signing bytes are tag ‖ chain id (u64 length + bytes) ‖ body; the event is body ‖ signature.
-        let prefix = crate::crypto::tag::EVENT.len() + 8 + event.body.chain_id.as_str().len();
-        let encoded_len = signing_bytes.len() - prefix + event.signature.0.len();
         Ok(CheckedEvent {
             event,
             id,

@@ -373,10 +373,20 @@ pub enum EventError {
         field: &'static str,
         reason: &'static str,
     },
+    #[error("event: {bytes} bytes in its canonical encoding, at most {max} allowed")]
+    TooLarge { bytes: usize, max: usize },
     #[error("event: {0}")]
     Encoding(#[from] CodecError),
     #[error("signature: {0}")]
     Signature(#[from] CryptoError),
+}
+
+impl EventError {
+    /// Whether the failure depends on the checker's clock (an event from the future by this
+    /// node's clock may be fine by another's): a peer that relays such an event is not faulty.
+    pub fn depends_on_clock(&self) -> bool {
+        matches!(self, EventError::TimeInFuture { .. })
+    }
 }
 
 impl EventBody {

@@ -16,6 +16,13 @@
 //!   Inspect and Flag.
 //! - Brands commission only serials under their own GS1 prefix, once; only the commissioner
 //!   decommissions, once.
+//! - A shipment's events (all but commissioning and decommissioning, which are about items) may
+//!   not be dated before its latest event by more than clock skew (`DatedBeforePrevious`):
+//!   late reports are fine, a history rewritten backwards is not.
+//! - Pack and Unpack only by a party to the shipment: its custodian, its declaring platform, or
+//!   the brand whose prefix every named item serial is under. Flag only by customs, or by the
+//!   brand of the flagged serial. An organisation with the role but no part is refused
+//!   (`NoPartInShipment`): nobody appends to another's shipment.
 //! - Per signer, each nonce is spent once ([`SpentNonces`]). A nonce that passes is spent even if
 //!   a later rule rejects the event, so a rejected event can never be replayed into acceptance.
 //!   Nonces need not arrive in order: an event that reaches the chain after up to
@@ -34,6 +41,7 @@ use crate::event::{Epc, EventBody, EventKind, EventType, InspectionResult, RiskS
 use crate::genesis::Role;
 use crate::ids::{Gtin, KeyId, OrgId, ShipmentId};
 use crate::index::{IndexKey, KeyRecord, index_keys};
+use crate::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
 use crate::rules::ChainRules;
 
 /// Where a shipment stands.
@@ -50,6 +58,8 @@ pub struct ShipmentState {
     pub delivered: bool,
     pub returned: bool,
     pub seized: bool,
+    /// The latest event time of the shipment's events so far (0 before the first).
+    pub last_event_time_ms: u64,
 }
 
 /// Who commissioned an item serial, and whether it is retired.
@@ -64,29 +74,80 @@ pub struct SerialState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Rejection {
-    Malformed { detail: String },
-    Replay { nonce: u64, last_nonce: u64 },
-    NotPermitted { org: OrgId, event_type: EventType },
-    NotPrefixOwner { org: OrgId, gtin: Gtin },
-    AlreadyCommissioned { serial: Sgtin, by: OrgId },
-    NotCommissioned { serial: Sgtin },
-    NotCommissioner { serial: Sgtin, by: OrgId },
-    AlreadyDecommissioned { serial: Sgtin },
-    AlreadyDeclared { by: OrgId },
+    Malformed {
+        detail: String,
+    },
+    Replay {
+        nonce: u64,
+        last_nonce: u64,
+    },
+    NotPermitted {
+        org: OrgId,
+        event_type: EventType,
+    },
+    NotPrefixOwner {
+        org: OrgId,
+        gtin: Gtin,
+    },
+    AlreadyCommissioned {
+        serial: Sgtin,
+        by: OrgId,
+    },
+    NotCommissioned {
+        serial: Sgtin,
+    },
+    NotCommissioner {
+        serial: Sgtin,
+        by: OrgId,
+    },
+    AlreadyDecommissioned {
+        serial: Sgtin,
+    },
+    AlreadyDeclared {
+        by: OrgId,
+    },
     NotDeclared,
-    CustodyAlreadyStarted { custodian: OrgId },
+    CustodyAlreadyStarted {
+        custodian: OrgId,
+    },
     NoCustody,
-    NotCustodian { custodian: OrgId, signer: OrgId },
-    HandOverPending { offered_to: OrgId },
-    NotACarrier { org: OrgId },
+    NotCustodian {
+        custodian: OrgId,
+        signer: OrgId,
+    },
+    HandOverPending {
+        offered_to: OrgId,
+    },
+    NotACarrier {
+        org: OrgId,
+    },
     NoHandOverOffered,
-    OfferedToAnother { offered_to: OrgId },
-    WrongHandOverSource { from: OrgId, custodian: OrgId },
-    OpenHolds { count: u32 },
-    RiskNotApproved { status: Option<RiskStatus> },
+    OfferedToAnother {
+        offered_to: OrgId,
+    },
+    WrongHandOverSource {
+        from: OrgId,
+        custodian: OrgId,
+    },
+    OpenHolds {
+        count: u32,
+    },
+    RiskNotApproved {
+        status: Option<RiskStatus>,
+    },
     NotReleased,
     AlreadyDelivered,
     Seized,
+    /// Packing, unpacking or flagging a shipment the signer has no part in.
+    NoPartInShipment {
+        org: OrgId,
+    },
+    /// Dated before the shipment's latest event by more than clock skew: a custody history
+    /// cannot be rewritten backwards.
+    DatedBeforePrevious {
+        event_time_ms: u64,
+        previous_ms: u64,
+    },
 }
 
 impl Rejection {
@@ -116,6 +177,8 @@ impl Rejection {
             Rejection::NotReleased => "not_released",
             Rejection::AlreadyDelivered => "already_delivered",
             Rejection::Seized => "seized",
+            Rejection::NoPartInShipment { .. } => "no_part_in_shipment",
+            Rejection::DatedBeforePrevious { .. } => "dated_before_previous",
         }
     }
 }
@@ -179,6 +242,17 @@ impl fmt::Display for Rejection {
                 write!(f, "the shipment is delivered; only return follows")
             }
             Rejection::Seized => write!(f, "the shipment is seized by customs"),
+            Rejection::DatedBeforePrevious {
+                event_time_ms,
+                previous_ms,
+            } => write!(
+                f,
+                "dated {event_time_ms} ms, before the shipment's latest event at {previous_ms} ms by more than clock skew"
+            ),
+            Rejection::NoPartInShipment { org } => write!(
+                f,
+                "{org} has no part in this shipment: it is not its custodian, its declaring platform, customs, or the brand of the serials named"
+            ),
         }
     }
 }
@@ -492,12 +566,44 @@ fn custody(
         Some(_) => Ok(()),
     };
     let mut after = before.clone();
+    let item_event = matches!(
+        body.kind,
+        EventKind::Commission | EventKind::Decommission { .. }
+    );
+    if !item_event {
+        let earliest = before
+            .last_event_time_ms
+            .saturating_sub(EVENT_TIME_FUTURE_SKEW_MS_MAX);
+        if body.event_time_ms < earliest {
+            return Err(Rejection::DatedBeforePrevious {
+                event_time_ms: body.event_time_ms,
+                previous_ms: before.last_event_time_ms,
+            });
+        }
+        after.last_event_time_ms = before.last_event_time_ms.max(body.event_time_ms);
+    }
     match &body.kind {
-        EventKind::Commission
-        | EventKind::Decommission { .. }
-        | EventKind::Pack { .. }
-        | EventKind::Unpack { .. }
-        | EventKind::Flag { .. } => {}
+        EventKind::Commission | EventKind::Decommission { .. } => {}
+        EventKind::Pack { .. } | EventKind::Unpack { .. } => {
+            let serials: Vec<&Sgtin> = item_serials(body).collect();
+            let brand_of_items =
+                !serials.is_empty() && serials.iter().all(|s| rules.owns_gtin(signer, &s.gtin));
+            let party = before.custodian.as_ref() == Some(signer)
+                || before.declared_by.as_ref() == Some(signer)
+                || brand_of_items;
+            if !party {
+                return Err(Rejection::NoPartInShipment {
+                    org: signer.clone(),
+                });
+            }
+        }
+        EventKind::Flag { serial, .. } => {
+            if !rules.has_role(signer, Role::Customs) && !rules.owns_gtin(signer, &serial.gtin) {
+                return Err(Rejection::NoPartInShipment {
+                    org: signer.clone(),
+                });
+            }
+        }
         EventKind::Declare(_) => {
             if let Some(by) = &before.declared_by {
                 return Err(Rejection::AlreadyDeclared { by: by.clone() });

@@ -286,6 +286,11 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub p2p_listen: NetworkAddress,
     pub api_listen: NetworkAddress,
+    /// Free space on the data directory's file system below which the node refuses new events
+    /// (HTTP 507) rather than meet a full disk in the middle of a block; the node's default
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_free_min_bytes: Option<u64>,
 }
 
 impl NodeConfig {

@@ -137,6 +137,25 @@ pub fn declaration() -> Declaration {
     }
 }
 
+/// [`declaration`] with `items` lines whose descriptions are `description_bytes` long: how
+/// tests make events near and over the encoded size bound.
+pub fn declaration_with_items(items: usize, description_bytes: usize) -> Declaration {
+    let mut declaration = declaration();
+    let line = declaration.items[0].clone();
+    declaration.items = (0..items)
+        .map(|index| {
+            let mut item = line.clone();
+            let text = format!(
+                "{index:04} {}",
+                "x".repeat(description_bytes.saturating_sub(5))
+            );
+            item.description = Text::new(text).expect("fixture text is valid");
+            item
+        })
+        .collect();
+    declaration
+}
+
 /// An event by `org_id`'s fixture key, at [`NOW_MS`] − 1 minute.
 pub fn event(org_id: &str, nonce: u64, shipment_id: &str, kind: EventKind) -> EventBuilder {
     EventBuilder::new(

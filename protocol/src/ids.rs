@@ -358,19 +358,36 @@ fn check_location_id(value: &str) -> Check {
     if is_locode { Ok(()) } else { Err(EXPECTED) }
 }
 
+/// Characters text for people may not hold: they make what a reader sees differ from what is
+/// stored. Controls; the bidirectional embeddings, overrides and isolates that reorder what is
+/// shown (the "Trojan Source" class, CVE-2021-42574); and invisible characters with no place in a
+/// name or a description (zero-width space, word joiner, invisible operators, byte-order mark).
+/// ZWJ, ZWNJ and the directional marks stay allowed: Persian, Indic scripts and emoji need them;
+/// name folding ignores them.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{202A}'..='\u{202E}' // LRE, RLE, PDF, LRO, RLO
+            | '\u{2066}'..='\u{2069}' // LRI, RLI, FSI, PDI
+            | '\u{200B}' // zero-width space
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{FEFF}' // byte-order mark, zero-width no-break space
+        )
+}
+
 fn check_bounded_text(value: &str, max: usize, expected: &'static str) -> Check {
     check_length(value, 1, max, expected)?;
     if value.trim() != value {
         return Err(expected);
     }
-    check_chars(value, expected, |c| !c.is_control())
+    check_chars(value, expected, |c| !is_deceptive(c))
 }
 
 fn check_text(value: &str) -> Check {
     check_bounded_text(
         value,
         TEXT_BYTES_MAX,
-        "1 to 512 bytes of text without control characters or surrounding spaces",
+        "1 to 512 bytes of text without control, bidirectional-override or invisible characters or surrounding spaces",
     )
 }
 
@@ -378,7 +395,7 @@ fn check_party_name(value: &str) -> Check {
     check_bounded_text(
         value,
         PARTY_NAME_BYTES_MAX,
-        "1 to 128 bytes of text without control characters or surrounding spaces",
+        "1 to 128 bytes of text without control, bidirectional-override or invisible characters or surrounding spaces",
     )
 }
 
@@ -386,7 +403,7 @@ fn check_address(value: &str) -> Check {
     check_bounded_text(
         value,
         ADDRESS_BYTES_MAX,
-        "1 to 256 bytes of text without control characters or surrounding spaces",
+        "1 to 256 bytes of text without control, bidirectional-override or invisible characters or surrounding spaces",
     )
 }
 
@@ -403,13 +420,32 @@ fn check_network_address(value: &str) -> Check {
     }
 }
 
-/// A name with case and runs of spaces folded: how "J.  Jansen" and "j. jansen" are found to be
-/// the same consignee.
+/// A name as names are compared: NFKC with Unicode case folding (NFKC_Casefold, UAX #15 and
+/// UAX #44), default-ignorable characters (ZWJ, ZWNJ, soft hyphen, directional marks,
+/// variation selectors) removed, and runs of white space made one space. So "J.  Jansen",
+/// "j. jansen", "Ｊ. Ｊａｎｓｅｎ" and "J. Jan\u{AD}sen" are found to be the same consignee.
+/// (Look-alikes from other scripts, such as a Cyrillic "а", are not folded: UTS #39 skeletons
+/// would merge names that really differ.)
 pub fn fold_name(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let compatible: String = name.nfkc().collect();
+    let folded: String = caseless::default_case_fold_str(&compatible)
+        .nfkc()
+        .filter(|c| !is_default_ignorable(*c))
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt, Unicode 15):
+/// characters that show nothing and are ignored when text is compared.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 impl Gtin {

@@ -312,3 +312,89 @@ fn json_round_trip_preserves_the_event_and_its_id() {
     assert_eq!(back, event);
     assert_eq!(back.id(), event.id());
 }
+
+#[test]
+fn an_event_over_the_encoded_bound_is_refused_at_admission_as_on_read() {
+    let rules = waybill_protocol::rules::ChainRules::new(fixtures::genesis(4)).unwrap();
+    let sign = |items, description_bytes| {
+        let kind = EventKind::Declare(Box::new(fixtures::declaration_with_items(
+            items,
+            description_bytes,
+        )));
+        fixtures::signed_event("platform", 1, "HAWB-BIG", kind)
+    };
+    // 200 lines of 500-byte descriptions: valid field by field, over the event bound as a whole.
+    let oversize = sign(200, 500);
+    assert!(oversize.encode().len() > EVENT_ENCODED_BYTES_MAX);
+    oversize
+        .body
+        .validate(&fixtures::chain_id(), NOW_MS)
+        .unwrap();
+    let error = waybill_protocol::admission::CheckedEvent::admit(&rules, oversize.clone(), NOW_MS)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "event: {} bytes in its canonical encoding, at most {EVENT_ENCODED_BYTES_MAX} allowed",
+            oversize.encode().len()
+        )
+    );
+    assert!(SignedEvent::decode(&oversize.encode()).is_err());
+    // The largest that passes admission is one the ledger can read back.
+    let largest = sign(100, 500);
+    let checked =
+        waybill_protocol::admission::CheckedEvent::admit(&rules, largest.clone(), NOW_MS).unwrap();
+    assert_eq!(checked.encoded_len(), largest.encode().len());
+    assert_eq!(SignedEvent::decode(&largest.encode()).unwrap(), largest);
+}
+
+#[test]
+fn names_fold_width_case_spacing_and_invisible_marks_into_one() {
+    let same = [
+        "J. Jansen",
+        "j. jansen",
+        "J.  Jansen",
+        "Ｊ. Ｊａｎｓｅｎ",
+        "J. Jan\u{AD}sen",
+        "J. Jan\u{200D}sen",
+        "J. JANSEN",
+    ];
+    for name in same {
+        assert_eq!(ids::fold_name(name), "j. jansen", "{name:?}");
+    }
+    // Full case folding, not lower-casing: ß and SS are one.
+    assert_eq!(ids::fold_name("Straße"), ids::fold_name("STRASSE"));
+    assert_ne!(ids::fold_name("J. Jansen"), ids::fold_name("J. Janssen"));
+}
+
+#[test]
+fn text_that_would_show_other_than_it_is_stored_is_refused_naming_the_field() {
+    for deceptive in [
+        "\u{202E}nesnaJ .J",
+        "J.\u{200B}Jansen",
+        "J. Jansen\u{2066}",
+        "\u{FEFF}J. Jansen",
+    ] {
+        assert!(PartyName::new(deceptive).is_err(), "{deceptive:?}");
+        assert!(Text::new(deceptive).is_err(), "{deceptive:?}");
+        assert!(Address::new(deceptive).is_err(), "{deceptive:?}");
+    }
+    // Scripts that need joiners and marks keep them.
+    for legitimate in ["می\u{200C}خواهم", "Zoë Ørsted", "محمد\u{200F} Ltd"] {
+        PartyName::new(legitimate).unwrap();
+    }
+    let mut event = serde_json::to_value(fixtures::signed_event(
+        "platform",
+        1,
+        "HAWB-1",
+        EventKind::Declare(Box::new(fixtures::declaration())),
+    ))
+    .unwrap();
+    event["body"]["kind"]["consignee"]["name"] = serde_json::json!("J. \u{202E}Jansen");
+    let error = json::parse::<SignedEvent>(&serde_json::to_vec(&event).unwrap()).unwrap_err();
+    // Internally tagged: the path ends at the kind, the reason names the field's type.
+    assert!(error.path.starts_with("body.kind"), "{error}");
+    assert!(error.reason.contains("party name"), "{error}");
+    assert!(error.reason.contains("bidirectional-override"), "{error}");
+}

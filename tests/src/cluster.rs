@@ -118,6 +118,11 @@ impl Cluster {
     }
 
     pub fn start_node(&mut self, node: usize) {
+        self.start_node_with_env(node, &[]);
+    }
+
+    /// Starts `node` with extra environment variables (a faked clock, say).
+    pub fn start_node_with_env(&mut self, node: usize, env: &[(&str, &str)]) {
         assert!(self.processes[node].is_none(), "node {node} is running");
         let config = &self.testnet.config_paths[node];
         let log = std::fs::OpenOptions::new()
@@ -129,6 +134,7 @@ impl Cluster {
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info,libp2p=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -593,23 +593,6 @@ fn nonces_may_arrive_out_of_order_within_the_window_and_never_twice() {
 }
 
 #[test]
-fn events_malformed_for_the_block_time_are_rejected_with_the_field() {
-    let mut chain = MemoryChain::new();
-    let builder = chain.events.builder("carrier-a", "S1", EventKind::PickUp);
-    let mut body = builder.build();
-    body.event_time_ms = fixtures::NOW_MS + 3_600_000;
-    let event = waybill_protocol::SignedEvent::sign(body, &fixtures::org_keypair("carrier-a"));
-    match chain.block(vec![event]).remove(0) {
-        EventOutcome::Rejected {
-            rejection: Rejection::Malformed { detail },
-        } => {
-            assert!(detail.starts_with("event_time_ms:"), "{detail}")
-        }
-        other => panic!("expected a malformed rejection, got {other:?}"),
-    }
-}
-
-#[test]
 fn a_block_with_a_repeated_or_committed_event_is_invalid() {
     let mut chain = MemoryChain::new();
     let event = chain.events.event("carrier-a", "S1", EventKind::PickUp);
@@ -673,4 +656,159 @@ fn rejected_events_do_not_extend_any_key_chain() {
     assert_eq!(before.count, 1);
     assert_eq!(after, before);
     assert!(chain.rules.has_role(&org("carrier-b"), Role::Carrier));
+}
+
+/// Packs (or unpacks) `serials` in a parcel of `shipment`, signed by `org`.
+fn parcel(
+    chain: &mut MemoryChain,
+    org: &str,
+    shipment: &str,
+    serials: &[Sgtin],
+    unpack: bool,
+) -> EventOutcome {
+    let parcel = waybill_protocol::ids::Sscc::new("000000000000000017").unwrap();
+    let kind = match unpack {
+        false => EventKind::Pack { parcel },
+        true => EventKind::Unpack { parcel },
+    };
+    let event = chain
+        .events
+        .builder(org, shipment, kind)
+        .epcs(serials.iter().cloned().map(Epc::Sgtin))
+        .sign(&fixtures::org_keypair(org));
+    chain.block(vec![event]).remove(0)
+}
+
+#[test]
+fn only_a_party_to_a_shipment_packs_unpacks_or_flags_it() {
+    let mut chain = MemoryChain::new();
+    let item = fixtures::sgtin("P1");
+    let items = std::slice::from_ref(&item);
+    assert_eq!(commission(&mut chain, "LOT-P", items), APPLIED);
+    declared_and_picked_up(&mut chain, "S1");
+    let no_part = |org_id: &str| rejected(Rejection::NoPartInShipment { org: org(org_id) });
+    let foreign = Sgtin {
+        gtin: Gtin::new("05012345000015").unwrap(),
+        serial: Serial::new("F9").unwrap(),
+    };
+    // Not the custodian, not the declarant, not the brand of the items: refused.
+    assert_eq!(
+        parcel(&mut chain, "carrier-b", "S1", items, false),
+        no_part("carrier-b")
+    );
+    assert_eq!(
+        parcel(&mut chain, "carrier-b", "S1", items, true),
+        no_part("carrier-b")
+    );
+    assert_eq!(
+        parcel(
+            &mut chain,
+            "brand",
+            "S1",
+            &[item.clone(), foreign.clone()],
+            false
+        ),
+        no_part("brand")
+    );
+    // The brand of every item named, the custodian and the declaring platform may.
+    assert_eq!(parcel(&mut chain, "brand", "S1", items, false), APPLIED);
+    assert_eq!(parcel(&mut chain, "carrier-a", "S1", items, true), APPLIED);
+    assert_eq!(parcel(&mut chain, "platform", "S1", items, false), APPLIED);
+
+    // A flag by customs, or by the brand of the serial; not by another brand.
+    let flag = |serial: &Sgtin| EventKind::Flag {
+        serial: serial.clone(),
+        suspicion: text("seen twice"),
+    };
+    assert_eq!(chain.apply("brand", "S1", flag(&item)), APPLIED);
+    assert_eq!(chain.apply("customs", "S1", flag(&foreign)), APPLIED);
+    assert_eq!(chain.apply("brand", "S1", flag(&foreign)), no_part("brand"));
+}
+
+#[test]
+fn a_block_dated_before_its_events_is_invalid_and_spends_no_nonce() {
+    let mut chain = MemoryChain::new();
+    let event = chain.events.event("carrier-a", "S1", EventKind::PickUp);
+    let skew = waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
+    // A proposer dates its block more than the clock skew before the event.
+    let back_dated = BlockProposal {
+        time_ms: event.body.event_time_ms - skew - 1,
+        proposer: ValidatorIndex(0),
+        events: check(&chain.rules, vec![event.clone()]),
+    };
+    let tip = chain.store.tip().clone();
+    let refused = build_block(&chain.store, &chain.rules, &tip, back_dated);
+    assert!(
+        matches!(refused, Err(LedgerError::EventAfterBlockTime { .. })),
+        "{refused:?}"
+    );
+    // Nothing was spent: the same event goes into an honestly dated block.
+    assert_eq!(chain.block(vec![event]), vec![APPLIED]);
+    // An event an hour ahead of any honest block time is refused the same way: it stays
+    // pending at the proposer instead of being rejected with its nonce spent.
+    let mut body = chain
+        .events
+        .builder("carrier-a", "S2", EventKind::PickUp)
+        .build();
+    body.event_time_ms = fixtures::NOW_MS + 3_600_000;
+    let ahead = waybill_protocol::SignedEvent::sign(body, &fixtures::org_keypair("carrier-a"));
+    let tip = chain.store.tip().clone();
+    let proposal = BlockProposal {
+        time_ms: tip.time_ms + 1_000,
+        proposer: ValidatorIndex(0),
+        events: check(&chain.rules, vec![ahead]),
+    };
+    let refused = build_block(&chain.store, &chain.rules, &tip, proposal);
+    assert!(
+        matches!(refused, Err(LedgerError::EventAfterBlockTime { .. })),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_shipments_history_cannot_be_written_backwards() {
+    let mut chain = MemoryChain::new();
+    declared_and_picked_up(&mut chain, "S1");
+    let dated = |chain: &mut MemoryChain, org: &str, kind: EventKind, time_ms: u64| {
+        let mut body = chain.events.builder(org, "S1", kind).build();
+        body.event_time_ms = time_ms;
+        let event = waybill_protocol::SignedEvent::sign(body, &fixtures::org_keypair(org));
+        chain.block(vec![event]).remove(0)
+    };
+    // A Depart dated a day before the pick-up it follows.
+    assert_eq!(
+        dated(
+            &mut chain,
+            "carrier-a",
+            EventKind::Depart,
+            fixtures::NOW_MS - 86_400_000
+        ),
+        rejected(Rejection::DatedBeforePrevious {
+            event_time_ms: fixtures::NOW_MS - 86_400_000,
+            previous_ms: fixtures::NOW_MS,
+        })
+    );
+    // A late report within clock skew of the latest event is fine.
+    assert_eq!(
+        dated(
+            &mut chain,
+            "carrier-a",
+            EventKind::Depart,
+            fixtures::NOW_MS - 60_000
+        ),
+        APPLIED
+    );
+    // Items are not custody: a brand back-fills a commission on a lot it already used.
+    let item = fixtures::sgtin("OLD-1");
+    let old = chain
+        .events
+        .builder("brand", "S1", EventKind::Commission)
+        .epcs([Epc::Sgtin(item)])
+        .build();
+    let old = waybill_protocol::EventBody {
+        event_time_ms: fixtures::NOW_MS - 86_400_000,
+        ..old
+    };
+    let old = waybill_protocol::SignedEvent::sign(old, &fixtures::org_keypair("brand"));
+    assert_eq!(chain.block(vec![old]).remove(0), APPLIED);
 }

@@ -12,5 +12,5 @@ pub use signer::{
 };
 pub use state_machine::{
     Consensus, Evidence, EvidenceError, Input, MessageRejection, Output, SignatureCheck, Timeout,
-    TimeoutStep,
+    TimeoutStep, proposer_of,
 };

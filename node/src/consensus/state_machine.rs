@@ -166,6 +166,12 @@ impl Evidence {
     }
 }
 
+/// The proposer of (height, round) among `validators`: validator `(height + round) mod n`.
+pub fn proposer_of(validators: usize, height: u64, round: u32) -> ValidatorIndex {
+    let n = validators.max(1) as u64;
+    ValidatorIndex((height.wrapping_add(u64::from(round)) % n) as u16)
+}
+
 /// Why an incoming message was not taken into account.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageRejection {
@@ -338,10 +344,35 @@ impl Consensus {
         (self.rounds.len(), self.future.len())
     }
 
+    /// Whether this exact signed message is already in the log (or buffered for the next
+    /// height): taking it again would change nothing, so the engine neither logs nor applies it.
+    pub fn holds(&self, message: &ConsensusMessage) -> bool {
+        if self.future.contains(message) {
+            return true;
+        }
+        if message.height() != self.height {
+            return false;
+        }
+        let Some(log) = self.rounds.get(&message.round()) else {
+            return false;
+        };
+        match message {
+            ConsensusMessage::Proposal(p) => log.proposal.as_ref() == Some(p),
+            ConsensusMessage::Vote(v) => {
+                let votes = match v.vote.step {
+                    VoteStep::Prevote => &log.prevotes,
+                    VoteStep::Precommit => &log.precommits,
+                };
+                votes
+                    .get(&v.vote.validator)
+                    .is_some_and(|slot| &slot.first == v || slot.conflicting.as_ref() == Some(v))
+            }
+        }
+    }
+
     /// The proposer of (height, round): round-robin over the genesis order.
     pub fn proposer(&self, height: u64, round: u32) -> ValidatorIndex {
-        let n = self.rules.validator_count() as u64;
-        ValidatorIndex(((height + u64::from(round)) % n) as u16)
+        proposer_of(self.rules.validator_count(), height, round)
     }
 
     /// Round r waits `base + r × increase`, capped.

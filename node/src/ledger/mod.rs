@@ -55,6 +55,14 @@ pub enum LedgerError {
     ParentMismatch { expected: Hash, found: Hash },
     #[error("block: time {proposed} ms is not after the parent's {parent} ms")]
     TimeNotIncreasing { parent: u64, proposed: u64 },
+    #[error(
+        "block: event {id} is dated {event_time_ms} ms, after the block's time {block_time_ms} ms and its clock skew: a proposer leaves such events pending"
+    )]
+    EventAfterBlockTime {
+        id: Hash,
+        event_time_ms: u64,
+        block_time_ms: u64,
+    },
     #[error("block: {count} events, more than the limit of {max}")]
     TooManyEvents { count: usize, max: usize },
     #[error("block: {bytes} bytes of events, more than the limit of {max}")]
@@ -195,6 +203,13 @@ fn load_snapshot<S: StateStore>(
     Ok((snapshot, loaded_keys))
 }
 
+/// Whether `event` may go into a block with time `block_time_ms`: not dated after it by more
+/// than the clock skew events are allowed.
+pub fn fits_block_time(event: &CheckedEvent, block_time_ms: u64) -> bool {
+    event.event().body.event_time_ms
+        <= block_time_ms.saturating_add(waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX)
+}
+
 /// Executes `proposal` on `tip`: checks the block's shape, runs execution, updates the map and
 /// the log, and computes the header.
 pub fn build_block<S: StateStore>(
@@ -228,6 +243,20 @@ pub fn build_block<S: StateStore>(
         return Err(LedgerError::TooManyBytes {
             bytes,
             max: consensus.block_bytes_max as usize,
+        });
+    }
+    // An event from after the block's time (beyond clock skew) makes the block invalid rather
+    // than being rejected with its nonce spent: a proposer with a slow or lying clock can then
+    // only leave honest events pending, never burn them.
+    if let Some(late) = proposal
+        .events
+        .iter()
+        .find(|event| !fits_block_time(event, proposal.time_ms))
+    {
+        return Err(LedgerError::EventAfterBlockTime {
+            id: late.id(),
+            event_time_ms: late.event().body.event_time_ms,
+            block_time_ms: proposal.time_ms,
         });
     }
     let ids: Vec<Hash> = proposal.events.iter().map(CheckedEvent::id).collect();

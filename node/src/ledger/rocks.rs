@@ -189,6 +189,8 @@ fn db_options(cache: &Cache) -> Options {
     // Measured: LZ4 saves about a sixth of the disk even on the hash-heavy families.
     options.set_compression_type(DBCompressionType::Lz4);
     options.set_max_background_jobs(2);
+    // A bounded number of open SST files: part of the descriptor budget in `limits`.
+    options.set_max_open_files(crate::limits::ROCKSDB_OPEN_FILES_MAX as i32);
     let mut table = BlockBasedOptions::default();
     table.set_bloom_filter(10.0, false);
     table.set_block_cache(cache);

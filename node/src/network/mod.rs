@@ -29,14 +29,13 @@ use waybill_protocol::codec;
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::{Keypair, NetworkAddress, PublicKey};
 
-use crate::admission::{self, AdmissionRefusal};
+use crate::admission;
+use crate::consensus::proposer_of;
 use crate::engine::{EngineInput, EngineOutput, now_ms};
+use crate::limits::*;
 use crate::node::{PeerInfo, Shared};
 use wire::*;
 
-/// Events per gossip batch (the API publishes what one request admitted).
-pub const EVENT_BATCH_MAX: usize = 1_000;
-const EVENT_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 const TICK: Duration = Duration::from_millis(500);
 /// No commit for this long and peers are connected: ask one for blocks.
 const STALL_BEFORE_SYNC: Duration = Duration::from_secs(3);
@@ -299,7 +298,23 @@ struct Network {
     started: tokio::time::Instant,
     /// Invalid gossip per sending peer (genesis peers only, so bounded by the validator set).
     invalid_gossip: HashMap<PeerId, f64>,
+    /// The engine queue's byte budget for consensus messages, in KiB.
+    engine_bytes: Arc<tokio::sync::Semaphore>,
+    /// Faults found off the swarm task (in a hand-over), to be held against their peer.
+    faults: mpsc::Sender<(PeerId, &'static str)>,
+    /// Sync answers read off the swarm task, to be sent.
+    served: mpsc::Sender<ServedSync>,
+    /// Events-topic messages for the gossip thread.
+    event_checks: std::sync::mpsc::SyncSender<EventGossip>,
+    sync_serves: Arc<tokio::sync::Semaphore>,
 }
+
+/// A sync answer ready to go back to the peer that asked.
+type ServedSync = (
+    PeerId,
+    request_response::ResponseChannel<SyncResponse>,
+    SyncResponse,
+);
 
 /// Runs the swarm until shutdown.
 pub async fn run(
@@ -376,6 +391,18 @@ pub async fn run(
         .map_err(|e| NetworkError::Libp2p(format!("listen on {}: {e}", setup.listen)))?;
     tracing::info!(peer_id = %swarm.local_peer_id(), listen = %setup.listen, "p2p up");
 
+    // A few at a time: faults found in a hand-over (one per hand-over at most).
+    let (faults_out, mut faults_in) = mpsc::channel(16);
+    let (served_out, mut served_in) = mpsc::channel(SYNC_SERVES_CONCURRENT_MAX);
+    let (event_checks, checks) = std::sync::mpsc::sync_channel(EVENT_GOSSIP_CHECK_QUEUE_MAX);
+    let (verdicts_out, mut verdicts_in) = mpsc::channel(EVENT_GOSSIP_CHECK_QUEUE_MAX);
+    {
+        let (shared, to_engine) = (shared.clone(), channels.to_engine.clone());
+        std::thread::Builder::new()
+            .name("waybill-gossip".into())
+            .spawn(move || check_event_gossip_in_order(shared, to_engine, checks, verdicts_out))
+            .map_err(|e| NetworkError::Libp2p(format!("cannot start the gossip thread: {e}")))?;
+    }
     let mut network = Network {
         shared,
         swarm,
@@ -390,6 +417,11 @@ pub async fn run(
         want_pending: true,
         started: tokio::time::Instant::now(),
         invalid_gossip: HashMap::new(),
+        engine_bytes: Arc::new(tokio::sync::Semaphore::new(ENGINE_QUEUE_BYTES_MAX / 1024)),
+        faults: faults_out,
+        served: served_out,
+        event_checks,
+        sync_serves: Arc::new(tokio::sync::Semaphore::new(SYNC_SERVES_CONCURRENT_MAX)),
     };
     network.dial_missing();
     let NetworkChannels {
@@ -402,6 +434,9 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
+            Some((peer, reason)) = faults_in.recv() => network.penalise(peer, reason),
+            Some((peer, channel, response)) = served_in.recv() => network.send_sync_response(peer, channel, response),
+            Some((id, source, verdict)) = verdicts_in.recv() => network.report_gossip(id, source, verdict),
             event = network.swarm.select_next_some() => network.on_swarm_event(event),
             Some(output) = from_engine.recv() => network.on_engine_output(output),
             Some(batch) = events_out.recv() => network.publish_events(batch),
@@ -438,8 +473,9 @@ impl Network {
     }
 
     fn publish_events(&mut self, batch: EventBatch) {
-        let topic = self.events_topic.hash();
-        self.publish(topic, codec::encode(&batch));
+        for message in event_gossip_messages(&batch) {
+            self.publish(self.events_topic.hash(), message);
+        }
     }
 
     fn on_engine_output(&mut self, output: EngineOutput) {
@@ -594,31 +630,30 @@ impl Network {
                 message,
             })) => {
                 let verdict = if message.topic == self.events_topic.hash() {
-                    self.on_event_gossip(&message.data)
+                    // Checked on the gossip thread, in arrival order; its verdict comes back.
+                    let check = EventGossip {
+                        message_id,
+                        source: propagation_source,
+                        data: message.data,
+                    };
+                    match self.event_checks.try_send(check) {
+                        Ok(()) => return,
+                        Err(TrySendError::Full(check) | TrySendError::Disconnected(check)) => {
+                            self.shared.metrics.gossip_ignored.add("check_queue_full");
+                            self.report_gossip(
+                                check.message_id,
+                                check.source,
+                                Ok(MessageAcceptance::Ignore),
+                            );
+                            return;
+                        }
+                    }
                 } else if message.topic == self.consensus_topic.hash() {
                     self.on_consensus_gossip(&message.data, propagation_source)
                 } else {
                     Err("unknown_topic")
                 };
-                let acceptance = match verdict {
-                    Ok(acceptance) => acceptance,
-                    Err(reason) => {
-                        tracing::debug!(peer = %propagation_source, reason, "gossip rejected");
-                        self.shared.metrics.gossip_invalid.add(reason);
-                        let count = self.invalid_gossip.entry(propagation_source).or_default();
-                        *count += 1.0;
-                        let score = -INVALID_GOSSIP_PENALTY * *count;
-                        self.swarm
-                            .behaviour_mut()
-                            .gossipsub
-                            .set_application_score(&propagation_source, score);
-                        MessageAcceptance::Reject
-                    }
-                };
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                self.report_gossip(message_id, propagation_source, verdict);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
                 peer_id,
@@ -638,33 +673,37 @@ impl Network {
         }
     }
 
-    /// An event batch: forwarded only if every event is well-formed and signed by a genesis
-    /// key with the role; already known ones are fine (they come from several peers).
-    fn on_event_gossip(&mut self, data: &[u8]) -> Result<MessageAcceptance, &'static str> {
-        let batch: EventBatch = codec::decode("event batch", data, EVENT_BATCH_BYTES_MAX)
-            .map_err(|_| "malformed_event_batch")?;
-        if batch.len() > EVENT_BATCH_MAX {
-            return Err("oversize_event_batch");
-        }
-        let now = now_ms();
-        let mut admitted = 0;
-        for event in batch {
-            match admission::admit(&self.shared, event, now, admission::Origin::Peer) {
-                Ok(_) => admitted += 1,
-                Err(refusal) => match refusal {
-                    AdmissionRefusal::Malformed(_) => return Err("malformed_event"),
-                    AdmissionRefusal::BadSignature { .. } => return Err("bad_signature"),
-                    AdmissionRefusal::UnknownSigner { .. } => return Err("unknown_signer"),
-                    AdmissionRefusal::NotPermitted { .. } => return Err("not_permitted"),
-                    // Known, committed or a full mempool: not the sender's fault.
-                    _ => {}
-                },
+    /// Tells gossipsub whether to forward a message, and holds a fault against its source.
+    fn report_gossip(
+        &mut self,
+        message_id: gossipsub::MessageId,
+        source: PeerId,
+        verdict: Result<MessageAcceptance, &'static str>,
+    ) {
+        let acceptance = match verdict {
+            Ok(acceptance) => acceptance,
+            Err(reason) => {
+                self.penalise(source, reason);
+                MessageAcceptance::Reject
             }
-        }
-        if admitted > 0 {
-            self.to_engine(EngineInput::EventsArrived);
-        }
-        Ok(MessageAcceptance::Accept)
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&message_id, &source, acceptance);
+    }
+
+    /// What a peer sent proves it faulty: counted, and its application score drops.
+    fn penalise(&mut self, peer: PeerId, reason: &'static str) {
+        tracing::debug!(%peer, reason, "peer sent what proves it faulty");
+        self.shared.metrics.gossip_invalid.add(reason);
+        let count = self.invalid_gossip.entry(peer).or_default();
+        *count += 1.0;
+        let score = -INVALID_GOSSIP_PENALTY * *count;
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, score);
     }
 
     fn on_consensus_gossip(
@@ -679,8 +718,13 @@ impl Network {
         let chain = rules.chain_id();
         let (message, height) = match &gossip {
             ConsensusGossip::Proposal { proposal, block } => {
-                if block.header.hash() != proposal.proposal.block_hash {
+                let p = &proposal.proposal;
+                if block.header.hash() != p.block_hash {
                     return Err("proposal_block_mismatch");
+                }
+                // Signed (checked below) for a round that is not its own: provably faulty.
+                if p.proposer != proposer_of(rules.validator_count(), p.height, p.round) {
+                    return Err("not_the_rounds_proposer");
                 }
                 if block.events.len() > rules.genesis().consensus.block_events_max as usize {
                     return Err("oversize_block");
@@ -708,7 +752,17 @@ impl Network {
             // Someone decided a height we have not: fetch it from whoever sent this.
             self.request_sync(Some(source));
         }
-        self.to_engine(EngineInput::Consensus(gossip));
+        // Bounded by bytes as well as by count: a queue of proposals carrying large blocks
+        // must not hold more than the budget.
+        let kib = u32::try_from(data.len().div_ceil(1024)).unwrap_or(u32::MAX);
+        let Ok(budget) = self.engine_bytes.clone().try_acquire_many_owned(kib) else {
+            self.shared
+                .metrics
+                .engine_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(MessageAcceptance::Ignore);
+        };
+        self.to_engine(EngineInput::Consensus(gossip, budget));
         Ok(MessageAcceptance::Accept)
     }
 
@@ -717,18 +771,7 @@ impl Network {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
-                } => {
-                    let response = self.serve_sync(request);
-                    if self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, response)
-                        .is_err()
-                    {
-                        tracing::debug!(%peer, "sync response not sent: the peer left");
-                    }
-                }
+                } => self.serve_sync_off_task(peer, request, channel),
                 request_response::Message::Response {
                     request_id,
                     response,
@@ -750,7 +793,7 @@ impl Network {
                     let pending = std::mem::take(&mut response.pending);
                     if self.want_pending {
                         self.want_pending = false;
-                        self.admit_handed_over(pending);
+                        self.admit_handed_over(peer, pending);
                     }
                     if let Some(range) = range {
                         if self.to_engine(EngineInput::Synced(response)) {
@@ -777,77 +820,128 @@ impl Network {
         }
     }
 
-    /// Reads committed blocks for a peer, up to the response's fill size.
-    fn serve_sync(&self, request: SyncRequest) -> SyncResponse {
-        let ledger = self.shared.read_ledger();
-        let tip = ledger.tip().height;
-        let mut blocks = Vec::new();
-        let mut bytes = 0usize;
-        let last = request
-            .from_height
-            .saturating_add(u64::from(
-                request.blocks_max.min(SYNC_BLOCKS_PER_REQUEST_MAX),
+    /// Reads a peer's blocks on a blocking thread, so RocksDB reads of up to a response's fill
+    /// size never hold up the swarm; the answer comes back through `served`. At most
+    /// `SYNC_SERVES_CONCURRENT_MAX` at once: a peer asking for more waits for its request to
+    /// time out and asks again.
+    fn serve_sync_off_task(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: request_response::ResponseChannel<SyncResponse>,
+    ) {
+        let Ok(slot) = self.sync_serves.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "sync request dropped: serving enough already");
+            return;
+        };
+        let shared = self.shared.clone();
+        let served = self.served.clone();
+        tokio::task::spawn_blocking(move || {
+            let response = serve_sync(&shared, request);
+            drop(slot);
+            let _ = served.blocking_send((peer, channel, response));
+        });
+    }
+
+    fn send_sync_response(
+        &mut self,
+        peer: PeerId,
+        channel: request_response::ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    ) {
+        if self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response)
+            .is_err()
+        {
+            tracing::debug!(%peer, "sync response not sent: the peer left");
+        }
+    }
+}
+
+/// Reads committed blocks for a peer, up to the response's fill size, and the pending events a
+/// starting peer asked for.
+fn serve_sync(shared: &Shared, request: SyncRequest) -> SyncResponse {
+    let ledger = shared.read_ledger();
+    let tip = ledger.tip().height;
+    let mut blocks = Vec::new();
+    let mut bytes = 0usize;
+    let last = request
+        .from_height
+        .saturating_add(u64::from(
+            request.blocks_max.min(SYNC_BLOCKS_PER_REQUEST_MAX),
+        ))
+        .min(tip + 1);
+    for height in request.from_height.max(1)..last {
+        let read = (|| {
+            let header = ledger.header(height)?;
+            let certificate = ledger.certificate(height)?;
+            let events = ledger.block_events(height)?;
+            Ok::<_, crate::ledger::LedgerError>(header.zip(certificate).map(
+                |(header, certificate)| SyncedBlock {
+                    header,
+                    events,
+                    certificate,
+                },
             ))
-            .min(tip + 1);
-        for height in request.from_height.max(1)..last {
-            let read = (|| {
-                let header = ledger.header(height)?;
-                let certificate = ledger.certificate(height)?;
-                let events = ledger.block_events(height)?;
-                Ok::<_, crate::ledger::LedgerError>(header.zip(certificate).map(
-                    |(header, certificate)| SyncedBlock {
-                        header,
-                        events,
-                        certificate,
-                    },
-                ))
-            })();
-            match read {
-                Ok(Some(block)) => {
-                    bytes += block.events.iter().map(|e| e.encode().len()).sum::<usize>();
-                    blocks.push(block);
-                    if bytes >= SYNC_RESPONSE_FILL_BYTES {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    tracing::error!(height, %error, "cannot read a block for a peer");
+        })();
+        match read {
+            Ok(Some(block)) => {
+                bytes += block.events.iter().map(|e| e.encode().len()).sum::<usize>();
+                blocks.push(block);
+                if bytes >= SYNC_RESPONSE_FILL_BYTES {
                     break;
                 }
             }
-        }
-        drop(ledger);
-        let pending = if request.pending_max == 0 {
-            Vec::new()
-        } else {
-            let limit = request.pending_max.min(SYNC_PENDING_EVENTS_MAX) as usize;
-            let candidates = self
-                .shared
-                .lock_mempool()
-                .block_candidates(limit, SYNC_PENDING_FILL_BYTES);
-            candidates.iter().map(|c| c.event().clone()).collect()
-        };
-        SyncResponse {
-            tip_height: tip,
-            blocks,
-            pending,
+            Ok(None) => break,
+            Err(error) => {
+                tracing::error!(height, %error, "cannot read a block for a peer");
+                break;
+            }
         }
     }
+    drop(ledger);
+    let pending = if request.pending_max == 0 {
+        Vec::new()
+    } else {
+        let limit = request.pending_max.min(SYNC_PENDING_EVENTS_MAX) as usize;
+        let candidates = shared
+            .lock_mempool()
+            .block_candidates(limit, SYNC_PENDING_FILL_BYTES);
+        candidates.iter().map(|c| c.event().clone()).collect()
+    };
+    SyncResponse {
+        tip_height: tip,
+        blocks,
+        pending,
+    }
+}
 
+impl Network {
     /// Admits a peer's pending events (the hand-over a starting node asks for) off the swarm
-    /// task: each is checked like gossip, and what is known already is skipped cheaply.
-    fn admit_handed_over(&self, events: Vec<SignedEvent>) {
+    /// task: each is checked like gossip (and held to the same bounds), what is known already
+    /// is skipped cheaply, and the first that proves the peer faulty ends the hand-over and
+    /// costs the peer its score, as invalid gossip does.
+    fn admit_handed_over(&self, peer: PeerId, events: Vec<SignedEvent>) {
         let shared = self.shared.clone();
         let to_engine = self.to_engine.clone();
+        let faults = self.faults.clone();
         tokio::task::spawn_blocking(move || {
             let now = now_ms();
-            let admitted = events
-                .into_iter()
-                .filter(|event| {
-                    admission::admit(&shared, event.clone(), now, admission::Origin::Peer).is_ok()
-                })
-                .count();
+            let mut admitted = 0;
+            for event in events {
+                match admission::admit(&shared, event, now, admission::Origin::Peer) {
+                    Ok(_) => admitted += 1,
+                    Err(refusal) if refusal.proves_sender_faulty() => {
+                        tracing::warn!(%peer, %refusal, "a peer handed over an invalid event; the rest of its hand-over is dropped");
+                        let _ = faults.try_send((peer, refusal.code()));
+                        break;
+                    }
+                    Err(_) => {}
+                }
+            }
             tracing::info!(
                 admitted,
                 "pending events handed over by a peer; taking events"
@@ -858,4 +952,70 @@ impl Network {
             shared.ready.store(true, Ordering::Release);
         });
     }
+}
+
+/// An events-topic message waiting for its check.
+struct EventGossip {
+    message_id: gossipsub::MessageId,
+    source: PeerId,
+    data: Vec<u8>,
+}
+
+/// A checked events-topic message, back to the swarm task.
+type EventGossipVerdict = (
+    gossipsub::MessageId,
+    PeerId,
+    Result<MessageAcceptance, &'static str>,
+);
+
+/// The gossip thread: checks events-topic messages one after another, in the order they
+/// arrived (a signer's declaration must not overtake its pick-up), so signature checks never
+/// hold up the swarm and the consensus messages it carries. Ends when the swarm task does.
+fn check_event_gossip_in_order(
+    shared: Arc<Shared>,
+    to_engine: SyncSender<EngineInput>,
+    checks: std::sync::mpsc::Receiver<EventGossip>,
+    verdicts: mpsc::Sender<EventGossipVerdict>,
+) {
+    while let Ok(check) = checks.recv() {
+        let (verdict, admitted) = check_event_gossip(&shared, &check.data);
+        if admitted > 0 {
+            let _ = to_engine.try_send(EngineInput::EventsArrived);
+        }
+        if verdicts
+            .blocking_send((check.message_id, check.source, verdict))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// An event batch: forwarded only if no event proves its sender faulty (see
+/// `AdmissionRefusal::proves_sender_faulty`); known, committed, future-dated by this node's
+/// clock or refused by a full mempool are the receiver's business, not the sender's. Returns
+/// the verdict and how many events reached the mempool.
+fn check_event_gossip(
+    shared: &Shared,
+    data: &[u8],
+) -> (Result<MessageAcceptance, &'static str>, usize) {
+    let batch: EventBatch = match codec::decode("event batch", data, EVENT_GOSSIP_BYTES_MAX) {
+        Ok(batch) => batch,
+        Err(_) => return (Err("malformed_event_batch"), 0),
+    };
+    if batch.len() > EVENT_GOSSIP_EVENTS_MAX {
+        return (Err("oversize_event_batch"), 0);
+    }
+    let now = now_ms();
+    let mut admitted = 0;
+    for event in batch {
+        match admission::admit(shared, event, now, admission::Origin::Peer) {
+            Ok(_) => admitted += 1,
+            Err(refusal) if refusal.proves_sender_faulty() => {
+                return (Err(refusal.code()), admitted);
+            }
+            Err(refusal) => shared.metrics.gossip_ignored.add(refusal.code()),
+        }
+    }
+    (Ok(MessageAcceptance::Accept), admitted)
 }

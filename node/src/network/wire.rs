@@ -3,9 +3,15 @@
 
 use bincode::{Decode, Encode};
 use waybill_protocol::block::SignedProposal;
+use waybill_protocol::codec;
 use waybill_protocol::event::SignedEvent;
-use waybill_protocol::limits::{BLOCK_ENCODED_BYTES_MAX, EVENT_ENCODED_BYTES_MAX};
 use waybill_protocol::{BlockHeader, CommitCertificate, SignedVote};
+
+pub use crate::limits::{
+    CONSENSUS_GOSSIP_BYTES_MAX, EVENT_GOSSIP_BYTES_MAX, EVENT_GOSSIP_EVENTS_MAX,
+    SYNC_BLOCKS_PER_REQUEST_MAX, SYNC_PENDING_EVENTS_MAX, SYNC_PENDING_FILL_BYTES,
+    SYNC_REQUEST_BYTES_MAX, SYNC_RESPONSE_BYTES_MAX, SYNC_RESPONSE_FILL_BYTES,
+};
 
 /// A proposed block: the header the proposal's hash names, and its events.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -51,19 +57,73 @@ pub struct SyncResponse {
     pub pending: Vec<SignedEvent>,
 }
 
-/// An event on the events topic is one canonical `SignedEvent`.
-pub const EVENT_GOSSIP_BYTES_MAX: usize = EVENT_ENCODED_BYTES_MAX;
-/// A proposal with the largest block, plus the proposal and framing.
-pub const CONSENSUS_GOSSIP_BYTES_MAX: usize = BLOCK_ENCODED_BYTES_MAX + 64 * 1024;
-pub const SYNC_REQUEST_BYTES_MAX: usize = 64;
-/// Pending events in one sync response at most, and the bytes they may fill.
-pub const SYNC_PENDING_EVENTS_MAX: u32 = 20_000;
-pub const SYNC_PENDING_FILL_BYTES: usize = 8 * 1024 * 1024;
-/// A response stops adding blocks past this size (it always holds at least one).
-pub const SYNC_RESPONSE_FILL_BYTES: usize = 16 * 1024 * 1024;
-/// One block over the fill size at most.
-pub const SYNC_RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_FILL_BYTES
-    + CONSENSUS_GOSSIP_BYTES_MAX
-    + SYNC_PENDING_FILL_BYTES
-    + EVENT_ENCODED_BYTES_MAX;
-pub const SYNC_BLOCKS_PER_REQUEST_MAX: u32 = 256;
+/// The events topic's messages for `events`, in order: each a canonical `Vec<SignedEvent>` of
+/// at most [`EVENT_GOSSIP_EVENTS_MAX`] events and [`EVENT_GOSSIP_BYTES_MAX`] bytes, so a batch a
+/// client sent, however large, never makes an honest node send what its peers must refuse.
+/// Every admitted event fits one message (`limits` asserts it).
+pub fn event_gossip_messages(events: &[SignedEvent]) -> Vec<Vec<u8>> {
+    // A sequence is its u64 length, then its items: the pinned canonical layout.
+    const LENGTH_PREFIX_BYTES: usize = 8;
+    let framed = |count: u64, items: &[u8]| {
+        let mut message = codec::encode(&count);
+        message.extend_from_slice(items);
+        message
+    };
+    let mut messages = Vec::new();
+    let mut items = Vec::new();
+    let mut count = 0u64;
+    let mut event_bytes = Vec::new();
+    for event in events {
+        event_bytes.clear();
+        codec::encode_into(event, &mut event_bytes);
+        let full = count as usize == EVENT_GOSSIP_EVENTS_MAX
+            || LENGTH_PREFIX_BYTES + items.len() + event_bytes.len() > EVENT_GOSSIP_BYTES_MAX;
+        if count > 0 && full {
+            messages.push(framed(count, &items));
+            items.clear();
+            count = 0;
+        }
+        items.extend_from_slice(&event_bytes);
+        count += 1;
+    }
+    if count > 0 {
+        messages.push(framed(count, &items));
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waybill_protocol::event::EventKind;
+    use waybill_protocol::fixtures;
+
+    fn decoded(message: &[u8]) -> Vec<SignedEvent> {
+        codec::decode("event batch", message, EVENT_GOSSIP_BYTES_MAX).expect("a valid message")
+    }
+
+    #[test]
+    fn a_large_batch_is_gossiped_in_messages_within_both_bounds_in_order() {
+        // 120 declarations of about 56 KB each: 6.7 MB, more than one message may carry.
+        let big = |nonce| {
+            let kind = EventKind::Declare(Box::new(fixtures::declaration_with_items(100, 500)));
+            fixtures::signed_event("platform", nonce, "HAWB-1", kind)
+        };
+        let mut events: Vec<SignedEvent> = (1..=120).map(big).collect();
+        let small = |nonce| fixtures::signed_event("carrier-a", nonce, "HAWB-2", EventKind::PickUp);
+        events.extend((1..=2_500).map(small));
+        let messages = event_gossip_messages(&events);
+        assert!(messages.len() >= 4, "{} messages", messages.len());
+        let mut back = Vec::new();
+        for message in &messages {
+            assert!(message.len() <= EVENT_GOSSIP_BYTES_MAX);
+            let batch = decoded(message);
+            assert!(batch.len() <= EVENT_GOSSIP_EVENTS_MAX);
+            // The splitter's framing is exactly the canonical encoding of the sequence.
+            assert_eq!(&codec::encode(&batch), message);
+            back.extend(batch);
+        }
+        assert_eq!(back, events);
+        assert!(event_gossip_messages(&[]).is_empty());
+    }
+}

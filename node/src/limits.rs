@@ -1,0 +1,148 @@
+//! Every bound the node puts on what reaches it from outside (HTTP clients, peers) and on what
+//! its tasks queue for each other, in one place, with their relations checked at compile time.
+//! The protocol's own bounds (event sizes, block sizes, identifier lengths) are in
+//! `waybill_protocol::limits`; these are built on them. Units are last in the name.
+
+use std::time::Duration;
+
+use waybill_protocol::limits::{
+    BLOCK_ENCODED_BYTES_MAX, BLOCK_EVENTS_MAX, EVENT_ENCODED_BYTES_MAX,
+    EVENT_TIME_FUTURE_SKEW_MS_MAX, VALIDATORS_MAX,
+};
+
+// ---- HTTP API -------------------------------------------------------------------------------
+
+/// One event as JSON: the canonical limit with room for JSON's hex, field names and escapes.
+pub const EVENT_BODY_BYTES_MAX: usize = 256 * 1024;
+/// A batch as JSON.
+pub const BATCH_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Events in one batch request.
+pub const BATCH_EVENTS_MAX: usize = 1_000;
+/// Open API connections; one more is accepted and closed at once, so the node never runs out
+/// of file descriptors however many sockets a client opens.
+pub const API_CONNECTIONS_MAX: usize = 512;
+/// Open `/v1/stream` subscriptions (each holds a connection for as long as it likes).
+pub const STREAM_SUBSCRIBERS_MAX: usize = 64;
+/// A request's headers must arrive within this; it is also how long an idle keep-alive
+/// connection is kept (a silent or slow-header connection is closed after it).
+pub const API_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's body must arrive within this (a slow body is answered 408 and closed).
+pub const API_BODY_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Request line and headers together.
+pub const API_HEADER_BYTES_MAX: usize = 16 * 1024;
+/// Requests that read, parse and admit events at once; the others wait their turn, so the
+/// memory and CPU one burst of batches can claim is bounded.
+pub const ADMISSIONS_CONCURRENT_MAX: usize = 4;
+/// How long a submission waits for its turn before it is answered 503 with Retry-After.
+pub const ADMISSION_WAIT_MAX: Duration = Duration::from_secs(5);
+/// What a client is told to wait after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+/// Entries one listing answer holds at most.
+pub const LISTING_ENTRIES_MAX: usize = 10_000;
+/// Committed blocks kept for slow stream subscribers before they are told they lagged.
+pub const COMMIT_FEED_BLOCKS: usize = 256;
+
+// ---- Mempool --------------------------------------------------------------------------------
+
+pub const MEMPOOL_EVENTS_MAX: usize = 100_000;
+pub const MEMPOOL_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Pending events of one signing key.
+pub const MEMPOOL_PER_SIGNER_MAX: usize = 20_000;
+/// Pending events of one organisation (all its keys), so no member can fill the mempool.
+pub const MEMPOOL_PER_ORGANISATION_MAX: usize = 50_000;
+/// Room only customs may use: a hold or a release never waits because a platform flooded.
+pub const MEMPOOL_CUSTOMS_RESERVE_EVENTS: usize = 10_000;
+pub const MEMPOOL_CUSTOMS_RESERVE_BYTES: usize = 16 * 1024 * 1024;
+
+// ---- Queues between tasks -------------------------------------------------------------------
+
+/// Inputs the engine queue holds before the network task starts dropping (and counting).
+pub const ENGINE_QUEUE_INPUTS_MAX: usize = 4_096;
+/// Bytes of consensus messages (proposals carry their block) waiting in the engine queue.
+pub const ENGINE_QUEUE_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Consensus messages the network task has not sent yet.
+pub const NETWORK_QUEUE_MESSAGES_MAX: usize = 1_024;
+/// Admitted event batches waiting to be gossiped.
+pub const GOSSIP_QUEUE_BATCHES_MAX: usize = 256;
+
+// ---- Gossip and sync ------------------------------------------------------------------------
+
+/// Events in one gossip message on the events topic.
+pub const EVENT_GOSSIP_EVENTS_MAX: usize = 1_000;
+/// Bytes of one gossip message on the events topic. A sender splits its batches to fit, so an
+/// honest node never sends more; a larger message proves its sender faulty.
+pub const EVENT_GOSSIP_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// A proposal with the largest block, plus the proposal and framing.
+pub const CONSENSUS_GOSSIP_BYTES_MAX: usize = BLOCK_ENCODED_BYTES_MAX + 64 * 1024;
+pub const SYNC_REQUEST_BYTES_MAX: usize = 64;
+/// Pending events in one sync response at most, and the bytes they may fill.
+pub const SYNC_PENDING_EVENTS_MAX: u32 = 20_000;
+pub const SYNC_PENDING_FILL_BYTES: usize = 8 * 1024 * 1024;
+/// A response stops adding blocks past this size (it always holds at least one).
+pub const SYNC_RESPONSE_FILL_BYTES: usize = 16 * 1024 * 1024;
+/// One block over the fill size at most.
+pub const SYNC_RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_FILL_BYTES
+    + CONSENSUS_GOSSIP_BYTES_MAX
+    + SYNC_PENDING_FILL_BYTES
+    + EVENT_ENCODED_BYTES_MAX;
+pub const SYNC_BLOCKS_PER_REQUEST_MAX: u32 = 256;
+/// Events-topic messages waiting for the gossip thread's check (each at most
+/// `EVENT_GOSSIP_BYTES_MAX`); past it they are ignored and counted.
+pub const EVENT_GOSSIP_CHECK_QUEUE_MAX: usize = 64;
+/// Sync requests this node reads blocks for at once (each up to a response's size in memory).
+pub const SYNC_SERVES_CONCURRENT_MAX: usize = 2;
+
+/// How far behind this node's clock a proposed block's time may be (ahead, the events' clock
+/// skew applies): a proposer cannot date a block back to make honest events look future-dated.
+pub const BLOCK_TIME_LAG_MS_MAX: u64 = EVENT_TIME_FUTURE_SKEW_MS_MAX;
+
+// ---- Files ----------------------------------------------------------------------------------
+
+/// SST files RocksDB keeps open (its default is all of them).
+pub const ROCKSDB_OPEN_FILES_MAX: usize = 2_048;
+/// Descriptors for everything else: the WAL, logs, libp2p sockets (a few per validator),
+/// RocksDB's own log and manifest, the runtime.
+pub const OTHER_OPEN_FILES_MAX: usize = 256 + 4 * VALIDATORS_MAX;
+/// The open-file limit the node raises itself to at start (systemd's default soft limit is
+/// 1,024, which the connection cap alone could exhaust).
+pub const OPEN_FILES_WANTED: usize =
+    API_CONNECTIONS_MAX + 1 + ROCKSDB_OPEN_FILES_MAX + OTHER_OPEN_FILES_MAX;
+
+// ---- Disk -----------------------------------------------------------------------------------
+
+/// Free space below which the node refuses new events (507), unless its configuration says
+/// otherwise: enough for many full blocks, so one in flight never meets ENOSPC.
+pub const DISK_FREE_MIN_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
+/// How often free space is measured.
+pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+// ---- Relations ------------------------------------------------------------------------------
+
+// Any event the protocol admits fits one API body, however its JSON is written (hex doubles
+// bytes), and one gossip message with its length prefix.
+const _: () = assert!(EVENT_BODY_BYTES_MAX >= 2 * EVENT_ENCODED_BYTES_MAX);
+const _: () = assert!(BATCH_BODY_BYTES_MAX >= EVENT_BODY_BYTES_MAX);
+const _: () = assert!(EVENT_GOSSIP_BYTES_MAX >= 8 + EVENT_ENCODED_BYTES_MAX);
+// Gossipsub has one transmit size for both topics: the consensus one.
+const _: () = assert!(EVENT_GOSSIP_BYTES_MAX <= CONSENSUS_GOSSIP_BYTES_MAX);
+const _: () = assert!(EVENT_GOSSIP_EVENTS_MAX >= 1);
+// A batch the API took is gossiped in pieces, each within both gossip bounds.
+const _: () = assert!(BATCH_EVENTS_MAX <= MEMPOOL_EVENTS_MAX);
+const _: () = assert!(STREAM_SUBSCRIBERS_MAX < API_CONNECTIONS_MAX);
+const _: () = assert!(ADMISSIONS_CONCURRENT_MAX >= 1);
+// Even every admission at once with the largest bodies stays far below the machine.
+const _: () = assert!(ADMISSIONS_CONCURRENT_MAX * BATCH_BODY_BYTES_MAX <= 256 * 1024 * 1024);
+const _: () = assert!(MEMPOOL_CUSTOMS_RESERVE_EVENTS < MEMPOOL_EVENTS_MAX);
+const _: () = assert!(MEMPOOL_CUSTOMS_RESERVE_BYTES < MEMPOOL_BYTES_MAX);
+const _: () = assert!(MEMPOOL_PER_SIGNER_MAX <= MEMPOOL_PER_ORGANISATION_MAX);
+const _: () =
+    assert!(MEMPOOL_PER_ORGANISATION_MAX <= MEMPOOL_EVENTS_MAX - MEMPOOL_CUSTOMS_RESERVE_EVENTS);
+// A full block's events are always in the mempool's reach, and a hand-over fits it.
+const _: () = assert!(BLOCK_EVENTS_MAX <= MEMPOOL_EVENTS_MAX);
+const _: () = assert!(SYNC_PENDING_EVENTS_MAX as usize <= MEMPOOL_EVENTS_MAX);
+const _: () = assert!(SYNC_PENDING_FILL_BYTES <= MEMPOOL_BYTES_MAX);
+const _: () = assert!(LISTING_ENTRIES_MAX <= 100_000);
+const _: () = assert!(OPEN_FILES_WANTED <= 65_536);
+// The byte budget holds several of the largest proposals, and counts in whole KiB.
+const _: () = assert!(ENGINE_QUEUE_BYTES_MAX >= 4 * CONSENSUS_GOSSIP_BYTES_MAX);
+const _: () = assert!(ENGINE_QUEUE_BYTES_MAX / 1024 <= tokio::sync::Semaphore::MAX_PERMITS);
