@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use waybill_protocol::event::{Sgtin, SignedEvent};
-use waybill_protocol::provenance::ProvenanceProof;
+use waybill_protocol::provenance::{ProvenancePage, ProvenanceProof};
 use waybill_protocol::{Hash, ShipmentId};
 
 /// The largest answer read from a node (a provenance proof of 10,000 events fits).
 pub const ANSWER_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// The longest history read page by page (about 1 GiB of events at most in memory).
+pub const PROVENANCE_JOINED_EVENTS_MAX: u64 = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -299,14 +301,51 @@ impl NodeClient {
         }
     }
 
+    /// The whole history's proof: in one answer, or, for a history longer than one answer may
+    /// carry, page by page as of one block, joined back into the one proof.
     fn provenance(&self, path: &str) -> Result<ProvenanceProof, ClientError> {
         match self.get(path)? {
             // 404 carries the proof that the key was never recorded.
             (200 | 404, body) if body.get("key").is_some() => {
                 Self::parse("the provenance proof", body)
             }
+            (422, body) if body["error"] == "history_too_long" => self.provenance_in_pages(path),
             (status, body) => Err(Self::refused(status, &body)),
         }
+    }
+
+    fn provenance_in_pages(&self, path: &str) -> Result<ProvenanceProof, ClientError> {
+        let mut pages: Vec<ProvenancePage> = Vec::new();
+        let mut next = 1u64;
+        loop {
+            let height = pages
+                .first()
+                .map(|p| format!("&height={}", p.proof.header.height));
+            let page_path = format!("{path}/pages?from={next}{}", height.unwrap_or_default());
+            let page: ProvenancePage = match self.get(&page_path)? {
+                (200, body) => Self::parse("a provenance page", body)?,
+                (status, body) => return Err(Self::refused(status, &body)),
+            };
+            let count = page.proof.record.map_or(0, |r| r.count);
+            if count > PROVENANCE_JOINED_EVENTS_MAX || page.proof.events.is_empty() {
+                return Err(ClientError::Malformed {
+                    what: page_path,
+                    reason: format!(
+                        "a page of {} events of a history of {count} (at most {PROVENANCE_JOINED_EVENTS_MAX} are read)",
+                        page.proof.events.len()
+                    ),
+                });
+            }
+            next = page.first + page.proof.events.len() as u64;
+            pages.push(page);
+            if next > count {
+                break;
+            }
+        }
+        ProvenancePage::join(pages).map_err(|error| ClientError::Malformed {
+            what: format!("the pages of {path}"),
+            reason: error.to_string(),
+        })
     }
 
     /// The proof bundle for a shipment (unverified: check it with `ProvenanceProof::verify`).

@@ -79,6 +79,14 @@ pub fn router(state: ApiState) -> Router {
             "/v1/serials/{gtin}/{serial}/provenance",
             get(serial_provenance),
         )
+        .route(
+            "/v1/shipments/{id}/provenance/pages",
+            get(shipment_provenance_page),
+        )
+        .route(
+            "/v1/serials/{gtin}/{serial}/provenance/pages",
+            get(serial_provenance_page),
+        )
         .route("/v1/gtins/{gtin}/serials", get(serials_of_gtin))
         .route("/v1/consignees/declarations", get(declarations_to))
         .route("/v1/blocks/latest", get(latest_block))
@@ -595,13 +603,7 @@ async fn shipment_state(
 }
 
 async fn provenance(state: ApiState, key: IndexKey) -> ApiResult<Response> {
-    if state.shared.committed_height() == 0 {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_blocks_yet",
-            "nothing is committed yet, so there is no certificate to prove against; retry after the first block",
-        ));
-    }
+    something_to_prove_against(&state)?;
     let shared = state.shared.clone();
     let proof = blocking(move || match shared.read_ledger().provenance(&key) {
         Ok(proof) => Ok(proof),
@@ -622,6 +624,88 @@ async fn provenance(state: ApiState, key: IndexKey) -> ApiResult<Response> {
     Ok((status, Json(proof)).into_response())
 }
 
+/// 503 before the first block: there is no certificate to prove anything against yet.
+fn something_to_prove_against(state: &ApiState) -> ApiResult<()> {
+    if state.shared.committed_height() == 0 {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_blocks_yet",
+            "nothing is committed yet, so there is no certificate to prove against; retry after the first block",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    /// The first event's position (1-based).
+    #[serde(default = "first_position")]
+    from: u64,
+    /// The block the pages are as of: the first page's, so all join (the tip if absent).
+    height: Option<u64>,
+}
+
+fn first_position() -> u64 {
+    1
+}
+
+/// One page of a key's history: up to `PROVENANCE_EVENTS_MAX` events from `from`, as of
+/// `height`, with the proof of the whole history; the client joins the pages and verifies.
+async fn provenance_page(state: ApiState, key: IndexKey, query: PageQuery) -> ApiResult<Response> {
+    something_to_prove_against(&state)?;
+    let shared = state.shared.clone();
+    let page = blocking(move || {
+        let page = shared.read_ledger().provenance_page(
+            &key,
+            query.height,
+            query.from,
+            waybill_protocol::limits::PROVENANCE_EVENTS_MAX,
+        );
+        page.map_err(|error| match error {
+            LedgerError::HeightNotProvable { .. } => {
+                ApiError::new(StatusCode::GONE, "height_not_provable", error.to_string())
+            }
+            LedgerError::PageOutOfRange { .. } => {
+                ApiError::bad_request("page_out_of_range", error.to_string())
+            }
+            error => ApiError::from(error),
+        })
+    })
+    .await?;
+    let status = if page.proof.record.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok((status, Json(page)).into_response())
+}
+
+async fn shipment_provenance_page(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Response> {
+    let id = shipment_id(id)?;
+    provenance_page(state, IndexKey::Shipment(id), query).await
+}
+
+async fn serial_provenance_page(
+    State(state): State<ApiState>,
+    Path((gtin, serial)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Response> {
+    provenance_page(state, serial_key(gtin, serial)?, query).await
+}
+
+fn serial_key(gtin: String, serial: String) -> ApiResult<IndexKey> {
+    let gtin =
+        Gtin::new(gtin).map_err(|e| ApiError::bad_request("malformed_id", format!("gtin: {e}")))?;
+    let serial = Serial::new(serial)
+        .map_err(|e| ApiError::bad_request("malformed_id", format!("serial: {e}")))?;
+    Ok(IndexKey::Serial(Sgtin { gtin, serial }))
+}
+
 async fn shipment_provenance(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -634,11 +718,7 @@ async fn serial_provenance(
     State(state): State<ApiState>,
     Path((gtin, serial)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let gtin =
-        Gtin::new(gtin).map_err(|e| ApiError::bad_request("malformed_id", format!("gtin: {e}")))?;
-    let serial = Serial::new(serial)
-        .map_err(|e| ApiError::bad_request("malformed_id", format!("serial: {e}")))?;
-    provenance(state, IndexKey::Serial(Sgtin { gtin, serial })).await
+    provenance(state, serial_key(gtin, serial)?).await
 }
 
 const LISTING_NOTE: &str =

@@ -86,9 +86,10 @@ pub const SYNC_RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_FILL_BYTES
     + SYNC_PENDING_FILL_BYTES
     + EVENT_ENCODED_BYTES_MAX;
 pub const SYNC_BLOCKS_PER_REQUEST_MAX: u32 = 256;
-/// Events-topic messages waiting for the gossip thread's check (each at most
-/// `EVENT_GOSSIP_BYTES_MAX`); past it they are ignored and counted.
-pub const EVENT_GOSSIP_CHECK_QUEUE_MAX: usize = 64;
+/// Gossip messages waiting for their topic's gossip thread (an events message is at most
+/// `EVENT_GOSSIP_BYTES_MAX`, a consensus one `CONSENSUS_GOSSIP_BYTES_MAX`); past it they are
+/// ignored and counted.
+pub const GOSSIP_CHECK_QUEUE_MAX: usize = 64;
 /// Sync requests this node reads blocks for at once (each up to a response's size in memory).
 pub const SYNC_SERVES_CONCURRENT_MAX: usize = 2;
 

@@ -72,10 +72,15 @@ const _: () = assert!(TIMEOUT_MS_MIN < TIMEOUT_MS_MAX);
 
 /// A serialised authenticated-map proof: at most 256 siblings of 33 bytes plus a leaf.
 pub const MAP_PROOF_BYTES_MAX: usize = 16 * 1024;
-/// Events one provenance proof may carry (a key's whole history is served in one answer).
+/// Events one provenance answer may carry; a longer history is served in pages of this many.
 pub const PROVENANCE_EVENTS_MAX: usize = 10_000;
+/// Encoded event bytes one provenance answer fills at most (a page stops after the event that
+/// reaches it): with JSON's overhead it stays within what a client reads.
+pub const PROVENANCE_FILL_BYTES: usize = 16 * 1024 * 1024;
 
 const _: () = assert!(MAP_PROOF_BYTES_MAX >= 256 * 33 + 128);
+const _: () =
+    assert!(PROVENANCE_FILL_BYTES + EVENT_ENCODED_BYTES_MAX <= MESSAGE_ENCODED_BYTES_MAX * 8);
 
 /// Consensus: rounds above the current one whose messages are kept (more are dropped, so a
 /// Byzantine validator cannot fill memory with far-future rounds).

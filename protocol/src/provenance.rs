@@ -53,6 +53,65 @@ pub struct ProvenanceProof {
     pub events: Vec<ProvenEvent>,
 }
 
+/// One page of a history too long for one answer: the proof's header, certificate, record and
+/// map proof, with the events from position `first` (1-based) on. Pages are joined back into
+/// the one [`ProvenanceProof`] of the whole history ([`ProvenancePage::join`]) and verified as
+/// such, so a paged history is exactly as complete as a short one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenancePage {
+    pub first: u64,
+    pub proof: ProvenanceProof,
+}
+
+impl ProvenancePage {
+    /// Joins `pages`, in order, into one proof. They must all be as of the same block, for the
+    /// same key and record, and follow each other without a gap or an overlap; the joined proof
+    /// is then checked with [`ProvenanceProof::verify`] like any other.
+    pub fn join(pages: Vec<ProvenancePage>) -> Result<ProvenanceProof, ProvenanceError> {
+        let mut pages = pages.into_iter();
+        let Some(first) = pages.next() else {
+            return Err(ProvenanceError::Pages {
+                reason: "no page".into(),
+            });
+        };
+        if first.first != 1 {
+            return Err(ProvenanceError::Pages {
+                reason: format!("the first page starts at event {}, not 1", first.first),
+            });
+        }
+        let mut joined = first.proof;
+        for (number, page) in pages.enumerate() {
+            let expected = joined.events.len() as u64 + 1;
+            let proof = &page.proof;
+            let same = proof.key == joined.key
+                && proof.header == joined.header
+                && proof.certificate == joined.certificate
+                && proof.record == joined.record
+                && proof.map_proof == joined.map_proof;
+            if !same {
+                return Err(ProvenanceError::Pages {
+                    reason: format!(
+                        "page {} is not of the same key as of the same block",
+                        number + 2
+                    ),
+                });
+            }
+            if page.first != expected || page.proof.events.is_empty() {
+                return Err(ProvenanceError::Pages {
+                    reason: format!(
+                        "page {} starts at event {}, {expected} expected",
+                        number + 2,
+                        page.first
+                    ),
+                });
+            }
+            joined.events.extend(page.proof.events);
+        }
+        Ok(joined)
+    }
+}
+
 /// What failed, first, when checking a [`ProvenanceProof`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProvenanceError {
@@ -103,6 +162,8 @@ pub enum ProvenanceError {
     },
     #[error("proof: {0}")]
     Encoding(#[from] CodecError),
+    #[error("pages: {reason}")]
+    Pages { reason: String },
 }
 
 impl ProvenanceProof {

@@ -88,6 +88,10 @@ const ATTACKS: &[Attack] = &[
         name: "a validator whose clock is ten minutes slow follows the chain and stays up",
         run: slow_clock,
     },
+    Attack {
+        name: "a history longer than one answer is served in pages that verify as one",
+        run: long_history,
+    },
 ];
 
 #[test]
@@ -105,20 +109,33 @@ fn every_attack_gets_its_answer_and_the_network_keeps_committing() {
         }
         let before = Usage::of(&cluster);
         let started = Instant::now();
-        (attack.run)(&mut cluster, &mut accepted);
-        let attacked = started.elapsed();
-        still_commits(&mut cluster, &mut accepted, attack.name);
+        // The figures are printed whether the row holds or not (before/after comparisons).
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (attack.run)(&mut cluster, &mut accepted);
+            let attacked = started.elapsed();
+            still_commits(&mut cluster, &mut accepted, attack.name);
+            attacked
+        }));
         let after = Usage::of(&cluster);
+        let timing = match &outcome {
+            Ok(attacked) => format!(
+                "attack {:.1} s, recovered {:.1} s after",
+                attacked.as_secs_f64(),
+                (started.elapsed() - *attacked).as_secs_f64()
+            ),
+            Err(_) => format!("FAILED after {:.1} s", started.elapsed().as_secs_f64()),
+        };
         eprintln!(
-            "row {row}: {} | attack {:.1} s, recovered {:.1} s after | height {} -> {} | CPU s {} | peak RSS MiB {}",
+            "row {row}: {} | {timing} | height {} -> {} | CPU s {} | peak RSS MiB {}",
             attack.name,
-            attacked.as_secs_f64(),
-            (started.elapsed() - attacked).as_secs_f64(),
             before.height,
             after.height,
             after.cpu_delta(&before),
             after.rss_mib(),
         );
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
     }
     cluster.wait_until(COMMIT_WAIT, "every accepted event on every node", |c| {
         accepted
@@ -593,4 +610,52 @@ fn slow_clock(cluster: &mut Cluster, accepted: &mut Accepted) {
     assert!(cluster.is_running(3), "{}", cluster.log_tail(3));
     cluster.stop(3);
     cluster.start_node(3);
+}
+
+/// 10,001 packing events by the custodian after a declaration and a pick-up: more than one
+/// provenance answer carries. The SDK fetches the pages and the joined proof verifies.
+fn long_history(cluster: &mut Cluster, accepted: &mut Accepted) {
+    use waybill_protocol::limits::PROVENANCE_EVENTS_MAX;
+    let shipment = "HOSTILE-LONG";
+    let mut events = vec![
+        cluster.declare(shipment),
+        cluster.event("carrier-a", shipment, EventKind::PickUp),
+    ];
+    let item = fixtures::sgtin("LONG-1");
+    let parcel = waybill_protocol::ids::Sscc::new("000000000000000017").unwrap();
+    for _ in 0..=PROVENANCE_EVENTS_MAX {
+        let template = cluster.event(
+            "carrier-a",
+            shipment,
+            EventKind::Pack {
+                parcel: parcel.clone(),
+            },
+        );
+        let mut body = template.body;
+        body.epcs = vec![waybill_protocol::event::Epc::Sgtin(item.clone())];
+        events.push(SignedEvent::sign(body, cluster.keypair("carrier-a")));
+    }
+    for chunk in events.chunks(1_000) {
+        let answer = cluster.post(1, "/v1/events/batch", &json!({ "events": chunk }));
+        assert_eq!(answer.status, 202, "{:?}", answer.body["results"][0]);
+        accepted.take(&answer);
+    }
+    let last = events.last().unwrap().body.id().to_hex();
+    cluster.wait_until(COMMIT_WAIT, "the long history to commit", |c| {
+        c.committed_on(2, &last)
+    });
+    let whole = cluster
+        .get(2, &format!("/v1/shipments/{shipment}/provenance"))
+        .unwrap();
+    assert_eq!(
+        (whole.status, whole.body["error"].as_str()),
+        (422, Some("history_too_long"))
+    );
+    let node = waybill_client::node::NodeClient::new(&cluster.api[2]);
+    let proof = node
+        .shipment_provenance(&waybill_protocol::ShipmentId::new(shipment).unwrap())
+        .unwrap();
+    let rules = waybill_protocol::rules::ChainRules::new(cluster.testnet.genesis.clone()).unwrap();
+    proof.verify(&rules).unwrap();
+    assert_eq!(proof.events.len(), events.len());
 }

@@ -396,3 +396,66 @@ fn an_absence_proof_covers_only_keys_that_are_really_absent() {
         );
     }
 }
+
+#[test]
+fn a_history_served_in_pages_joins_into_the_complete_proof() {
+    use waybill_node::ledger::LedgerError;
+    use waybill_protocol::provenance::ProvenancePage;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_with_story(dir.path());
+    let key = IndexKey::Shipment(fixtures::shipment(SHIPMENT));
+    let whole = ledger.provenance(&key).unwrap();
+    let height = whole.header.height;
+    let page = |first, events_max| {
+        ledger
+            .provenance_page(&key, Some(height), first, events_max)
+            .unwrap()
+    };
+    // Pages of 4: events 1-4, 5-8, 9-11.
+    let pages = vec![page(1, 4), page(5, 4), page(9, 4)];
+    assert_eq!(pages[2].proof.events.len(), 3);
+    let joined = ProvenancePage::join(pages.clone()).unwrap();
+    assert_eq!(joined, whole);
+    joined.verify(&rules()).unwrap();
+
+    let reason = |pages: Vec<ProvenancePage>| match ProvenancePage::join(pages) {
+        Err(ProvenanceError::Pages { reason }) => reason,
+        other => panic!("expected a pages error, got {other:?}"),
+    };
+    // A page left out, a page twice, a first page that is not the first.
+    assert!(reason(vec![pages[0].clone(), pages[2].clone()]).contains("starts at event 9, 5"));
+    assert!(reason(vec![pages[0].clone(), pages[0].clone()]).contains("starts at event 1, 5"));
+    assert!(reason(vec![pages[1].clone()]).contains("starts at event 5, not 1"));
+    assert!(reason(vec![]).contains("no page"));
+    // A page as of another block cannot be joined in.
+    let older = ledger
+        .provenance_page(&key, Some(height - 1), 5, 4)
+        .unwrap();
+    assert!(reason(vec![pages[0].clone(), older]).contains("as of the same block"));
+    // Leaving the last page out joins into a proof that does not verify: nothing is missing
+    // unnoticed.
+    let short = ProvenancePage::join(vec![pages[0].clone(), pages[1].clone()]).unwrap();
+    assert!(matches!(
+        short.verify(&rules()),
+        Err(ProvenanceError::EventCount {
+            recorded: 11,
+            given: 8
+        })
+    ));
+    // Out of range, and heights no longer (or not yet) provable.
+    assert!(matches!(
+        ledger.provenance_page(&key, Some(height), 12, 4),
+        Err(LedgerError::PageOutOfRange {
+            first: 12,
+            count: 11
+        })
+    ));
+    assert!(matches!(
+        ledger.provenance_page(&key, Some(height), 0, 4),
+        Err(LedgerError::PageOutOfRange { .. })
+    ));
+    assert!(matches!(
+        ledger.provenance_page(&key, Some(height + 1), 1, 4),
+        Err(LedgerError::HeightNotProvable { .. })
+    ));
+}

@@ -79,12 +79,18 @@ pub enum LedgerError {
     },
     #[error(transparent)]
     Certificate(#[from] CertificateError),
-    #[error("{key} has {count} events, more than the {max} one proof may carry")]
+    #[error(
+        "{key} has {count} events, more than the {max} one answer may carry: fetch it in pages (…/provenance/pages?from=1)"
+    )]
     HistoryTooLong {
         key: IndexKey,
         count: u64,
         max: usize,
     },
+    #[error("height: {height} is not provable here; heights {oldest} to {tip} are")]
+    HeightNotProvable { height: u64, oldest: u64, tip: u64 },
+    #[error("from: {first} is outside the history of {count} events (positions start at 1)")]
+    PageOutOfRange { first: u64, count: u64 },
 }
 
 /// The last committed block, as the meta column stores it.

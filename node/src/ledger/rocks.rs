@@ -30,9 +30,9 @@ use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::execution::{SerialState, ShipmentState, SpentNonces};
 use waybill_protocol::index::IndexKey;
 use waybill_protocol::limits::{
-    EVIDENCE_KEPT_MAX, MESSAGE_ENCODED_BYTES_MAX, PROVENANCE_EVENTS_MAX,
+    EVIDENCE_KEPT_MAX, MESSAGE_ENCODED_BYTES_MAX, PROVENANCE_EVENTS_MAX, PROVENANCE_FILL_BYTES,
 };
-use waybill_protocol::provenance::{ProvenEvent, ProvenanceProof};
+use waybill_protocol::provenance::{ProvenEvent, ProvenancePage, ProvenanceProof};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{BlockHeader, CommitCertificate, Hash, KeyId, ShipmentId};
 
@@ -548,13 +548,26 @@ impl Ledger {
     }
 
     pub fn event_at(&self, height: u64, index: u32) -> Result<Option<SignedEvent>, LedgerError> {
+        Ok(self
+            .event_and_size_at(height, index)?
+            .map(|(event, _)| event))
+    }
+
+    /// The event at (height, index), and the length of its stored encoding.
+    fn event_and_size_at(
+        &self,
+        height: u64,
+        index: u32,
+    ) -> Result<Option<(SignedEvent, usize)>, LedgerError> {
         self.db
             .get_cf(self.cf(EVENTS), event_key(height, index))
             .map_err(storage("read event"))?
             .map(|bytes| {
-                SignedEvent::decode(&bytes).map_err(|error| LedgerError::Corrupt {
-                    what: format!("event {height}/{index}: {error}"),
-                })
+                SignedEvent::decode(&bytes)
+                    .map(|event| (event, bytes.len()))
+                    .map_err(|error| LedgerError::Corrupt {
+                        what: format!("event {height}/{index}: {error}"),
+                    })
             })
             .transpose()
     }
@@ -587,11 +600,69 @@ impl Ledger {
     }
 
     /// A key's history as of the tip, with the proof a client checks against the genesis.
-    /// A key never recorded gets a proof of absence.
+    /// A key never recorded gets a proof of absence. A history longer than one answer may
+    /// carry is refused here and served by [`Ledger::provenance_page`].
     pub fn provenance(&self, key: &IndexKey) -> Result<ProvenanceProof, LedgerError> {
-        let height = self.tip.height;
+        let (mut proof, count) = self.proof_without_events(key, self.tip.height)?;
+        if count > PROVENANCE_EVENTS_MAX as u64 {
+            return Err(LedgerError::HistoryTooLong {
+                key: key.clone(),
+                count,
+                max: PROVENANCE_EVENTS_MAX,
+            });
+        }
+        let (events, complete) = self.key_events(key, 1, count)?;
+        if !complete {
+            return Err(LedgerError::HistoryTooLong {
+                key: key.clone(),
+                count,
+                max: PROVENANCE_EVENTS_MAX,
+            });
+        }
+        proof.events = events;
+        Ok(proof)
+    }
+
+    /// Events `first..` (at most `events_max`) of a key's history as of block `height` (the
+    /// tip if `None`; any of the last `retention_versions` blocks), with the same proof as the
+    /// whole history: pages of one height join into the complete proof.
+    pub fn provenance_page(
+        &self,
+        key: &IndexKey,
+        height: Option<u64>,
+        first: u64,
+        events_max: usize,
+    ) -> Result<ProvenancePage, LedgerError> {
+        let tip = self.tip.height;
+        let height = height.unwrap_or(tip);
+        let oldest = tip
+            .saturating_sub(self.options.retention_versions - 1)
+            .max(1);
+        if !(oldest..=tip).contains(&height) {
+            return Err(LedgerError::HeightNotProvable {
+                height,
+                oldest,
+                tip,
+            });
+        }
+        let (mut proof, count) = self.proof_without_events(key, height)?;
+        if first == 0 || first > count.max(1) {
+            return Err(LedgerError::PageOutOfRange { first, count });
+        }
+        let last = count.min(first.saturating_add(events_max as u64).saturating_sub(1));
+        proof.events = self.key_events(key, first, last)?.0;
+        Ok(ProvenancePage { first, proof })
+    }
+
+    /// The header, certificate, record and map proof of `key` as of `height`, and the record's
+    /// event count; the events are the caller's to add.
+    fn proof_without_events(
+        &self,
+        key: &IndexKey,
+        height: u64,
+    ) -> Result<(ProvenanceProof, u64), LedgerError> {
         let missing = |what: &str| LedgerError::Inconsistent {
-            detail: format!("{what} at the tip height {height} is missing"),
+            detail: format!("{what} at height {height} is missing"),
         };
         if height == 0 {
             return Err(LedgerError::Inconsistent {
@@ -605,55 +676,66 @@ impl Ledger {
             .ok_or_else(|| missing("the certificate"))?;
         let (record, map_proof) = authenticated_map::prove(self, key, height)?;
         let count = record.map_or(0, |r| r.count);
-        if count > PROVENANCE_EVENTS_MAX as u64 {
-            return Err(LedgerError::HistoryTooLong {
-                key: key.clone(),
-                count,
-                max: PROVENANCE_EVENTS_MAX,
-            });
-        }
-        let map_key = key.map_key();
-        let start = versioned_key(&map_key, 1);
-        let mut events = Vec::with_capacity(count as usize);
-        let iterator = self.db.iterator_cf(
-            self.cf(KEY_EVENTS),
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for entry in iterator.take(count as usize) {
-            let (entry_key, location) = entry.map_err(storage("read key events"))?;
-            if entry_key[..32] != map_key || location.len() != 12 {
-                return Err(LedgerError::Corrupt {
-                    what: format!("the event list of {key} is shorter than its record ({count})"),
-                });
-            }
-            let event_height = u64::from_be_bytes(location[..8].try_into().expect("8 bytes"));
-            let index = u32::from_be_bytes(location[8..].try_into().expect("4 bytes"));
-            let event =
-                self.event_at(event_height, index)?
-                    .ok_or_else(|| LedgerError::Corrupt {
-                        what: format!("event {event_height}/{index} of {key} is missing"),
-                    })?;
-            events.push(ProvenEvent {
-                height: event_height,
-                event,
-            });
-        }
-        if events.len() as u64 != count {
-            return Err(LedgerError::Corrupt {
-                what: format!(
-                    "the event list of {key} has {} entries, its record {count}",
-                    events.len()
-                ),
-            });
-        }
-        Ok(ProvenanceProof {
+        let proof = ProvenanceProof {
             key: key.clone(),
             header,
             certificate,
             record,
             map_proof,
-            events,
-        })
+            events: Vec::new(),
+        };
+        Ok((proof, count))
+    }
+
+    /// Events `first..=last` (1-based positions) of `key`'s list, stopping early (after at
+    /// least one) once they fill `PROVENANCE_FILL_BYTES`; whether all were read.
+    fn key_events(
+        &self,
+        key: &IndexKey,
+        first: u64,
+        last: u64,
+    ) -> Result<(Vec<ProvenEvent>, bool), LedgerError> {
+        let wanted = last.saturating_add(1).saturating_sub(first);
+        let map_key = key.map_key();
+        let start = versioned_key(&map_key, first);
+        let mut events = Vec::with_capacity(wanted as usize);
+        let mut bytes = 0;
+        let iterator = self.db.iterator_cf(
+            self.cf(KEY_EVENTS),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for entry in iterator.take(wanted as usize) {
+            let (entry_key, location) = entry.map_err(storage("read key events"))?;
+            if entry_key[..32] != map_key || location.len() != 12 {
+                return Err(LedgerError::Corrupt {
+                    what: format!("the event list of {key} is shorter than its record ({last})"),
+                });
+            }
+            let event_height = u64::from_be_bytes(location[..8].try_into().expect("8 bytes"));
+            let index = u32::from_be_bytes(location[8..].try_into().expect("4 bytes"));
+            let (event, size) = self
+                .event_and_size_at(event_height, index)?
+                .ok_or_else(|| LedgerError::Corrupt {
+                    what: format!("event {event_height}/{index} of {key} is missing"),
+                })?;
+            bytes += size;
+            events.push(ProvenEvent {
+                height: event_height,
+                event,
+            });
+            if bytes >= PROVENANCE_FILL_BYTES && (events.len() as u64) < wanted {
+                return Ok((events, false));
+            }
+        }
+        if events.len() as u64 != wanted {
+            return Err(LedgerError::Corrupt {
+                what: format!(
+                    "the event list of {key} has {} entries from {first}, its record ends at {last}",
+                    events.len()
+                ),
+            });
+        }
+        Ok((events, true))
     }
 
     /// Keeps verified equivocation evidence (once per distinct item; at most

@@ -24,7 +24,6 @@ use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, allow_block_list, identify, noise, tcp, yamux};
 use tokio::sync::{mpsc, watch};
-use waybill_protocol::block::ConsensusMessage;
 use waybill_protocol::codec;
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::{Keypair, NetworkAddress, PublicKey};
@@ -298,14 +297,13 @@ struct Network {
     started: tokio::time::Instant,
     /// Invalid gossip per sending peer (genesis peers only, so bounded by the validator set).
     invalid_gossip: HashMap<PeerId, f64>,
-    /// The engine queue's byte budget for consensus messages, in KiB.
-    engine_bytes: Arc<tokio::sync::Semaphore>,
     /// Faults found off the swarm task (in a hand-over), to be held against their peer.
     faults: mpsc::Sender<(PeerId, &'static str)>,
     /// Sync answers read off the swarm task, to be sent.
     served: mpsc::Sender<ServedSync>,
-    /// Events-topic messages for the gossip thread.
-    event_checks: std::sync::mpsc::SyncSender<EventGossip>,
+    /// Messages for the two gossip threads, one per topic.
+    event_checks: std::sync::mpsc::SyncSender<GossipCheck>,
+    consensus_checks: std::sync::mpsc::SyncSender<GossipCheck>,
     sync_serves: Arc<tokio::sync::Semaphore>,
 }
 
@@ -394,15 +392,24 @@ pub async fn run(
     // A few at a time: faults found in a hand-over (one per hand-over at most).
     let (faults_out, mut faults_in) = mpsc::channel(16);
     let (served_out, mut served_in) = mpsc::channel(SYNC_SERVES_CONCURRENT_MAX);
-    let (event_checks, checks) = std::sync::mpsc::sync_channel(EVENT_GOSSIP_CHECK_QUEUE_MAX);
-    let (verdicts_out, mut verdicts_in) = mpsc::channel(EVENT_GOSSIP_CHECK_QUEUE_MAX);
-    {
+    let (verdicts_out, mut verdicts_in) = mpsc::channel(GOSSIP_CHECK_QUEUE_MAX);
+    let event_checks = {
         let (shared, to_engine) = (shared.clone(), channels.to_engine.clone());
-        std::thread::Builder::new()
-            .name("waybill-gossip".into())
-            .spawn(move || check_event_gossip_in_order(shared, to_engine, checks, verdicts_out))
-            .map_err(|e| NetworkError::Libp2p(format!("cannot start the gossip thread: {e}")))?;
-    }
+        spawn_gossip_checker("waybill-gossip-events", verdicts_out.clone(), move |data| {
+            let (verdict, admitted) = check_event_gossip(&shared, data);
+            if admitted > 0 {
+                let _ = to_engine.try_send(EngineInput::EventsArrived);
+            }
+            (verdict, false)
+        })?
+    };
+    let consensus_checks = {
+        let (shared, to_engine) = (shared.clone(), channels.to_engine.clone());
+        let engine_bytes = Arc::new(tokio::sync::Semaphore::new(ENGINE_QUEUE_BYTES_MAX / 1024));
+        spawn_gossip_checker("waybill-gossip-consensus", verdicts_out, move |data| {
+            check_consensus_gossip(&shared, &to_engine, &engine_bytes, data)
+        })?
+    };
     let mut network = Network {
         shared,
         swarm,
@@ -417,10 +424,10 @@ pub async fn run(
         want_pending: true,
         started: tokio::time::Instant::now(),
         invalid_gossip: HashMap::new(),
-        engine_bytes: Arc::new(tokio::sync::Semaphore::new(ENGINE_QUEUE_BYTES_MAX / 1024)),
         faults: faults_out,
         served: served_out,
         event_checks,
+        consensus_checks,
         sync_serves: Arc::new(tokio::sync::Semaphore::new(SYNC_SERVES_CONCURRENT_MAX)),
     };
     network.dial_missing();
@@ -436,7 +443,7 @@ pub async fn run(
             _ = shutdown.changed() => break,
             Some((peer, reason)) = faults_in.recv() => network.penalise(peer, reason),
             Some((peer, channel, response)) = served_in.recv() => network.send_sync_response(peer, channel, response),
-            Some((id, source, verdict)) = verdicts_in.recv() => network.report_gossip(id, source, verdict),
+            Some(checked) = verdicts_in.recv() => network.on_gossip_checked(checked),
             event = network.swarm.select_next_some() => network.on_swarm_event(event),
             Some(output) = from_engine.recv() => network.on_engine_output(output),
             Some(batch) = events_out.recv() => network.publish_events(batch),
@@ -629,31 +636,31 @@ impl Network {
                 message_id,
                 message,
             })) => {
-                let verdict = if message.topic == self.events_topic.hash() {
-                    // Checked on the gossip thread, in arrival order; its verdict comes back.
-                    let check = EventGossip {
-                        message_id,
-                        source: propagation_source,
-                        data: message.data,
-                    };
-                    match self.event_checks.try_send(check) {
-                        Ok(()) => return,
-                        Err(TrySendError::Full(check) | TrySendError::Disconnected(check)) => {
-                            self.shared.metrics.gossip_ignored.add("check_queue_full");
-                            self.report_gossip(
-                                check.message_id,
-                                check.source,
-                                Ok(MessageAcceptance::Ignore),
-                            );
-                            return;
-                        }
-                    }
+                let checks = if message.topic == self.events_topic.hash() {
+                    &self.event_checks
                 } else if message.topic == self.consensus_topic.hash() {
-                    self.on_consensus_gossip(&message.data, propagation_source)
+                    &self.consensus_checks
                 } else {
-                    Err("unknown_topic")
+                    self.report_gossip(message_id, propagation_source, Err("unknown_topic"));
+                    return;
                 };
-                self.report_gossip(message_id, propagation_source, verdict);
+                // Checked on the topic's gossip thread, in arrival order; the verdict comes
+                // back through `verdicts`.
+                let check = GossipCheck {
+                    message_id,
+                    source: propagation_source,
+                    data: message.data,
+                };
+                if let Err(TrySendError::Full(check) | TrySendError::Disconnected(check)) =
+                    checks.try_send(check)
+                {
+                    self.shared.metrics.gossip_ignored.add("check_queue_full");
+                    self.report_gossip(
+                        check.message_id,
+                        check.source,
+                        Ok(MessageAcceptance::Ignore),
+                    );
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
                 peer_id,
@@ -671,6 +678,13 @@ impl Network {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             _ => {}
         }
+    }
+
+    fn on_gossip_checked(&mut self, checked: GossipChecked) {
+        if checked.ahead {
+            self.request_sync(Some(checked.source));
+        }
+        self.report_gossip(checked.message_id, checked.source, checked.verdict);
     }
 
     /// Tells gossipsub whether to forward a message, and holds a fault against its source.
@@ -704,66 +718,6 @@ impl Network {
             .behaviour_mut()
             .gossipsub
             .set_application_score(&peer, score);
-    }
-
-    fn on_consensus_gossip(
-        &mut self,
-        data: &[u8],
-        source: PeerId,
-    ) -> Result<MessageAcceptance, &'static str> {
-        let gossip: ConsensusGossip =
-            codec::decode("consensus message", data, CONSENSUS_GOSSIP_BYTES_MAX)
-                .map_err(|_| "malformed_consensus_message")?;
-        let rules = &self.shared.rules;
-        let chain = rules.chain_id();
-        let (message, height) = match &gossip {
-            ConsensusGossip::Proposal { proposal, block } => {
-                let p = &proposal.proposal;
-                if block.header.hash() != p.block_hash {
-                    return Err("proposal_block_mismatch");
-                }
-                // Signed (checked below) for a round that is not its own: provably faulty.
-                if p.proposer != proposer_of(rules.validator_count(), p.height, p.round) {
-                    return Err("not_the_rounds_proposer");
-                }
-                if block.events.len() > rules.genesis().consensus.block_events_max as usize {
-                    return Err("oversize_block");
-                }
-                (
-                    ConsensusMessage::Proposal(proposal.clone()),
-                    proposal.proposal.height,
-                )
-            }
-            ConsensusGossip::Vote(vote) => (ConsensusMessage::Vote(vote.clone()), vote.vote.height),
-        };
-        let (bytes, signature) = match &message {
-            ConsensusMessage::Proposal(p) => (p.proposal.signing_bytes(chain), p.signature),
-            ConsensusMessage::Vote(v) => (v.vote.signing_bytes(chain), v.signature),
-        };
-        rules
-            .verify_validator(message.sender(), &bytes, &signature)
-            .map_err(|_| "bad_consensus_signature")?;
-        let committed = self.shared.committed_height();
-        if height <= committed {
-            // Late but genuine: nothing to do with it here, and no reason to forward it.
-            return Ok(MessageAcceptance::Ignore);
-        }
-        if height > committed + 1 {
-            // Someone decided a height we have not: fetch it from whoever sent this.
-            self.request_sync(Some(source));
-        }
-        // Bounded by bytes as well as by count: a queue of proposals carrying large blocks
-        // must not hold more than the budget.
-        let kib = u32::try_from(data.len().div_ceil(1024)).unwrap_or(u32::MAX);
-        let Ok(budget) = self.engine_bytes.clone().try_acquire_many_owned(kib) else {
-            self.shared
-                .metrics
-                .engine_queue_full
-                .fetch_add(1, Ordering::Relaxed);
-            return Ok(MessageAcceptance::Ignore);
-        };
-        self.to_engine(EngineInput::Consensus(gossip, budget));
-        Ok(MessageAcceptance::Accept)
     }
 
     fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
@@ -954,41 +908,136 @@ impl Network {
     }
 }
 
-/// An events-topic message waiting for its check.
-struct EventGossip {
+/// A gossip message waiting for its check on its topic's gossip thread.
+struct GossipCheck {
     message_id: gossipsub::MessageId,
     source: PeerId,
     data: Vec<u8>,
 }
 
-/// A checked events-topic message, back to the swarm task.
-type EventGossipVerdict = (
-    gossipsub::MessageId,
-    PeerId,
-    Result<MessageAcceptance, &'static str>,
-);
+/// A gossip thread's conclusion: forward, ignore or the sender's fault; and whether the
+/// message shows its sender decided a height this node has not (so sync asks it).
+struct GossipChecked {
+    message_id: gossipsub::MessageId,
+    source: PeerId,
+    verdict: Result<MessageAcceptance, &'static str>,
+    ahead: bool,
+}
 
-/// The gossip thread: checks events-topic messages one after another, in the order they
-/// arrived (a signer's declaration must not overtake its pick-up), so signature checks never
-/// hold up the swarm and the consensus messages it carries. Ends when the swarm task does.
-fn check_event_gossip_in_order(
-    shared: Arc<Shared>,
-    to_engine: SyncSender<EngineInput>,
-    checks: std::sync::mpsc::Receiver<EventGossip>,
-    verdicts: mpsc::Sender<EventGossipVerdict>,
-) {
-    while let Ok(check) = checks.recv() {
-        let (verdict, admitted) = check_event_gossip(&shared, &check.data);
-        if admitted > 0 {
-            let _ = to_engine.try_send(EngineInput::EventsArrived);
-        }
-        if verdicts
-            .blocking_send((check.message_id, check.source, verdict))
-            .is_err()
-        {
-            return;
-        }
+/// A gossip thread: checks one topic's messages one after another, in the order they arrived
+/// (a signer's declaration must not overtake its pick-up), so decoding and signature checks
+/// never hold up the swarm. Ends when the swarm task drops its sender.
+fn spawn_gossip_checker(
+    name: &str,
+    verdicts: mpsc::Sender<GossipChecked>,
+    mut check: impl FnMut(&[u8]) -> (Result<MessageAcceptance, &'static str>, bool) + Send + 'static,
+) -> Result<std::sync::mpsc::SyncSender<GossipCheck>, NetworkError> {
+    let (checks, queue) = std::sync::mpsc::sync_channel::<GossipCheck>(GOSSIP_CHECK_QUEUE_MAX);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            while let Ok(message) = queue.recv() {
+                let (verdict, ahead) = check(&message.data);
+                let checked = GossipChecked {
+                    message_id: message.message_id,
+                    source: message.source,
+                    verdict,
+                    ahead,
+                };
+                if verdicts.blocking_send(checked).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| NetworkError::Libp2p(format!("cannot start {name}: {e}")))?;
+    Ok(checks)
+}
+
+/// A consensus message: forwarded if its validator signed it and, for a proposal, the block
+/// matches and it is that validator's round; handed to the engine within the queue's byte
+/// budget. Late ones are ignored (genuine, but of no use to anyone).
+fn check_consensus_gossip(
+    shared: &Shared,
+    to_engine: &SyncSender<EngineInput>,
+    engine_bytes: &Arc<tokio::sync::Semaphore>,
+    data: &[u8],
+) -> (Result<MessageAcceptance, &'static str>, bool) {
+    let gossip: ConsensusGossip =
+        match codec::decode("consensus message", data, CONSENSUS_GOSSIP_BYTES_MAX) {
+            Ok(gossip) => gossip,
+            Err(_) => return (Err("malformed_consensus_message"), false),
+        };
+    let height = match consensus_signed_by_its_sender(shared, &gossip) {
+        Ok(height) => height,
+        Err(reason) => return (Err(reason), false),
+    };
+    let committed = shared.committed_height();
+    if height <= committed {
+        return (Ok(MessageAcceptance::Ignore), false);
     }
+    // Someone decided a height we have not: sync asks whoever sent this.
+    let ahead = height > committed + 1;
+    // Bounded by bytes as well as by count: proposals carry their blocks.
+    let kib = u32::try_from(data.len().div_ceil(1024)).unwrap_or(u32::MAX);
+    let queued = engine_bytes
+        .clone()
+        .try_acquire_many_owned(kib)
+        .ok()
+        .is_some_and(|budget| {
+            to_engine
+                .try_send(EngineInput::Consensus(gossip, budget))
+                .is_ok()
+        });
+    if !queued {
+        // Consensus messages are re-sent and sync asks again: dropping is safe, and counted.
+        shared
+            .metrics
+            .engine_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+        return (Ok(MessageAcceptance::Ignore), ahead);
+    }
+    (Ok(MessageAcceptance::Accept), ahead)
+}
+
+/// The message's height, if it is signed by the validator it names (and a proposal is for
+/// its own round and carries the block it names); else what proves the sender faulty.
+fn consensus_signed_by_its_sender(
+    shared: &Shared,
+    gossip: &ConsensusGossip,
+) -> Result<u64, &'static str> {
+    let rules = &shared.rules;
+    let chain = rules.chain_id();
+    let (sender, bytes, signature, height) = match gossip {
+        ConsensusGossip::Proposal { proposal, block } => {
+            let p = &proposal.proposal;
+            if block.header.hash() != p.block_hash {
+                return Err("proposal_block_mismatch");
+            }
+            // Signed for a round that is not its own: provably faulty.
+            if p.proposer != proposer_of(rules.validator_count(), p.height, p.round) {
+                return Err("not_the_rounds_proposer");
+            }
+            if block.events.len() > rules.genesis().consensus.block_events_max as usize {
+                return Err("oversize_block");
+            }
+            (
+                p.proposer,
+                p.signing_bytes(chain),
+                proposal.signature,
+                p.height,
+            )
+        }
+        ConsensusGossip::Vote(v) => (
+            v.vote.validator,
+            v.vote.signing_bytes(chain),
+            v.signature,
+            v.vote.height,
+        ),
+    };
+    rules
+        .verify_validator(sender, &bytes, &signature)
+        .map_err(|_| "bad_consensus_signature")?;
+    Ok(height)
 }
 
 /// An event batch: forwarded only if no event proves its sender faulty (see
