@@ -588,23 +588,15 @@ fn the_event_stream_reports_one_shipments_commits_and_does_not_block_a_stop() {
 /// a bad signature is rejected at the first hop, counted, and costs the sender its score, after
 /// which the rest of its invalid messages (unknown signer, undecodable bytes, more forgeries)
 /// are ignored unread.
-#[test]
-fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
+/// Validator 3's key in other hands: node 3 is killed and a libp2p node with its key dials
+/// node 0, waits until node 0 subscribed towards it, and publishes `messages` (topic, bytes) in
+/// order. Returns the sender's score at node 0 before and after.
+fn publish_as_validator_3(cluster: &mut Cluster, messages: Vec<(&str, Vec<u8>)>) -> (f64, f64) {
     use futures::StreamExt;
     use libp2p::swarm::SwarmEvent;
     use libp2p::{gossipsub, noise, tcp, yamux};
 
-    let mut cluster = Cluster::start(4);
-    cluster.kill(3);
-    let node_key = waybill_protocol::files::KeyFile::read(
-        &cluster.testnet.config_paths[3]
-            .parent()
-            .unwrap()
-            .join("node.key"),
-        None,
-    )
-    .unwrap()
-    .keypair;
+    let node_key = validator_3_key(cluster);
     let identity = waybill_node::network::identity(&node_key).unwrap();
     let impostor = identity.public().to_peer_id().to_string();
     let target: libp2p::Multiaddr = cluster.testnet.genesis.validators[0]
@@ -612,32 +604,13 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
         .as_str()
         .parse()
         .unwrap();
-    let good = cluster.declare("GOSSIP");
-    let mut bad_signature = good.clone();
-    bad_signature.signature.0[0] ^= 1;
-    let mut unknown_signer = cluster.declare("GOSSIP-2");
-    unknown_signer.body.signer.org = waybill_protocol::OrgId::new("nobody").unwrap();
-    let mut messages: Vec<Vec<u8>> = vec![
-        waybill_protocol::codec::encode(&vec![good.clone()]),
-        waybill_protocol::codec::encode(&vec![bad_signature.clone()]),
-        waybill_protocol::codec::encode(&vec![unknown_signer]),
-        b"not a batch at all".to_vec(),
-    ];
-    // More bad signatures, each a different event: invalid messages cost quadratically.
-    for i in 0..10 {
-        let mut forged = cluster.declare(&format!("FORGED-{i}"));
-        forged.signature.0[0] ^= 1;
-        messages.push(waybill_protocol::codec::encode(&vec![forged]));
-    }
-    let topic = gossipsub::IdentTopic::new(format!(
-        "/waybill/{}/events/1",
-        cluster.testnet.genesis.chain_id
-    ));
+    let chain = cluster.testnet.genesis.chain_id.clone();
+    let topic = |name: &str| gossipsub::IdentTopic::new(format!("/waybill/{chain}/{name}/1"));
+    let events_topic = topic("events");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    // The swarm is handed back so the connection stays open while node 0 is asked about it.
     let score_of = |cluster: &Cluster| {
         let status = cluster.get(0, "/v1/status").unwrap();
         status.body["peers"]
@@ -647,8 +620,9 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
             .find(|p| p["peer_id"] == impostor.as_str())
             .and_then(|p| p["score"].as_f64())
     };
-    let cluster_ref = &cluster;
-    let (_swarm, score_before) = runtime.block_on(async move {
+    let cluster_ref = &*cluster;
+    // The swarm is handed back so the connection stays open while node 0 is asked about it.
+    let (_swarm, before) = runtime.block_on(async move {
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
             .with_tokio()
             .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
@@ -662,7 +636,7 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
             })
             .unwrap()
             .build();
-        swarm.behaviour_mut().subscribe(&topic).unwrap();
+        swarm.behaviour_mut().subscribe(&events_topic).unwrap();
         swarm.dial(target).unwrap();
         let deadline = tokio::time::sleep(Duration::from_secs(20));
         tokio::pin!(deadline);
@@ -671,15 +645,15 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
                 _ = &mut deadline => panic!("node 0 never subscribed to the events topic towards us"),
                 event = swarm.select_next_some() => {
                     if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { topic: t, .. }) = event {
-                        if t == topic.hash() {
+                        if t == events_topic.hash() {
                             // Node 0 refreshes peer scores every 500 ms.
                             let until = tokio::time::Instant::now() + Duration::from_millis(700);
                             while tokio::time::Instant::now() < until {
                                 let _ = tokio::time::timeout(Duration::from_millis(100), swarm.select_next_some()).await;
                             }
                             let before = score_of(cluster_ref).expect("node 0 lists the sender");
-                            for message in &messages {
-                                swarm.behaviour_mut().publish(topic.clone(), message.clone()).unwrap();
+                            for (name, message) in &messages {
+                                swarm.behaviour_mut().publish(topic(name), message.clone()).unwrap();
                             }
                             // Give the messages time to be sent and judged.
                             let until = tokio::time::Instant::now() + Duration::from_secs(1);
@@ -693,7 +667,50 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
             }
         }
     });
-    let score_after = score_of(&cluster).expect("node 0 lists the sender");
+    (before, score_of(cluster).expect("node 0 lists the sender"))
+}
+
+fn validator_3_key(cluster: &mut Cluster) -> waybill_protocol::Keypair {
+    cluster.kill(3);
+    let path = cluster.testnet.config_paths[3]
+        .parent()
+        .unwrap()
+        .join("node.key");
+    waybill_protocol::files::KeyFile::read(&path, None)
+        .unwrap()
+        .keypair
+}
+
+#[test]
+fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
+    let mut cluster = Cluster::start(4);
+    let good = cluster.declare("GOSSIP");
+    let mut bad_signature = good.clone();
+    bad_signature.signature.0[0] ^= 1;
+    let mut unknown_signer = cluster.declare("GOSSIP-2");
+    unknown_signer.body.signer.org = waybill_protocol::OrgId::new("nobody").unwrap();
+    let mut messages: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "events",
+            waybill_protocol::codec::encode(&vec![good.clone()]),
+        ),
+        (
+            "events",
+            waybill_protocol::codec::encode(&vec![bad_signature.clone()]),
+        ),
+        (
+            "events",
+            waybill_protocol::codec::encode(&vec![unknown_signer]),
+        ),
+        ("events", b"not a batch at all".to_vec()),
+    ];
+    // More bad signatures, each a different event: invalid messages cost quadratically.
+    for i in 0..10 {
+        let mut forged = cluster.declare(&format!("FORGED-{i}"));
+        forged.signature.0[0] ^= 1;
+        messages.push(("events", waybill_protocol::codec::encode(&vec![forged])));
+    }
+    let (score_before, score_after) = publish_as_validator_3(&mut cluster, messages);
     assert!(
         score_after < score_before - 100.0,
         "the sender's score went from {score_before} to {score_after}"
@@ -717,4 +734,55 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
             "node {node} received invalid gossip:\n{metrics}"
         );
     }
+}
+
+/// A validator signs a proposal, with a block, for a round that is not its own: the proposal
+/// proves it faulty and its block is not held; the chain goes on.
+#[test]
+fn a_proposal_for_another_validators_round_is_refused_and_costs_its_signer() {
+    let mut cluster = Cluster::start(4);
+    let node_key = validator_3_key(&mut cluster);
+    let chain_id = cluster.testnet.genesis.chain_id.clone();
+    let header = waybill_protocol::BlockHeader {
+        chain_id: chain_id.clone(),
+        height: 1,
+        time_ms: 1,
+        prev_block_hash: waybill_protocol::Hash::ZERO,
+        proposer: waybill_protocol::ValidatorIndex(3),
+        events_root: waybill_protocol::Hash::ZERO,
+        event_count: 0,
+        log_size: 0,
+        log_root: waybill_protocol::Hash::ZERO,
+        index_root: waybill_protocol::Hash::ZERO,
+        validators_hash: waybill_protocol::Hash::ZERO,
+    };
+    // Height 1, round 0 is validator 1's to propose.
+    let proposal = waybill_protocol::block::Proposal {
+        height: 1,
+        round: 0,
+        block_hash: header.hash(),
+        valid_round: None,
+        proposer: waybill_protocol::ValidatorIndex(3),
+    }
+    .sign(&chain_id, &node_key);
+    let out_of_turn = waybill_node::network::wire::ConsensusGossip::Proposal {
+        proposal,
+        block: Box::new(waybill_node::network::wire::BlockBody {
+            header,
+            events: Vec::new(),
+        }),
+    };
+    let message = ("consensus", waybill_protocol::codec::encode(&out_of_turn));
+    let (before, after) = publish_as_validator_3(&mut cluster, vec![message]);
+    assert!(after < before - 100.0, "score from {before} to {after}");
+    let metrics = cluster.get_text(0, "/metrics").unwrap();
+    assert!(
+        metrics.contains("waybill_gossip_invalid_total{reason=\"not_the_rounds_proposer\"} 1"),
+        "{metrics}"
+    );
+    let event = cluster.declare("AFTER-OUT-OF-TURN");
+    let id = id_of(&cluster.submit(1, &event));
+    cluster.wait_until(COMMIT_WAIT, "the chain to go on", |c| {
+        (0..3).all(|node| c.committed_on(node, &id))
+    });
 }
