@@ -351,6 +351,20 @@ impl Cluster {
             .is_some_and(|a| a.status == 200 && a.body["state"]["status"] != "pending")
     }
 
+    /// Stops every node cleanly and asserts `verify-chain` passes on each.
+    pub fn stop_all_and_verify_chains(&mut self) {
+        for node in 0..self.processes.len() {
+            self.stop(node);
+            let output = self.verify_chain(node);
+            assert!(
+                output.status.success(),
+                "verify-chain on node {node}: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+
     /// `waybill-node verify-chain` on a stopped node's data directory.
     pub fn verify_chain(&self, node: usize) -> std::process::Output {
         Command::new(node_binary())

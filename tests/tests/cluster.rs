@@ -130,15 +130,7 @@ fn events_submitted_to_any_node_commit_on_all_with_the_same_chain_and_proofs() {
     assert_eq!(openapi.status, 200);
     assert!(openapi.body["paths"]["/v1/events"].is_object());
 
-    for node in 0..4 {
-        cluster.stop(node);
-        let output = cluster.verify_chain(node);
-        assert!(
-            output.status.success(),
-            "verify-chain on node {node}: {}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-    }
+    cluster.stop_all_and_verify_chains();
 }
 
 #[test]

@@ -143,15 +143,7 @@ fn every_attack_gets_its_answer_and_the_network_keeps_committing() {
             .iter()
             .all(|id| (0..4).all(|node| c.committed_on(node, id)))
     });
-    for node in 0..4 {
-        cluster.stop(node);
-        let output = cluster.verify_chain(node);
-        assert!(
-            output.status.success(),
-            "verify-chain on node {node}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    cluster.stop_all_and_verify_chains();
 }
 
 /// What the nodes used: height, and per node CPU seconds and peak RSS (from /proc).
