@@ -883,18 +883,10 @@ impl Network {
         let to_engine = self.to_engine.clone();
         let faults = self.faults.clone();
         tokio::task::spawn_blocking(move || {
-            let now = now_ms();
-            let mut admitted = 0;
-            for event in events {
-                match admission::admit(&shared, event, now, admission::Origin::Peer) {
-                    Ok(_) => admitted += 1,
-                    Err(refusal) if refusal.proves_sender_faulty() => {
-                        tracing::warn!(%peer, %refusal, "a peer handed over an invalid event; the rest of its hand-over is dropped");
-                        let _ = faults.try_send((peer, refusal.code()));
-                        break;
-                    }
-                    Err(_) => {}
-                }
+            let (admitted, fault) = admit_from_peer(&shared, events, now_ms());
+            if let Some(reason) = fault {
+                tracing::warn!(%peer, reason, "a peer handed over an invalid event; the rest of its hand-over is dropped");
+                let _ = faults.try_send((peer, reason));
             }
             tracing::info!(
                 admitted,
@@ -1055,16 +1047,140 @@ fn check_event_gossip(
     if batch.len() > EVENT_GOSSIP_EVENTS_MAX {
         return (Err("oversize_event_batch"), 0);
     }
-    let now = now_ms();
+    let (admitted, fault) = admit_from_peer(shared, batch, now_ms());
+    match fault {
+        Some(reason) => (Err(reason), admitted),
+        None => (Ok(MessageAcceptance::Accept), admitted),
+    }
+}
+
+/// Admits events a peer sent (gossip or a hand-over) in order, stopping at the first that
+/// proves the peer faulty. Returns how many reached the mempool, and that fault.
+fn admit_from_peer(
+    shared: &Shared,
+    events: Vec<SignedEvent>,
+    now_ms: u64,
+) -> (usize, Option<&'static str>) {
     let mut admitted = 0;
-    for event in batch {
-        match admission::admit(shared, event, now, admission::Origin::Peer) {
+    for event in events {
+        match admission::admit(shared, event, now_ms, admission::Origin::Peer) {
             Ok(_) => admitted += 1,
             Err(refusal) if refusal.proves_sender_faulty() => {
-                return (Err(refusal.code()), admitted);
+                return (admitted, Some(refusal.code()));
             }
             Err(refusal) => shared.metrics.gossip_ignored.add(refusal.code()),
         }
     }
-    (Ok(MessageAcceptance::Accept), admitted)
+    (admitted, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Ledger, LedgerOptions};
+    use crate::mempool::{Mempool, MempoolLimits};
+    use waybill_protocol::block::Proposal;
+    use waybill_protocol::event::EventKind;
+    use waybill_protocol::rules::ChainRules;
+    use waybill_protocol::{BlockHeader, Hash, ValidatorIndex, fixtures};
+
+    /// Validator 1's proposal for height 1, round 0 (its turn), with a block of `events`
+    /// declarations of about 56 KB each.
+    fn proposal_of_kib(events: usize) -> Vec<u8> {
+        let events: Vec<SignedEvent> = (1..=events as u64)
+            .map(|nonce| {
+                let kind = EventKind::Declare(Box::new(fixtures::declaration_with_items(100, 500)));
+                fixtures::signed_event("platform", nonce, "BIG", kind)
+            })
+            .collect();
+        let header = BlockHeader {
+            chain_id: fixtures::chain_id(),
+            height: 1,
+            time_ms: fixtures::NOW_MS,
+            prev_block_hash: Hash::ZERO,
+            proposer: ValidatorIndex(1),
+            events_root: Hash::ZERO,
+            event_count: events.len() as u32,
+            log_size: 0,
+            log_root: Hash::ZERO,
+            index_root: Hash::ZERO,
+            validators_hash: Hash::ZERO,
+        };
+        let proposal = Proposal {
+            height: 1,
+            round: 0,
+            block_hash: header.hash(),
+            valid_round: None,
+            proposer: ValidatorIndex(1),
+        }
+        .sign(&fixtures::chain_id(), &fixtures::node_keypair(1));
+        let block = Box::new(wire::BlockBody { header, events });
+        codec::encode(&ConsensusGossip::Proposal { proposal, block })
+    }
+
+    fn shared(dir: &std::path::Path, mempool: MempoolLimits) -> Shared {
+        let rules = ChainRules::new(fixtures::genesis(4)).expect("fixture genesis");
+        let ledger = Ledger::open(dir, rules.clone(), LedgerOptions::default()).expect("ledger");
+        Shared::new(
+            Arc::new(rules),
+            ValidatorIndex(0),
+            ledger,
+            Mempool::new(mempool),
+        )
+    }
+
+    #[test]
+    fn a_peers_events_stop_at_the_first_that_proves_it_faulty_and_keep_their_bounds() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shared = shared(
+            dir.path(),
+            MempoolLimits {
+                per_organisation_from_peers_max: 3,
+                ..MempoolLimits::default()
+            },
+        );
+        let pick_up = |nonce| fixtures::signed_event("carrier-a", nonce, "S", EventKind::PickUp);
+        let mut forged = pick_up(3);
+        forged.signature.0[0] ^= 1;
+        let handed_over = vec![pick_up(1), pick_up(2), forged, pick_up(4)];
+        let (admitted, fault) = admit_from_peer(&shared, handed_over, fixtures::NOW_MS);
+        assert_eq!((admitted, fault), (2, Some("bad_signature")));
+        assert!(!shared.lock_mempool().contains(&pick_up(4).id()));
+        // A peer's events are held to the organisation bound for gossip (not a fault).
+        let more = vec![pick_up(5), pick_up(6), pick_up(7)];
+        let (admitted, fault) = admit_from_peer(&shared, more, fixtures::NOW_MS);
+        assert_eq!((admitted, fault), (1, None));
+        assert_eq!(shared.lock_mempool().len(), 3);
+    }
+
+    #[test]
+    fn consensus_messages_wait_for_the_engine_within_a_byte_budget() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shared = shared(dir.path(), MempoolLimits::default());
+        let (to_engine, queue) = std::sync::mpsc::sync_channel(16);
+        let message = proposal_of_kib(10);
+        let kib = message.len().div_ceil(1024);
+        // Room for one such proposal, not two, however many the queue's count would take.
+        let budget = Arc::new(tokio::sync::Semaphore::new(kib + kib / 2));
+        let verdict = |data: &[u8]| check_consensus_gossip(&shared, &to_engine, &budget, data).0;
+        assert!(matches!(verdict(&message), Ok(MessageAcceptance::Accept)));
+        assert!(matches!(verdict(&message), Ok(MessageAcceptance::Ignore)));
+        assert_eq!(shared.metrics.engine_queue_full.load(Ordering::Relaxed), 1);
+        // The engine takes the first: its share comes back, and the next fits again.
+        drop(queue.try_recv().expect("one queued"));
+        assert!(matches!(verdict(&message), Ok(MessageAcceptance::Accept)));
+        // Not its round (validator 3 signing for validator 1's): a fault, not a wait.
+        let mut forged: ConsensusGossip =
+            codec::decode("consensus message", &message, CONSENSUS_GOSSIP_BYTES_MAX)
+                .expect("decodes");
+        if let ConsensusGossip::Proposal { proposal, .. } = &mut forged {
+            let mut p = proposal.proposal.clone();
+            p.proposer = ValidatorIndex(3);
+            *proposal = p.sign(&fixtures::chain_id(), &fixtures::node_keypair(3));
+        }
+        assert!(matches!(
+            verdict(&codec::encode(&forged)),
+            Err("not_the_rounds_proposer")
+        ));
+    }
 }
