@@ -7,9 +7,10 @@
 //! may take, so a hold or a release never waits because a platform flooded. A peer's gossip is
 //! held to a looser organisation bound (the accepting node applied the real one; a tighter one
 //! here would leave holes in a signer's nonces), which still caps what a member relaying
-//! through its own validator can make others hold. A full mempool refuses (the API answers 503 with Retry-After); it never evicts
-//! an event it accepted. Events leave only when a block commits them, so an accepted event
-//! either commits (applied or with a recorded rejection) or is still pending.
+//! through its own validator can make others hold. A full mempool refuses (the API answers
+//! 503 with Retry-After); it never evicts an event it accepted. Events leave only when a block
+//! commits them, so an accepted event either commits (applied or with a recorded rejection) or
+//! is still pending.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

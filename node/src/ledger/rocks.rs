@@ -636,7 +636,7 @@ impl Ledger {
         let tip = self.tip.height;
         let height = height.unwrap_or(tip);
         let oldest = tip
-            .saturating_sub(self.options.retention_versions - 1)
+            .saturating_sub(self.options.retention_versions.saturating_sub(1))
             .max(1);
         if !(oldest..=tip).contains(&height) {
             return Err(LedgerError::HeightNotProvable {
