@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use waybill_client::answer::{Answer, AnswerError, ProvenanceReader};
 use waybill_client::node::{EventState, NodeClient};
 use waybill_client::timeline::{VerifiedHistory, verified_history};
 use waybill_protocol::event::{EventKind, Sgtin};
 use waybill_protocol::files::{self, KeyFile};
-use waybill_protocol::provenance::ProvenanceProof;
+use waybill_protocol::provenance::{Freshness, ProvenanceProof, Question};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Gtin, Keypair, Serial, ShipmentId};
 
@@ -38,6 +39,14 @@ struct Cli {
     /// Machine-readable output.
     #[arg(long, global = true)]
     json: bool,
+    /// The oldest proof accepted from a node, in seconds of its block's age (an idle network
+    /// still makes a block every 10 s).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 120)]
+    max_age: u64,
+    /// The lowest block height accepted: one you have already seen, so a node cannot answer
+    /// from before it.
+    #[arg(long, global = true, value_name = "HEIGHT", default_value_t = 0)]
+    min_height: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -463,6 +472,21 @@ fn rules(cli: &Cli) -> Result<ChainRules, Failure> {
     Ok(ChainRules::new(genesis)?)
 }
 
+/// What reading an answer failed on: a proof that does not answer is exit 1, the rest exit 2.
+fn failed(error: AnswerError) -> Failure {
+    match error {
+        AnswerError::Proof { .. } => Failure::Verification(error.to_string()),
+        AnswerError::Node(error) => Failure::Usage(error.to_string()),
+    }
+}
+
+/// The verified reader every command that fetches a proof uses, with `--max-age` and
+/// `--min-height`.
+fn reader<'a>(cli: &Cli, node: &'a NodeClient, rules: &'a ChainRules) -> ProvenanceReader<'a> {
+    let max_age = std::time::Duration::from_secs(cli.max_age);
+    ProvenanceReader::new(node, rules, Some(max_age), cli.min_height)
+}
+
 fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Keygen { out } => keygen(cli, out),
@@ -484,10 +508,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         } => import_epcis(cli, document, key.as_deref(), shipment.as_deref()),
         Command::ExportEpcis { shipment, out } => {
             let rules = rules(cli)?;
-            let proof = NodeClient::new(&cli.node)
-                .shipment_provenance(&ShipmentId::new(shipment.as_str())?)?;
-            verified_history(&proof, &rules).map_err(|e| Failure::Verification(e.to_string()))?;
-            let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
+            let node = NodeClient::new(&cli.node);
+            let answer = reader(cli, &node, &rules)
+                .shipment(&ShipmentId::new(shipment.as_str())?)
+                .map_err(failed)?;
+            let events = answer.events();
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
@@ -574,26 +599,29 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             out,
         } => {
             let rules = rules(cli)?;
-            let client = NodeClient::new(&cli.node);
-            let proof = match (shipment, serial) {
-                (Some(id), _) => client.shipment_provenance(&ShipmentId::new(id.as_str())?)?,
+            let node = NodeClient::new(&cli.node);
+            let reader = reader(cli, &node, &rules);
+            let answer = match (shipment, serial) {
+                (Some(id), _) => reader.shipment(&ShipmentId::new(id.as_str())?),
                 (None, Some(parts)) => {
                     let [gtin, serial] = parts.as_slice() else {
                         return Err(Failure::Usage("--serial takes GTIN and SERIAL".into()));
                     };
-                    client.serial_provenance(&Sgtin {
+                    reader.serial(&Sgtin {
                         gtin: Gtin::new(gtin.as_str())?,
                         serial: Serial::new(serial.as_str())?,
-                    })?
+                    })
                 }
                 (None, None) => return Err(Failure::Usage("name a shipment or --serial".into())),
-            };
+            }
+            .map_err(failed)?;
             if let Some(out) = out {
-                let text = waybill_protocol::json::to_pretty(&proof);
+                let text = waybill_protocol::json::to_pretty(&answer.proof);
                 std::fs::write(out, text)
                     .map_err(|e| Failure::Usage(format!("writing {}: {e}", out.display())))?;
             }
-            report(cli, &proof, &rules)
+            report(cli, &answer.history, None);
+            Ok(())
         }
         Command::Verify { bundle } => {
             let rules = rules(cli)?;
@@ -601,7 +629,24 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let proof: ProvenanceProof = waybill_protocol::json::parse(&bytes).map_err(|e| {
                 Failure::Verification(format!("{} is not a proof bundle: {e}", bundle.display()))
             })?;
-            report(cli, &proof, &rules)
+            // A saved bundle answers the question it was saved for, at any age: the age is
+            // reported, not refused.
+            let question = Question {
+                key: proof.key.clone(),
+                freshness: Freshness {
+                    now_ms: waybill_client::answer::now_ms(),
+                    max_age_ms: None,
+                    min_height: cli.min_height,
+                },
+            };
+            let history = verified_history(&proof, &rules, &question)
+                .map_err(|e| Failure::Verification(e.to_string()))?;
+            report(
+                cli,
+                &history,
+                Some(question.freshness.age_ms(&proof.header)),
+            );
+            Ok(())
         }
     }
 }
@@ -609,8 +654,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 /// The consignee's other consignments in the policy's window, each from its own verified
 /// history (the node's listing only says where to look). `None` without a declaration.
 fn related_consignments(
-    client: &NodeClient,
-    rules: &ChainRules,
+    reader: &ProvenanceReader<'_>,
     events: &[waybill_protocol::SignedEvent],
     policy: &waybill_client::release::ReleasePolicy,
 ) -> Result<Option<Vec<waybill_client::release::RelatedConsignment>>, Failure> {
@@ -623,20 +667,28 @@ fn related_consignments(
     let window_ms = u64::from(policy.split_window_days) * 86_400_000;
     let since = event.body.event_time_ms.saturating_sub(window_ms);
     let consignee = &declaration.consignee;
-    let listed =
-        client.declarations_to(consignee.name.as_str(), consignee.country.as_str(), since)?;
+    let listed = reader.node().declarations_to(
+        consignee.name.as_str(),
+        consignee.country.as_str(),
+        since,
+    )?;
     let mut related = Vec::new();
     for (shipment, _, _) in listed {
         if shipment == event.body.shipment {
             continue;
         }
-        let proof = client.shipment_provenance(&shipment)?;
-        verified_history(&proof, rules)
-            .map_err(|e| Failure::Verification(format!("related shipment {shipment}: {e}")))?;
-        let found = proof.events.iter().find_map(|p| match &p.event.body.kind {
-            EventKind::Declare(d) => Some((p.event.body.id(), p.event.body.event_time_ms, d)),
-            _ => None,
-        });
+        let answer = reader.shipment(&shipment).map_err(|e| match e {
+            AnswerError::Proof { .. } => Failure::Verification(format!("related shipment: {e}")),
+            AnswerError::Node(e) => Failure::Usage(e.to_string()),
+        })?;
+        let found = answer
+            .proof
+            .events
+            .iter()
+            .find_map(|p| match &p.event.body.kind {
+                EventKind::Declare(d) => Some((p.event.body.id(), p.event.body.event_time_ms, d)),
+                _ => None,
+            });
         // Only what the verified history says counts: same consignee, inside the window.
         if let Some((id, time, other)) = found {
             let same = other.consignee.country == consignee.country
@@ -671,30 +723,25 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
         None => ReleasePolicy::default(),
     };
     let rules = rules(cli)?;
-    let proof = NodeClient::new(&cli.node).shipment_provenance(&ShipmentId::new(shipment)?)?;
-    let history =
-        verified_history(&proof, &rules).map_err(|e| Failure::Verification(e.to_string()))?;
-    let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
-    // The serial rules: each item the shipment names, audited on its own verified history.
-    let client = NodeClient::new(&cli.node);
+    let node = NodeClient::new(&cli.node);
+    let reader = reader(cli, &node, &rules);
+    let answer = reader
+        .shipment(&ShipmentId::new(shipment)?)
+        .map_err(failed)?;
+    let history = &answer.history;
+    let events = answer.events();
+    // The serial rules: each item the shipment names, audited on its own verified history,
+    // as of this block or later.
     let mut audits = Vec::new();
     for serial in waybill_client::release::named_serials(&events) {
-        let serial_proof = client.serial_provenance(&serial)?;
-        verified_history(&serial_proof, &rules).map_err(|e| {
-            Failure::Verification(format!("item {} / {}: {e}", serial.gtin, serial.serial))
-        })?;
-        let serial_events: Vec<_> = serial_proof
-            .events
-            .iter()
-            .map(|p| p.event.clone())
-            .collect();
+        let serial_answer = reader.serial(&serial).map_err(failed)?;
         audits.push(waybill_client::audit::audit_serial(
             &serial,
-            &serial_events,
+            &serial_answer.events(),
             &rules,
         ));
     }
-    let related = related_consignments(&client, &rules, &events, &policy)?;
+    let related = related_consignments(&reader, &events, &policy)?;
     let report =
         waybill_client::release::release_check(&events, &policy, Some(&audits), related.as_deref());
     if cli.json {
@@ -792,16 +839,14 @@ fn event_count(document: &serde_json::Value) -> usize {
 
 /// Audits one serial on its verified history.
 fn audit_one(
-    client: &NodeClient,
+    reader: &ProvenanceReader<'_>,
     rules: &ChainRules,
     item: &Sgtin,
 ) -> Result<(u64, usize, waybill_client::audit::AuditReport), Failure> {
-    let proof = client.serial_provenance(item)?;
-    let history = verified_history(&proof, rules)
-        .map_err(|e| Failure::Verification(format!("item {} / {}: {e}", item.gtin, item.serial)))?;
-    let events: Vec<_> = proof.events.iter().map(|p| p.event.clone()).collect();
+    let answer: Answer = reader.serial(item).map_err(failed)?;
+    let events = answer.events();
     Ok((
-        history.height,
+        answer.history.height,
         events.len(),
         waybill_client::audit::audit_serial(item, &events, rules),
     ))
@@ -812,6 +857,7 @@ fn audit_gtin(cli: &Cli, gtin: &str) -> Result<(), Failure> {
     let gtin = Gtin::new(gtin)?;
     let rules = rules(cli)?;
     let client = NodeClient::new(&cli.node);
+    let reader = reader(cli, &client, &rules);
     let (serials, truncated) = client.serials_of_gtin(&gtin)?;
     let mut reports = Vec::new();
     for serial in serials {
@@ -819,7 +865,7 @@ fn audit_gtin(cli: &Cli, gtin: &str) -> Result<(), Failure> {
             gtin: gtin.clone(),
             serial,
         };
-        reports.push(audit_one(&client, &rules, &item)?.2);
+        reports.push(audit_one(&reader, &rules, &item)?.2);
     }
     let worst = reports
         .iter()
@@ -875,7 +921,8 @@ fn audit(cli: &Cli, serial: &[String]) -> Result<(), Failure> {
         serial: Serial::new(number.as_str())?,
     };
     let rules = rules(cli)?;
-    let (height, event_count, report) = audit_one(&NodeClient::new(&cli.node), &rules, &item)?;
+    let node = NodeClient::new(&cli.node);
+    let (height, event_count, report) = audit_one(&reader(cli, &node, &rules), &rules, &item)?;
     if cli.json {
         println!(
             "{}",
@@ -924,22 +971,19 @@ fn keygen(cli: &Cli, out: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Verifies and prints; a failed verification is exit 1 with the precise reason.
-fn report(cli: &Cli, proof: &ProvenanceProof, rules: &ChainRules) -> Result<(), Failure> {
-    let history =
-        verified_history(proof, rules).map_err(|e| Failure::Verification(e.to_string()))?;
+/// Prints a verified history; a saved bundle's with its age.
+fn report(cli: &Cli, history: &VerifiedHistory, age_ms: Option<u64>) {
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"verified": true, "history": history})
+            serde_json::json!({"verified": true, "age_ms": age_ms, "history": history})
         );
     } else {
-        print_history(&history);
+        print_history(history, age_ms);
     }
-    Ok(())
 }
 
-fn print_history(history: &VerifiedHistory) {
+fn print_history(history: &VerifiedHistory, age_ms: Option<u64>) {
     use std::io::Write;
     let key = match &history.key {
         waybill_protocol::index::IndexKey::Shipment(id) => format!("shipment {id}"),
@@ -949,6 +993,12 @@ fn print_history(history: &VerifiedHistory) {
         "VERIFIED {key} as of block {} ({}), against the genesis",
         history.height, history.block_hash
     )];
+    if let Some(age_ms) = age_ms {
+        lines.push(format!(
+            "as of {} ago: events since then are not in this bundle",
+            age(age_ms)
+        ));
+    }
     if !history.recorded {
         lines.push("never recorded: the proof shows no event for it".into());
     }
@@ -975,6 +1025,17 @@ fn print_history(history: &VerifiedHistory) {
     }
 }
 
+/// An age people read: `42 s`, `3 min 20 s`, `5 h 2 min`, `12 days 3 h`.
+fn age(ms: u64) -> String {
+    let seconds = ms / 1000;
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        3600..86_400 => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{} days {} h", seconds / 86_400, seconds % 86_400 / 3600),
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SSZ` from Unix milliseconds.
 fn utc(ms: u64) -> String {
     let (year, month, day, hour, minute, second, _) = waybill_client::time::civil(ms);
@@ -988,5 +1049,13 @@ mod tests {
         assert_eq!(super::utc(0), "1970-01-01 00:00:00Z");
         assert_eq!(super::utc(1_767_225_600_000), "2026-01-01 00:00:00Z");
         assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn ages_read_in_the_largest_sensible_units() {
+        assert_eq!(super::age(42_900), "42 s");
+        assert_eq!(super::age(200_000), "3 min 20 s");
+        assert_eq!(super::age(18_120_000), "5 h 2 min");
+        assert_eq!(super::age(1_047_600_000), "12 days 3 h");
     }
 }

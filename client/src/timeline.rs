@@ -4,7 +4,7 @@
 use serde::Serialize;
 use waybill_protocol::event::EventKind;
 use waybill_protocol::index::IndexKey;
-use waybill_protocol::provenance::{ProvenanceError, ProvenanceProof};
+use waybill_protocol::provenance::{ProvenanceError, ProvenanceProof, Question};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{EventType, Hash, OrgId};
 
@@ -57,12 +57,14 @@ fn detail(kind: &EventKind) -> String {
     }
 }
 
-/// Verifies `proof` against the genesis rules and lays its events out in order.
+/// Checks that `proof` answers `question`, verifies it against the genesis rules, and lays its
+/// events out in order.
 pub fn verified_history(
     proof: &ProvenanceProof,
     rules: &ChainRules,
+    question: &Question,
 ) -> Result<VerifiedHistory, ProvenanceError> {
-    proof.verify(rules)?;
+    proof.verify_answer(rules, question)?;
     let entries = proof
         .events
         .iter()

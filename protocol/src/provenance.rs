@@ -164,6 +164,50 @@ pub enum ProvenanceError {
     Encoding(#[from] CodecError),
     #[error("pages: {reason}")]
     Pages { reason: String },
+    #[error(
+        "the proof is about {answered}, not {asked} that was asked: the node answered another question"
+    )]
+    WrongKey { asked: IndexKey, answered: IndexKey },
+    #[error(
+        "the proof is as of block {height}, {age_ms} ms old, more than the {max_age_ms} ms allowed: the node is behind or withholding newer events (raise --max-age only for a network known to be idle)"
+    )]
+    TooOld {
+        height: u64,
+        age_ms: u64,
+        max_age_ms: u64,
+    },
+    #[error(
+        "the proof is as of block {height}, below block {seen} already seen: the node is behind or withholding newer events"
+    )]
+    BelowSeenHeight { height: u64, seen: u64 },
+}
+
+/// What a caller asked, and how fresh the answer must be: a proof is only an answer if it is
+/// about this key and recent enough. The caller's clock comes in as `now_ms`, so the check
+/// stays pure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub key: IndexKey,
+    pub freshness: Freshness,
+}
+
+/// How recent a proof must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// The caller's clock, Unix milliseconds.
+    pub now_ms: u64,
+    /// The oldest block time accepted, as an age against `now_ms`; `None` accepts any age
+    /// (a saved bundle, verified later).
+    pub max_age_ms: Option<u64>,
+    /// The lowest block height accepted: one the caller has already seen.
+    pub min_height: u64,
+}
+
+impl Freshness {
+    /// The proof's age: how long before `now_ms` its block was made (0 for a block dated after).
+    pub fn age_ms(&self, header: &BlockHeader) -> u64 {
+        self.now_ms.saturating_sub(header.time_ms)
+    }
 }
 
 impl ProvenanceProof {
@@ -179,8 +223,43 @@ impl ProvenanceProof {
         )?)
     }
 
+    /// Checks that the proof answers `question` (its key, its freshness), then the whole proof
+    /// ([`ProvenanceProof::verify`]). Every answer a client acts on goes through here: a genuine
+    /// proof of another shipment, or of this one before its last events, is not an answer.
+    pub fn verify_answer(
+        &self,
+        rules: &ChainRules,
+        question: &Question,
+    ) -> Result<(), ProvenanceError> {
+        if self.key != question.key {
+            return Err(ProvenanceError::WrongKey {
+                asked: question.key.clone(),
+                answered: self.key.clone(),
+            });
+        }
+        let freshness = &question.freshness;
+        if self.header.height < freshness.min_height {
+            return Err(ProvenanceError::BelowSeenHeight {
+                height: self.header.height,
+                seen: freshness.min_height,
+            });
+        }
+        if let Some(max_age_ms) = freshness.max_age_ms {
+            let age_ms = freshness.age_ms(&self.header);
+            if age_ms > max_age_ms {
+                return Err(ProvenanceError::TooOld {
+                    height: self.header.height,
+                    age_ms,
+                    max_age_ms,
+                });
+            }
+        }
+        self.verify(rules)
+    }
+
     /// Checks the whole proof against the chain's rules (its genesis). On success every event in
-    /// `events` is authentic, permitted, in order, and none is missing.
+    /// `events` is authentic, permitted, in order, and none is missing. This says nothing about
+    /// which question it answers: callers use [`ProvenanceProof::verify_answer`].
     pub fn verify(&self, rules: &ChainRules) -> Result<(), ProvenanceError> {
         self.certificate.verify(rules, &self.header)?;
         self.verify_map_proof()?;

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod load;
+pub mod proxy;
 pub mod simulation;
 
 use std::collections::BTreeMap;

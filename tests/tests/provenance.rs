@@ -459,3 +459,93 @@ fn a_history_served_in_pages_joins_into_the_complete_proof() {
         Err(LedgerError::HeightNotProvable { .. })
     ));
 }
+
+/// A genuine proof is only an answer to the question it is about: another key (recorded or
+/// absent), a block older than the caller allows, or one below a height already seen is
+/// refused before anything else, naming both sides.
+#[test]
+fn a_genuine_proof_answers_only_its_own_question_and_only_while_fresh() {
+    use waybill_protocol::provenance::{Freshness, Question};
+    let (proof, rules) = story_proof();
+    let block_time = proof.header.time_ms;
+    let height = proof.header.height;
+    let fresh = Freshness {
+        now_ms: block_time + 5_000,
+        max_age_ms: Some(120_000),
+        min_height: 0,
+    };
+    let asked = |key: IndexKey, freshness: Freshness| Question { key, freshness };
+    let own = IndexKey::Shipment(fixtures::shipment(SHIPMENT));
+    proof
+        .verify_answer(&rules, &asked(own.clone(), fresh))
+        .unwrap();
+
+    let suspect = IndexKey::Shipment(fixtures::shipment("HAWB-SUSPECT"));
+    let error = proof
+        .verify_answer(&rules, &asked(suspect.clone(), fresh))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ProvenanceError::WrongKey {
+            asked: suspect,
+            answered: own.clone()
+        }
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("HAWB-SUSPECT") && message.contains(SHIPMENT),
+        "{message}"
+    );
+
+    // An absence proof of another key is no answer either.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_with_story(dir.path());
+    let absent = ledger
+        .provenance(&IndexKey::Shipment(fixtures::shipment("NEVER-SEEN")))
+        .unwrap();
+    absent.verify(&rules).unwrap();
+    assert!(matches!(
+        absent.verify_answer(&rules, &asked(own.clone(), fresh)),
+        Err(ProvenanceError::WrongKey { .. })
+    ));
+
+    let stale = Freshness {
+        now_ms: block_time + 120_001,
+        ..fresh
+    };
+    assert_eq!(
+        proof.verify_answer(&rules, &asked(own.clone(), stale)),
+        Err(ProvenanceError::TooOld {
+            height,
+            age_ms: 120_001,
+            max_age_ms: 120_000
+        })
+    );
+    let any_age = Freshness {
+        max_age_ms: None,
+        ..stale
+    };
+    proof
+        .verify_answer(&rules, &asked(own.clone(), any_age))
+        .unwrap();
+
+    let seen_later = Freshness {
+        min_height: height + 1,
+        ..fresh
+    };
+    assert_eq!(
+        proof.verify_answer(&rules, &asked(own.clone(), seen_later)),
+        Err(ProvenanceError::BelowSeenHeight {
+            height,
+            seen: height + 1
+        })
+    );
+    // The question is checked first, the proof itself still after: a tampered answer to the
+    // right question fails as before.
+    let mut forged = proof.clone();
+    forged.events.pop();
+    assert!(matches!(
+        forged.verify_answer(&rules, &asked(own, fresh)),
+        Err(ProvenanceError::EventCount { .. })
+    ));
+}
