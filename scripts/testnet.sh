@@ -38,17 +38,20 @@ up() {
     echo "started $name (pid $!, log $dir/$name.log)"
   done
   local first
-  first=$(api_of "$(ls -d "$dir"/nodes/*/ | head -n 1)")
+  local first_node
+  first_node=$(ls -d "$dir"/nodes/*/ | head -n 1)
+  first=$(api_of "$first_node")
   echo "waiting for the first commit (an idle network makes a block every 10 s)…"
   for _ in $(seq 1 120); do
-    if curl -fsS "http://$first/v1/status" 2>/dev/null | grep -q '"height":[1-9]'; then
+    if node_curl "${first_node%/}" "https://$first/v1/status" 2>/dev/null | grep -q '"height":[1-9]'; then
       status
       cat <<EOM
 
 The network is up. Use it:
   . $dir/env                      # WAYBILL_NODE, WAYBILL_GENESIS and the organisations' key files
-  curl -s \$WAYBILL_NODE/v1/status
-  curl -s \$WAYBILL_NODE/openapi.json
+  waybill status --key \$WAYBILL_KEY_CUSTOMS   # TLS pinned by the genesis, as customs
+  curl -k --pinnedpubkey "\$(cat $first_node/api.pin)" \\
+       --cert $dir/keys/customs.crt --key $dir/keys/customs.pem \$WAYBILL_NODE/v1/status
   scripts/testnet.sh logs         # follow the logs
   scripts/testnet.sh down         # stop the nodes (data stays in $dir/nodes/*/data)
 An idle network makes a block only every 10 s; events are committed within a block or two.
@@ -59,6 +62,13 @@ EOM
   done
   echo "the nodes did not come up; see $dir/*.log" >&2
   return 1
+}
+
+# node_curl NODE_DIR URL: curl as customs, accepting only the API key the genesis gives NODE
+# (-k skips the CA check there is no CA for; --pinnedpubkey is the check).
+node_curl() {
+  curl -fsS -k --pinnedpubkey "$(cat "$1/api.pin")" \
+    --cert "$dir/keys/customs.crt" --key "$dir/keys/customs.pem" "$2"
 }
 
 down() {
@@ -88,14 +98,14 @@ status() {
     name=$(basename "$node")
     api=$(api_of "$node")
     if running "$node/node.pid"; then
-      state=$(curl -fsS "http://$api/v1/status" 2>/dev/null |
+      state=$(node_curl "$node" "https://$api/v1/status" 2>/dev/null |
         python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 sync = ", syncing" if s["syncing"] else ""
 print("height %d, %d peers, %d pending%s" % (s["height"], len(s["peers"]), s["mempool"]["events"], sync))' ||
         echo "not answering")
-      echo "$name  http://$api  $state"
+      echo "$name  https://$api  $state"
     else
       echo "$name  stopped"
     fi

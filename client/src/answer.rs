@@ -96,11 +96,12 @@ impl<'a> ProvenanceReader<'a> {
                 min_height: self.seen_height.get(),
             },
         };
-        let history = verified_history(&proof, self.rules, &question)
-            .map_err(|error| AnswerError::Proof {
+        let history = verified_history(&proof, self.rules, &question).map_err(|error| {
+            AnswerError::Proof {
                 key,
                 error: Box::new(error),
-            })?;
+            }
+        })?;
         self.seen_height
             .set(self.seen_height.get().max(proof.header.height));
         Ok(Answer { proof, history })

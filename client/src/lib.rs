@@ -12,3 +12,4 @@ pub mod node;
 pub mod release;
 pub mod time;
 pub mod timeline;
+pub mod tls;

@@ -33,9 +33,18 @@ struct Cli {
         default_value = "http://127.0.0.1:7001"
     )]
     node: String,
-    /// The network's genesis file: what every proof is checked against.
+    /// The network's genesis file: what every proof is checked against, and the keys every
+    /// node's API must present.
     #[arg(long, global = true, env = "WAYBILL_GENESIS")]
     genesis: Option<PathBuf>,
+    /// Your organisation's signing key file (mode 0600): signs events, and is the credential
+    /// presented to the node (the TLS client certificate).
+    #[arg(long, global = true, env = "WAYBILL_KEY")]
+    key: Option<PathBuf>,
+    /// The validator whose API key to expect, by name, when --node is not its genesis
+    /// api_address (a port forward, a load balancer).
+    #[arg(long, global = true, env = "WAYBILL_VALIDATOR")]
+    validator: Option<String>,
     /// Machine-readable output.
     #[arg(long, global = true)]
     json: bool,
@@ -56,6 +65,12 @@ enum Command {
     /// Make a new ed25519 signing key (mode 0600; never overwrites).
     Keygen {
         #[arg(long)]
+        out: PathBuf,
+    },
+    /// For curl and other TLS tools: write --key as a client certificate and private key
+    /// (PREFIX.crt, PREFIX.pem, mode 0600) and print each validator's key pin.
+    TlsCert {
+        #[arg(long, value_name = "PREFIX")]
         out: PathBuf,
     },
     /// The node's height, peers and mempool.
@@ -80,8 +95,6 @@ enum Command {
     /// Read an EPCIS 2.0 JSON-LD document, sign its events with --key and submit them in order.
     ImportEpcis {
         document: PathBuf,
-        #[arg(long, env = "WAYBILL_KEY")]
-        key: Option<PathBuf>,
         /// The shipment for events that do not name one (`waybill:shipment`).
         #[arg(long)]
         shipment: Option<String>,
@@ -119,9 +132,6 @@ enum Command {
 struct EventArgs {
     /// The shipment (house waybill) the event is about.
     shipment: String,
-    /// Your organisation's signing key file (mode 0600).
-    #[arg(long, env = "WAYBILL_KEY")]
-    key: Option<PathBuf>,
     /// The replay guard; it must exceed your key's last one. Default: the current time in
     /// microseconds, which increases as long as one process signs for the key at a time.
     #[arg(long)]
@@ -355,10 +365,7 @@ fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
         Failure::Usage("no genesis file: pass --genesis FILE or set WAYBILL_GENESIS".into())
     })?;
     let genesis = files::read_genesis(genesis_path)?;
-    let key = common.key.as_ref().ok_or_else(|| {
-        Failure::Usage("no signing key: pass --key FILE or set WAYBILL_KEY".into())
-    })?;
-    let identity = waybill_client::keystore::load_identity(key, &genesis)?;
+    let identity = signing_identity(cli, &genesis)?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| Failure::Usage(format!("the clock is before 1970: {e}")))?;
@@ -383,7 +390,7 @@ fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
         .map(|text| sgtin(text).map(waybill_protocol::event::Epc::Sgtin))
         .collect::<Result<Vec<_>, _>>()?;
     let event = builder.epcs(epcs).sign(&identity.keypair);
-    let client = NodeClient::new(&cli.node);
+    let client = connect(cli, &genesis, Some(&identity.keypair))?;
     let id = client.submit(&event)?;
     if common.no_wait {
         print_outcome(cli, &id, "accepted", None);
@@ -464,6 +471,79 @@ fn main() -> ExitCode {
     }
 }
 
+fn genesis(cli: &Cli) -> Result<waybill_protocol::Genesis, Failure> {
+    let path = cli.genesis.as_ref().ok_or_else(|| {
+        Failure::Usage("no genesis file: pass --genesis FILE or set WAYBILL_GENESIS".into())
+    })?;
+    Ok(files::read_genesis(path)?)
+}
+
+fn signing_identity(
+    cli: &Cli,
+    genesis: &waybill_protocol::Genesis,
+) -> Result<waybill_client::keystore::SigningIdentity, Failure> {
+    let key = cli.key.as_ref().ok_or_else(|| {
+        Failure::Usage("no signing key: pass --key FILE or set WAYBILL_KEY".into())
+    })?;
+    Ok(waybill_client::keystore::load_identity(key, genesis)?)
+}
+
+fn connect(
+    cli: &Cli,
+    genesis: &waybill_protocol::Genesis,
+    identity: Option<&Keypair>,
+) -> Result<NodeClient, Failure> {
+    Ok(NodeClient::connect(
+        &cli.node,
+        genesis,
+        cli.validator.as_deref(),
+        identity,
+    )?)
+}
+
+/// The node, over TLS pinned by the genesis, presenting --key when given (reads need it:
+/// without credentials a node answers only its status).
+fn node_client(cli: &Cli) -> Result<NodeClient, Failure> {
+    if cli.node.starts_with("http://") {
+        // A node run with insecure_http: nothing to pin, nobody to present.
+        return Ok(NodeClient::new(&cli.node));
+    }
+    let genesis = genesis(cli)?;
+    let identity = cli
+        .key
+        .as_ref()
+        .map(|_| signing_identity(cli, &genesis))
+        .transpose()?;
+    connect(cli, &genesis, identity.as_ref().map(|i| &i.keypair))
+}
+
+fn tls_cert(cli: &Cli, out: &Path) -> Result<(), Failure> {
+    let genesis = genesis(cli)?;
+    let identity = signing_identity(cli, &genesis)?;
+    let (certificate, key) =
+        waybill_protocol::tls::self_signed_pem(&identity.keypair, &["waybill-client".into()])?;
+    let path = |extension: &str| out.with_extension(extension);
+    files::write_new("client certificate", &path("crt"), certificate.as_bytes())?;
+    files::write_secret("client private key", &path("pem"), key.as_bytes())?;
+    println!(
+        "wrote {} and {} for {}",
+        path("crt").display(),
+        path("pem").display(),
+        identity.key_id.org
+    );
+    for validator in &genesis.validators {
+        println!(
+            "curl -k --pinnedpubkey '{}' --cert {} --key {} https://{}/v1/status   # {}",
+            waybill_protocol::tls::curl_pin(&validator.api_key),
+            path("crt").display(),
+            path("pem").display(),
+            validator.api_address,
+            validator.name
+        );
+    }
+    Ok(())
+}
+
 fn rules(cli: &Cli) -> Result<ChainRules, Failure> {
     let path = cli.genesis.as_ref().ok_or_else(|| {
         Failure::Usage("no genesis file: pass --genesis FILE or set WAYBILL_GENESIS".into())
@@ -501,14 +581,13 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Audit { .. } => Err(Failure::Usage(
             "pass --serial GTIN SERIAL or --gtin GTIN".into(),
         )),
-        Command::ImportEpcis {
-            document,
-            key,
-            shipment,
-        } => import_epcis(cli, document, key.as_deref(), shipment.as_deref()),
+        Command::ImportEpcis { document, shipment } => {
+            import_epcis(cli, document, shipment.as_deref())
+        }
+        Command::TlsCert { out } => tls_cert(cli, out),
         Command::ExportEpcis { shipment, out } => {
             let rules = rules(cli)?;
-            let node = NodeClient::new(&cli.node);
+            let node = node_client(cli)?;
             let answer = reader(cli, &node, &rules)
                 .shipment(&ShipmentId::new(shipment.as_str())?)
                 .map_err(failed)?;
@@ -537,7 +616,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
         Command::Watch { shipment } => {
             let shipment = shipment.as_deref().map(ShipmentId::new).transpose()?;
-            let client = NodeClient::new(&cli.node);
+            let client = node_client(cli)?;
             client.follow(shipment.as_ref(), |event| {
                 use std::io::Write;
                 let line = if cli.json {
@@ -572,7 +651,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Status => {
-            let status = NodeClient::new(&cli.node).status()?;
+            let status = node_client(cli)?.status()?;
             if cli.json {
                 println!("{status}");
             } else {
@@ -599,7 +678,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             out,
         } => {
             let rules = rules(cli)?;
-            let node = NodeClient::new(&cli.node);
+            let node = node_client(cli)?;
             let reader = reader(cli, &node, &rules);
             let answer = match (shipment, serial) {
                 (Some(id), _) => reader.shipment(&ShipmentId::new(id.as_str())?),
@@ -723,7 +802,7 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
         None => ReleasePolicy::default(),
     };
     let rules = rules(cli)?;
-    let node = NodeClient::new(&cli.node);
+    let node = node_client(cli)?;
     let reader = reader(cli, &node, &rules);
     let answer = reader
         .shipment(&ShipmentId::new(shipment)?)
@@ -779,20 +858,12 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
     }
 }
 
-fn import_epcis(
-    cli: &Cli,
-    document: &Path,
-    key: Option<&Path>,
-    shipment: Option<&str>,
-) -> Result<(), Failure> {
+fn import_epcis(cli: &Cli, document: &Path, shipment: Option<&str>) -> Result<(), Failure> {
     let genesis_path = cli.genesis.as_ref().ok_or_else(|| {
         Failure::Usage("no genesis file: pass --genesis FILE or set WAYBILL_GENESIS".into())
     })?;
     let genesis = files::read_genesis(genesis_path)?;
-    let key = key.ok_or_else(|| {
-        Failure::Usage("no signing key: pass --key FILE or set WAYBILL_KEY".into())
-    })?;
-    let identity = waybill_client::keystore::load_identity(key, &genesis)?;
+    let identity = signing_identity(cli, &genesis)?;
     let bytes = files::read_bounded("EPCIS document", document)?;
     let value: serde_json::Value = waybill_protocol::json::parse(&bytes)
         .map_err(|e| Failure::Usage(format!("{}: {e}", document.display())))?;
@@ -807,7 +878,7 @@ fn import_epcis(
     };
     let bodies = waybill_client::epcis::import(&value, &signer)
         .map_err(|e| Failure::Usage(format!("{}: {e}", document.display())))?;
-    let client = NodeClient::new(&cli.node);
+    let client = connect(cli, &genesis, Some(&identity.keypair))?;
     let mut last = None;
     for body in bodies {
         let event = waybill_protocol::SignedEvent::sign(body, &identity.keypair);
@@ -856,7 +927,7 @@ fn audit_gtin(cli: &Cli, gtin: &str) -> Result<(), Failure> {
     use waybill_client::audit::AuditClass;
     let gtin = Gtin::new(gtin)?;
     let rules = rules(cli)?;
-    let client = NodeClient::new(&cli.node);
+    let client = node_client(cli)?;
     let reader = reader(cli, &client, &rules);
     let (serials, truncated) = client.serials_of_gtin(&gtin)?;
     let mut reports = Vec::new();
@@ -921,7 +992,7 @@ fn audit(cli: &Cli, serial: &[String]) -> Result<(), Failure> {
         serial: Serial::new(number.as_str())?,
     };
     let rules = rules(cli)?;
-    let node = NodeClient::new(&cli.node);
+    let node = node_client(cli)?;
     let (height, event_count, report) = audit_one(&reader(cli, &node, &rules), &rules, &item)?;
     if cli.json {
         println!(

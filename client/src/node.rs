@@ -24,6 +24,8 @@ pub enum ClientError {
         code: String,
         message: String,
     },
+    #[error("{url}: {reason}")]
+    UnknownNode { url: String, reason: String },
     #[error("the node's answer to {what} is not what the API promises: {reason}")]
     Malformed { what: String, reason: String },
     #[error(
@@ -51,19 +53,69 @@ pub enum EventState {
 pub struct NodeClient {
     base: String,
     agent: ureq::Agent,
+    tls: crate::tls::PinnedTlsConnector,
 }
 
 impl NodeClient {
-    /// `base` is the node's API URL, e.g. `http://127.0.0.1:7001`.
+    /// A node whose API is plain HTTP (`insecure_http`, local debugging), e.g.
+    /// `http://127.0.0.1:7001`. An `https` URL needs [`NodeClient::connect`].
     pub fn new(base: &str) -> NodeClient {
-        let agent = ureq::Agent::config_builder()
+        let none =
+            crate::tls::PinnedTlsConnector::new([], None).expect("no configuration to build");
+        NodeClient::with_tls(base, none)
+    }
+
+    /// A validator's API over TLS: it must present the `api_key` the genesis gives it, and the
+    /// caller presents `identity` (an organisation signing key) if given. The validator is
+    /// `validator` by name, or else the one whose `api_address` the URL names. An `http` URL
+    /// is spoken plainly, to a node that runs with `insecure_http`.
+    pub fn connect(
+        base: &str,
+        genesis: &waybill_protocol::Genesis,
+        validator: Option<&str>,
+        identity: Option<&waybill_protocol::Keypair>,
+    ) -> Result<NodeClient, ClientError> {
+        let unknown = |reason: String| ClientError::UnknownNode {
+            url: base.to_string(),
+            reason,
+        };
+        let Some(authority) = base.strip_prefix("https://") else {
+            if base.starts_with("http://") {
+                return Ok(NodeClient::new(base));
+            }
+            return Err(unknown("the node's URL must start with https:// (or http:// for a node run with insecure_http)".into()));
+        };
+        let authority = authority.split('/').next().unwrap_or_default();
+        let found = match validator {
+            Some(name) => genesis.validators.iter().find(|v| v.name.as_str() == name),
+            None => genesis
+                .validators
+                .iter()
+                .find(|v| v.api_address.as_str() == authority),
+        };
+        let Some(found) = found else {
+            return Err(unknown(match validator {
+                Some(name) => format!("no validator named {name} in the genesis"),
+                None => format!(
+                    "no validator in the genesis has the api_address {authority}; name the one you mean with --validator (WAYBILL_VALIDATOR)"
+                ),
+            }));
+        };
+        let connector =
+            crate::tls::PinnedTlsConnector::new([(authority.to_string(), found.api_key)], identity)
+                .map_err(|error| unknown(error.to_string()))?;
+        Ok(NodeClient::with_tls(base, connector))
+    }
+
+    fn with_tls(base: &str, tls: crate::tls::PinnedTlsConnector) -> NodeClient {
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+            .build();
         NodeClient {
             base: base.trim_end_matches('/').to_string(),
-            agent,
+            agent: crate::tls::agent(config, tls.clone()),
+            tls,
         }
     }
 
@@ -207,12 +259,12 @@ impl NodeClient {
             None => format!("{}/v1/stream", self.base),
         };
         // No overall timeout: a stream lasts as long as the caller wants it.
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(None)
             .timeout_connect(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+            .build();
+        let agent = crate::tls::agent(config, self.tls.clone());
         let response = agent
             .get(&url)
             .call()

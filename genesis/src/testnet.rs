@@ -26,7 +26,8 @@ use waybill_protocol::{Keypair, json};
 pub struct TestnetPlan {
     pub chain_id: ChainId,
     pub validators: usize,
-    /// Validator i listens on `base_port + 2i` (p2p) and `+ 1` (API); `None` picks free ports.
+    /// Validator i listens on `base_port + 2i` (p2p) and `+ 1` (API), and serves metrics on
+    /// `base_port + 2n + i` (n validators); `None` picks free ports.
     pub base_port: Option<u16>,
     pub genesis_time_ms: u64,
     /// Event signing keys per organisation (at least 1): key 0 is `keys/<org>.key`, key i is
@@ -68,6 +69,8 @@ pub enum TestnetError {
     File(#[from] FileError),
     #[error(transparent)]
     Key(#[from] CryptoError),
+    #[error(transparent)]
+    Tls(#[from] waybill_protocol::tls::TlsError),
     #[error("the generated genesis is invalid (a bug in this tool): {0}")]
     Genesis(#[from] GenesisError),
 }
@@ -126,6 +129,12 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
             }
             .write(&path)?;
             if index == 0 {
+                // For curl: the key as a client certificate and PKCS#8 key.
+                let (certificate, key) =
+                    waybill_protocol::tls::self_signed_pem(&keypair, &[id.to_string()])?;
+                let pem = |extension: &str| path.with_extension(extension);
+                files::write_new("client certificate", &pem("crt"), certificate.as_bytes())?;
+                files::write_secret("client private key", &pem("pem"), key.as_bytes())?;
                 key_paths.push((id, path));
             }
             signing_keys.push(keypair.public_key());
@@ -149,7 +158,7 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
 
     let mut validators = Vec::new();
     let mut node_dirs = Vec::new();
-    for (index, (p2p_port, api_port)) in ports.iter().enumerate() {
+    for (index, (p2p_port, api_port, _)) in ports.iter().enumerate() {
         let operator = TESTNET_ORGANISATIONS[index % TESTNET_VALIDATOR_OPERATORS].0;
         let name = OrgId::new(format!("{operator}-{index}")).expect("validator names are valid");
         let node_dir = dir.join("nodes").join(name.as_str());
@@ -163,6 +172,18 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
             }),
         }
         .write(&node_dir.join("node.key"))?;
+        let api_keypair = Keypair::generate()?;
+        KeyFile {
+            keypair: api_keypair.clone(),
+            chain_id: Some(plan.chain_id.clone()),
+            purpose: Some(KeyPurpose::Api {
+                validator: name.clone(),
+            }),
+        }
+        .write(&node_dir.join("api.key"))?;
+        // curl's --pinnedpubkey for this API: the genesis key, not a CA, is what a client checks.
+        let pin = waybill_protocol::tls::curl_pin(&api_keypair.public_key());
+        files::write_new("API key pin", &node_dir.join("api.pin"), pin.as_bytes())?;
         validators.push(Validator {
             name,
             operator: OrgId::new(operator).expect("default organisation ids are valid"),
@@ -171,6 +192,7 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
                 .expect("loopback multiaddrs are valid"),
             api_address: NetworkAddress::new(format!("127.0.0.1:{api_port}"))
                 .expect("loopback addresses are valid"),
+            api_key: api_keypair.public_key(),
         });
         node_dirs.push(node_dir);
     }
@@ -182,6 +204,7 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
         validators,
         consensus: ConsensusParameters::default(),
         permissions: default_permissions(),
+        read_policy: default_read_policy(),
     };
     genesis.validate()?;
     let genesis_path = dir.join("genesis.json");
@@ -193,7 +216,9 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
 
     const TESTNET_DISK_FREE_MIN_BYTES: u64 = 64 * 1024 * 1024;
     let mut config_paths = Vec::new();
-    for (validator, node_dir) in genesis.validators.iter().zip(&node_dirs) {
+    for ((validator, node_dir), (_, _, metrics_port)) in
+        genesis.validators.iter().zip(&node_dirs).zip(&ports)
+    {
         let config = NodeConfig {
             chain_id: genesis.chain_id.clone(),
             validator: validator.name.clone(),
@@ -202,6 +227,12 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
             data_dir: PathBuf::from("data"),
             p2p_listen: validator.p2p_address.clone(),
             api_listen: validator.api_address.clone(),
+            api_key: Some(PathBuf::from("api.key")),
+            insecure_http: false,
+            metrics_listen: Some(
+                NetworkAddress::new(format!("127.0.0.1:{metrics_port}"))
+                    .expect("loopback addresses are valid"),
+            ),
             // A local testnet's blocks are small; a developer's nearly full disk still runs it.
             disk_free_min_bytes: Some(TESTNET_DISK_FREE_MIN_BYTES),
         };
@@ -237,20 +268,22 @@ fn prepare_output(out: &Path) -> Result<(), TestnetError> {
     }
 }
 
-/// (p2p, api) port pairs. Free ports are found by binding port 0 on loopback, holding every
+/// (p2p, api, metrics) ports per validator. From a base: p2p and API pairs first, then the
+/// metrics ports. Otherwise free ports, found by binding port 0 on loopback, holding every
 /// listener until all are chosen so no port is handed out twice.
-fn allocate_ports(base: Option<u16>, count: usize) -> Result<Vec<(u16, u16)>, TestnetError> {
+fn allocate_ports(base: Option<u16>, count: usize) -> Result<Vec<(u16, u16, u16)>, TestnetError> {
     if let Some(base) = base {
-        let last = u32::from(base) + 2 * count as u32 - 1;
+        let last = u32::from(base) + 3 * count as u32 - 1;
         if last > u32::from(u16::MAX) {
             return Err(TestnetError::PortRange { base, last });
         }
+        let metrics = base + 2 * count as u16;
         return Ok((0..count as u16)
-            .map(|i| (base + 2 * i, base + 2 * i + 1))
+            .map(|i| (base + 2 * i, base + 2 * i + 1, metrics + i))
             .collect());
     }
     let mut listeners = Vec::new();
-    for _ in 0..2 * count {
+    for _ in 0..3 * count {
         let listener = TcpListener::bind("127.0.0.1:0")
             .map_err(|error| TestnetError::NoFreePort(error.to_string()))?;
         listeners.push(listener);
@@ -260,7 +293,10 @@ fn allocate_ports(base: Option<u16>, count: usize) -> Result<Vec<(u16, u16)>, Te
         .map(|l| l.local_addr().map(|a| a.port()))
         .collect::<Result<_, _>>()
         .map_err(|error| TestnetError::NoFreePort(error.to_string()))?;
-    Ok(ports.chunks(2).map(|pair| (pair[0], pair[1])).collect())
+    Ok(ports
+        .chunks(3)
+        .map(|ports| (ports[0], ports[1], ports[2]))
+        .collect())
 }
 
 /// `export` lines for the CLI: the genesis, the first node's API, one key per organisation.
@@ -269,7 +305,7 @@ fn env_file(genesis: &Genesis, genesis_path: &Path, key_paths: &[(&str, PathBuf)
     let _ = writeln!(env, "export WAYBILL_GENESIS={}", shell_quote(genesis_path));
     let _ = writeln!(
         env,
-        "export WAYBILL_NODE=http://{}",
+        "export WAYBILL_NODE=https://{}",
         genesis.validators[0].api_address
     );
     for (org, path) in key_paths {

@@ -51,12 +51,19 @@ fn testnet_of_four_validates_and_has_every_file() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         String::from_utf8_lossy(&output.stdout)
-            .contains("is valid: chain waybill-testnet, 5 organisations, 4 validators")
+            .contains("is valid: chain waybill-testnet, 6 organisations, 4 validators")
     );
 
     let genesis = waybill_protocol::files::read_genesis(&genesis_path).unwrap();
     assert_eq!(genesis.validators.len(), 4);
-    for org in ["customs", "platform", "carrier-a", "carrier-b", "brand"] {
+    for org in [
+        "customs",
+        "platform",
+        "carrier-a",
+        "carrier-b",
+        "brand",
+        "platform-b",
+    ] {
         let path = dir.join("keys").join(format!("{org}.key"));
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -92,15 +99,49 @@ fn testnet_of_four_validates_and_has_every_file() {
         );
         let node_key = KeyFile::read(&config.node_key, Some(&genesis.chain_id)).unwrap();
         assert_eq!(node_key.keypair.public_key(), validator.node_key);
+        // The API's TLS key is the genesis's api_key for this validator, and its curl pin.
+        let api_key = KeyFile::read(config.api_key.as_ref().unwrap(), Some(&genesis.chain_id));
+        assert_eq!(api_key.unwrap().keypair.public_key(), validator.api_key);
+        assert!(!config.insecure_http);
+        let pin = fs::read_to_string(node_dir.join("api.pin")).unwrap();
+        assert_eq!(pin, waybill_protocol::tls::curl_pin(&validator.api_key));
+    }
+    // Each organisation's key as a client certificate for curl, the private half mode 0600.
+    for org in [
+        "customs",
+        "platform",
+        "carrier-a",
+        "carrier-b",
+        "brand",
+        "platform-b",
+    ] {
+        let keys = dir.join("keys");
+        let certificate = fs::read_to_string(keys.join(format!("{org}.crt"))).unwrap();
+        assert!(
+            certificate.starts_with("-----BEGIN CERTIFICATE-----"),
+            "{org}"
+        );
+        let key = keys.join(format!("{org}.pem"));
+        assert_eq!(
+            fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     let env = fs::read_to_string(dir.join("env")).unwrap();
     assert!(env.contains("export WAYBILL_GENESIS='"));
     assert!(env.contains(&format!(
-        "export WAYBILL_NODE=http://{}\n",
+        "export WAYBILL_NODE=https://{}\n",
         genesis.validators[0].api_address
     )));
-    for variable in ["CUSTOMS", "PLATFORM", "CARRIER_A", "CARRIER_B", "BRAND"] {
+    for variable in [
+        "CUSTOMS",
+        "PLATFORM",
+        "CARRIER_A",
+        "CARRIER_B",
+        "BRAND",
+        "PLATFORM_B",
+    ] {
         assert!(
             env.contains(&format!("export WAYBILL_KEY_{variable}='")),
             "{variable}"
@@ -148,7 +189,10 @@ fn hand_broken_genesis_copies_are_refused_naming_the_problem() {
             "validators[].name: customs-0 appears more than once",
         ),
         (
-            broken_copy(temp.path(), "truncated", |t| t[..t.len() / 2].to_string()),
+            // Cut between two fields of the top-level object.
+            broken_copy(temp.path(), "truncated", |t| {
+                t[..t.find(",\n  \"validators\"").unwrap()].to_string()
+            }),
             "EOF while parsing an object",
         ),
     ];

@@ -24,14 +24,16 @@ use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::index::IndexKey;
 use waybill_protocol::{Gtin, Hash, Serial, ShipmentId, json as protocol_json};
 
+use crate::access::{self, Reader, Refusal};
 use crate::admission::{self, AdmissionRefusal, Origin, RefusalClass};
+use crate::caller::Caller;
 use crate::engine::now_ms;
 use crate::host::DiskSpace;
 use crate::ledger::{LedgerError, StateStore};
 use crate::limits::{
     ADMISSION_WAIT_MAX, ADMISSIONS_CONCURRENT_MAX, API_BODY_READ_TIMEOUT, BATCH_BODY_BYTES_MAX,
-    BATCH_EVENTS_MAX, EVENT_BODY_BYTES_MAX, LISTING_ENTRIES_MAX, RETRY_AFTER_SECONDS,
-    STREAM_SUBSCRIBERS_MAX,
+    BATCH_EVENTS_MAX, ENTITLEMENT_EVENTS_MAX, EVENT_BODY_BYTES_MAX, LISTING_ENTRIES_MAX,
+    RETRY_AFTER_SECONDS, STREAM_SUBSCRIBERS_MAX,
 };
 use crate::metrics::Gauges;
 use crate::network::EventBatch;
@@ -94,9 +96,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/evidence", get(evidence))
         .route("/v1/stream", get(stream))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
         .with_state(state)
         .layer(RequestBodyTimeoutLayer::new(API_BODY_READ_TIMEOUT))
         // Outermost: whatever answers with an error (axum's own rejections included) answers
@@ -194,6 +199,55 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The connection's caller, checked before any route runs ([`crate::access`]). A request
+/// without one (a test calling the router directly) is anonymous.
+async fn authenticate(
+    State(state): State<ApiState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Anonymous);
+    request.extensions_mut().insert(caller.clone());
+    match access::admit(&caller, &state.shared.rules, request.uri().path()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => not_allowed(&state.shared, refusal).into_response(),
+    }
+}
+
+/// The answer to a refused request (401 or 403), counted.
+fn not_allowed(shared: &Shared, refusal: Refusal) -> ApiError {
+    let counter = match refusal.status() {
+        401 => &shared.metrics.api_unauthenticated,
+        _ => &shared.metrics.api_forbidden,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
+    ApiError::new(status, refusal.code(), refusal.message())
+}
+
+/// What the connection's caller may read (its credentials were checked on the way in).
+fn reader(shared: &Shared, caller: &Caller) -> ApiResult<Reader> {
+    Reader::of(caller, &shared.rules).map_err(|refusal| not_allowed(shared, refusal))
+}
+
+/// Refuses `key`'s history to a member that has no part in it (read policy). Reads the
+/// history's first events on the caller's blocking thread; whole-network readers read nothing.
+fn check_history(shared: &Shared, reader: &Reader, key: &IndexKey) -> ApiResult<()> {
+    if *reader == Reader::Everything {
+        return Ok(());
+    }
+    let (events, complete) = shared
+        .read_ledger()
+        .key_history(key, ENTITLEMENT_EVENTS_MAX)?;
+    reader
+        .history(&shared.rules, key, &events, complete)
+        .map_err(|refusal| not_allowed(shared, refusal))
 }
 
 /// Rewrites an error answer that is not JSON (axum's rejections of a path, a query, a method)
@@ -583,11 +637,14 @@ fn shipment_id(text: String) -> ApiResult<ShipmentId> {
 
 async fn shipment_state(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = shipment_id(id)?;
     let shared = state.shared.clone();
+    let reader = reader(&shared, &caller)?;
     let (found, height) = blocking(move || {
+        check_history(&shared, &reader, &IndexKey::Shipment(id.clone()))?;
         let ledger = shared.read_ledger();
         Ok((ledger.shipment(&id)?, ledger.tip().height))
     })
@@ -602,17 +659,12 @@ async fn shipment_state(
     }
 }
 
-async fn provenance(state: ApiState, key: IndexKey) -> ApiResult<Response> {
+async fn provenance(state: ApiState, reader: Reader, key: IndexKey) -> ApiResult<Response> {
     something_to_prove_against(&state)?;
     let shared = state.shared.clone();
-    let proof = blocking(move || match shared.read_ledger().provenance(&key) {
-        Ok(proof) => Ok(proof),
-        Err(error @ LedgerError::HistoryTooLong { .. }) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "history_too_long",
-            error.to_string(),
-        )),
-        Err(error) => Err(ApiError::from(error)),
+    let proof = blocking(move || {
+        check_history(&shared, &reader, &key)?;
+        proof_of(&shared, &key)
     })
     .await?;
     // Absent keys are answered with the proof that they are absent, under a 404.
@@ -622,6 +674,21 @@ async fn provenance(state: ApiState, key: IndexKey) -> ApiResult<Response> {
         StatusCode::NOT_FOUND
     };
     Ok((status, Json(proof)).into_response())
+}
+
+fn proof_of(
+    shared: &Shared,
+    key: &IndexKey,
+) -> ApiResult<waybill_protocol::provenance::ProvenanceProof> {
+    match shared.read_ledger().provenance(key) {
+        Ok(proof) => Ok(proof),
+        Err(error @ LedgerError::HistoryTooLong { .. }) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "history_too_long",
+            error.to_string(),
+        )),
+        Err(error) => Err(ApiError::from(error)),
+    }
 }
 
 /// 503 before the first block: there is no certificate to prove anything against yet.
@@ -652,10 +719,16 @@ fn first_position() -> u64 {
 
 /// One page of a key's history: up to `PROVENANCE_EVENTS_MAX` events from `from`, as of
 /// `height`, with the proof of the whole history; the client joins the pages and verifies.
-async fn provenance_page(state: ApiState, key: IndexKey, query: PageQuery) -> ApiResult<Response> {
+async fn provenance_page(
+    state: ApiState,
+    reader: Reader,
+    key: IndexKey,
+    query: PageQuery,
+) -> ApiResult<Response> {
     something_to_prove_against(&state)?;
     let shared = state.shared.clone();
     let page = blocking(move || {
+        check_history(&shared, &reader, &key)?;
         let page = shared.read_ledger().provenance_page(
             &key,
             query.height,
@@ -683,19 +756,23 @@ async fn provenance_page(state: ApiState, key: IndexKey, query: PageQuery) -> Ap
 
 async fn shipment_provenance_page(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Response> {
     let id = shipment_id(id)?;
-    provenance_page(state, IndexKey::Shipment(id), query).await
+    let reader = reader(&state.shared, &caller)?;
+    provenance_page(state, reader, IndexKey::Shipment(id), query).await
 }
 
 async fn serial_provenance_page(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path((gtin, serial)): Path<(String, String)>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Response> {
-    provenance_page(state, serial_key(gtin, serial)?, query).await
+    let reader = reader(&state.shared, &caller)?;
+    provenance_page(state, reader, serial_key(gtin, serial)?, query).await
 }
 
 fn serial_key(gtin: String, serial: String) -> ApiResult<IndexKey> {
@@ -708,17 +785,21 @@ fn serial_key(gtin: String, serial: String) -> ApiResult<IndexKey> {
 
 async fn shipment_provenance(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = shipment_id(id)?;
-    provenance(state, IndexKey::Shipment(id)).await
+    let reader = reader(&state.shared, &caller)?;
+    provenance(state, reader, IndexKey::Shipment(id)).await
 }
 
 async fn serial_provenance(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path((gtin, serial)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    provenance(state, serial_key(gtin, serial)?).await
+    let reader = reader(&state.shared, &caller)?;
+    provenance(state, reader, serial_key(gtin, serial)?).await
 }
 
 const LISTING_NOTE: &str =
@@ -726,10 +807,14 @@ const LISTING_NOTE: &str =
 
 async fn serials_of_gtin(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path(gtin): Path<String>,
 ) -> ApiResult<Response> {
     let gtin =
         Gtin::new(gtin).map_err(|e| ApiError::bad_request("malformed_id", format!("gtin: {e}")))?;
+    reader(&state.shared, &caller)?
+        .gtin(&state.shared.rules, &gtin)
+        .map_err(|refusal| not_allowed(&state.shared, refusal))?;
     let shared = state.shared.clone();
     let query = gtin.clone();
     let (serials, truncated) = blocking(move || {
@@ -852,10 +937,24 @@ fn gauges(shared: &Shared) -> Gauges {
     }
 }
 
-async fn status(State(state): State<ApiState>) -> ApiResult<Response> {
+async fn status(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> ApiResult<Response> {
     let disk = *state.disk.borrow();
     let shared = &state.shared;
     let gauges = gauges(shared);
+    let ready = shared.ready.load(std::sync::atomic::Ordering::Acquire);
+    if !access::sees_full_status(&caller) {
+        // Liveness only: nothing about members, peers or load.
+        return Ok(Json(json!({
+            "height": gauges.height,
+            "ready": ready,
+            "syncing": gauges.syncing,
+            "healthy": ready && !disk.is_low(),
+        }))
+        .into_response());
+    }
     let genesis = shared.rules.genesis();
     let me = shared.validator.0 as usize;
     let peers = shared
@@ -876,7 +975,7 @@ async fn status(State(state): State<ApiState>) -> ApiResult<Response> {
         "height": gauges.height,
         "round": gauges.round,
         "syncing": gauges.syncing,
-        "ready": shared.ready.load(std::sync::atomic::Ordering::Acquire),
+        "ready": ready,
         "disk": {"free_bytes": disk.free_bytes, "min_bytes": disk.min_bytes, "low": disk.is_low()},
         "mempool": {"events": gauges.mempool_events, "bytes": gauges.mempool_bytes},
         "peers": peers,
@@ -908,9 +1007,20 @@ struct StreamQuery {
 /// subscriber that falls more than `COMMIT_FEED_BLOCKS` blocks behind is told so and closed.
 async fn stream(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Query(query): Query<StreamQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let filter = query.shipment.map(shipment_id).transpose()?;
+    let reader = reader(&state.shared, &caller)?;
+    match &filter {
+        None => reader
+            .everything("the stream of every shipment (name one: ?shipment=ID)")
+            .map_err(|refusal| not_allowed(&state.shared, refusal))?,
+        Some(shipment) => {
+            let (shared, key) = (state.shared.clone(), IndexKey::Shipment(shipment.clone()));
+            blocking(move || check_history(&shared, &reader, &key)).await?;
+        }
+    }
     let Ok(subscription) = state.stream_subscribers.clone().try_acquire_owned() else {
         return Err(ApiError::retry_later(
             "too_many_streams",
@@ -983,8 +1093,18 @@ async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-async fn metrics(State(state): State<ApiState>) -> Response {
-    let text = state.shared.metrics.render(gauges(&state.shared));
+/// The metrics listener's router: `/metrics` only, plain HTTP on its own address (loopback by
+/// default), never on the API's port.
+pub fn metrics_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(shared)
+        .layer(axum::middleware::map_response(json_error_shape))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let text = shared.metrics.render(gauges(&shared));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -1,8 +1,10 @@
 //! The Waybill validator node: consensus, execution, ledger, mempool, libp2p networking and the
 //! HTTP API. `run` wires them together; ARCHITECTURE.md is the map.
 
+pub mod access;
 pub mod admission;
 pub mod api;
+pub mod caller;
 pub mod consensus;
 pub mod engine;
 pub mod host;

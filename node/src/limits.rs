@@ -39,6 +39,8 @@ pub const ADMISSION_WAIT_MAX: Duration = Duration::from_secs(5);
 pub const RETRY_AFTER_SECONDS: u64 = 1;
 /// Entries one listing answer holds at most.
 pub const LISTING_ENTRIES_MAX: usize = 10_000;
+/// Events of one history read to decide whether a caller is a party to it (read policy).
+pub const ENTITLEMENT_EVENTS_MAX: usize = 100_000;
 /// Committed blocks kept for slow stream subscribers before they are told they lagged.
 pub const COMMIT_FEED_BLOCKS: usize = 256;
 
@@ -114,6 +116,8 @@ pub const OPEN_FILES_WANTED: usize =
 /// Free space below which the node refuses new events (507), unless its configuration says
 /// otherwise: enough for many full blocks, so one in flight never meets ENOSPC.
 pub const DISK_FREE_MIN_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
+/// Where `/metrics` is served when the configuration does not say: loopback only.
+pub const METRICS_LISTEN_DEFAULT: &str = "127.0.0.1:9464";
 /// How often free space is measured.
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -123,6 +127,8 @@ pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 // bytes), and one gossip message with its length prefix.
 const _: () = assert!(EVENT_BODY_BYTES_MAX >= 2 * EVENT_ENCODED_BYTES_MAX);
 const _: () = assert!(BATCH_BODY_BYTES_MAX >= EVENT_BODY_BYTES_MAX);
+// A party check reads at least every event one answer may carry.
+const _: () = assert!(ENTITLEMENT_EVENTS_MAX >= waybill_protocol::limits::PROVENANCE_EVENTS_MAX);
 const _: () = assert!(EVENT_GOSSIP_BYTES_MAX >= 8 + EVENT_ENCODED_BYTES_MAX);
 // Gossipsub has one transmit size for both topics: the consensus one.
 const _: () = assert!(EVENT_GOSSIP_BYTES_MAX <= CONSENSUS_GOSSIP_BYTES_MAX);

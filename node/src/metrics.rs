@@ -103,6 +103,12 @@ pub struct Metrics {
     pub api_connections_open: AtomicU64,
     pub api_connections_refused: AtomicU64,
     pub api_accept_failures: AtomicU64,
+    /// TLS handshakes that failed or did not finish in time (plain HTTP to the TLS port, a
+    /// client that pins another key, a silent connection).
+    pub api_handshakes_failed: AtomicU64,
+    /// Requests refused for their credentials (401) or their caller's entitlement (403).
+    pub api_unauthenticated: AtomicU64,
+    pub api_forbidden: AtomicU64,
     /// Free bytes on the data directory's file system at the last look, and 1 while that is
     /// below the node's watermark (new events are then refused with 507).
     pub disk_free_bytes: AtomicU64,
@@ -226,6 +232,24 @@ impl Metrics {
             "waybill_api_accept_failures_total",
             "HTTP API accepts that failed (for example out of file descriptors).",
             &self.api_accept_failures,
+        );
+        counter(
+            &mut out,
+            "waybill_api_handshakes_failed_total",
+            "API TLS handshakes that failed or timed out.",
+            &self.api_handshakes_failed,
+        );
+        counter(
+            &mut out,
+            "waybill_api_unauthenticated_total",
+            "API requests answered 401: no credentials, or a key the genesis does not know.",
+            &self.api_unauthenticated,
+        );
+        counter(
+            &mut out,
+            "waybill_api_forbidden_total",
+            "API requests answered 403: the caller is not entitled to what it asked.",
+            &self.api_forbidden,
         );
         gauge(
             &mut out,

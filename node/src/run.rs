@@ -15,7 +15,7 @@ use crate::engine::{Engine, EngineError, EngineInput};
 use crate::ledger::{Ledger, LedgerError, LedgerOptions};
 use crate::limits::{
     DISK_FREE_MIN_BYTES_DEFAULT, ENGINE_QUEUE_INPUTS_MAX, GOSSIP_QUEUE_BATCHES_MAX,
-    NETWORK_QUEUE_MESSAGES_MAX, OPEN_FILES_WANTED,
+    METRICS_LISTEN_DEFAULT, NETWORK_QUEUE_MESSAGES_MAX, OPEN_FILES_WANTED,
 };
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::network::{self, NetworkChannels, NetworkError, NetworkSetup};
@@ -56,6 +56,36 @@ pub fn wal_path(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("consensus.wal")
 }
 
+/// TLS with the validator's API key, or, without one (`insecure_http`), plain HTTP with a
+/// warning: nobody is authenticated then.
+fn api_transport(
+    api_key: Option<&waybill_protocol::Keypair>,
+    validator: &waybill_protocol::genesis::Validator,
+) -> Result<crate::http_server::Transport, waybill_protocol::tls::TlsError> {
+    let Some(api_key) = api_key else {
+        tracing::warn!(
+            "insecure_http: the API is plain HTTP and checks no caller; every route is open to anyone who can reach the port. Local debugging only."
+        );
+        return Ok(crate::http_server::Transport::Plain);
+    };
+    // Names for tools that check them (curl without -k): the host of the genesis address, the
+    // validator's name, localhost.
+    let host = validator
+        .api_address
+        .as_str()
+        .rsplit_once(':')
+        .map_or(validator.api_address.as_str(), |(host, _)| host);
+    let names = vec![
+        host.trim_matches(['[', ']']).to_string(),
+        validator.name.to_string(),
+        "localhost".to_string(),
+    ];
+    let config = crate::caller::server_config(api_key, &names)?;
+    Ok(crate::http_server::Transport::Tls(
+        tokio_rustls::TlsAcceptor::from(config),
+    ))
+}
+
 /// Runs the node until `stop` resolves or a component fails.
 pub async fn run(
     setup: NodeSetup,
@@ -65,6 +95,7 @@ pub async fn run(
         config,
         genesis,
         node_key,
+        api_key,
         validator_index,
     } = setup;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| RunError::DataDir {
@@ -156,7 +187,12 @@ pub async fn run(
             address: api_address.clone(),
             reason: e.to_string(),
         })?;
-    tracing::info!(address = %api_address, "HTTP API up");
+    let validator = &genesis.validators[validator_index.0 as usize];
+    let transport = api_transport(api_key.as_ref(), validator).map_err(|e| RunError::Api {
+        address: api_address.clone(),
+        reason: e.to_string(),
+    })?;
+    tracing::info!(address = %api_address, ?transport, "API up");
     let disk = crate::host::watch_disk(
         shared.clone(),
         config.data_dir.clone(),
@@ -177,7 +213,27 @@ pub async fn run(
     ));
     let server = tokio::spawn(crate::http_server::serve(
         listener,
+        transport,
         app,
+        shutdown.clone(),
+        shared.clone(),
+    ));
+    let metrics_address = config
+        .metrics_listen
+        .as_ref()
+        .map_or(METRICS_LISTEN_DEFAULT, |a| a.as_str())
+        .to_string();
+    let metrics_listener = tokio::net::TcpListener::bind(&metrics_address)
+        .await
+        .map_err(|e| RunError::Api {
+            address: metrics_address.clone(),
+            reason: format!("metrics listener: {e}"),
+        })?;
+    tracing::info!(address = %metrics_address, "metrics up");
+    let metrics_server = tokio::spawn(crate::http_server::serve(
+        metrics_listener,
+        crate::http_server::Transport::Plain,
+        api::metrics_router(shared.clone()),
         shutdown.clone(),
         shared.clone(),
     ));
@@ -204,6 +260,7 @@ pub async fn run(
     {
         tracing::warn!("HTTP connections still open after 10 s; closing them");
     }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), metrics_server).await;
     match network.await {
         Ok(Err(error)) => tracing::warn!(%error, "network task ended with an error"),
         Err(error) => tracing::warn!(%error, "network task panicked"),

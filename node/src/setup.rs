@@ -12,6 +12,8 @@ pub struct NodeSetup {
     pub config: NodeConfig,
     pub genesis: Genesis,
     pub node_key: Keypair,
+    /// The API's TLS key; `None` only with `insecure_http`.
+    pub api_key: Option<Keypair>,
     pub validator_index: ValidatorIndex,
 }
 
@@ -39,6 +41,19 @@ pub enum SetupError {
         found: String,
         expected: String,
     },
+    #[error(
+        "API key {key_path} has public key {found}, but the genesis gives validator {name} the api_key {expected}"
+    )]
+    WrongApiKey {
+        key_path: PathBuf,
+        name: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "configuration {config}: no api_key file for the API's TLS (set api_key, or insecure_http = true for local debugging only)"
+    )]
+    NoApiKey { config: PathBuf },
 }
 
 /// Reads `config_path`, then the genesis and node key it names, and checks they agree.
@@ -71,11 +86,32 @@ pub fn load(config_path: &Path) -> Result<NodeSetup, SetupError> {
             expected: validator.node_key.to_hex(),
         });
     }
+    let api_key = match (&config.api_key, config.insecure_http) {
+        (_, true) => None,
+        (None, false) => {
+            return Err(SetupError::NoApiKey {
+                config: config_path.to_path_buf(),
+            });
+        }
+        (Some(path), false) => {
+            let file = KeyFile::read(path, Some(&genesis.chain_id))?;
+            if file.keypair.public_key() != validator.api_key {
+                return Err(SetupError::WrongApiKey {
+                    key_path: path.clone(),
+                    name: validator.name.to_string(),
+                    found: file.keypair.public_key().to_hex(),
+                    expected: validator.api_key.to_hex(),
+                });
+            }
+            Some(file.keypair)
+        }
+    };
     let validator_index = ValidatorIndex(index as u16);
     Ok(NodeSetup {
         config,
         genesis,
         node_key: key.keypair,
+        api_key,
         validator_index,
     })
 }

@@ -136,6 +136,11 @@ pub fn write_new(what: &'static str, path: &Path, contents: &[u8]) -> Result<(),
     write_new_with_mode(what, path, contents, 0o644)
 }
 
+/// Writes a secret (mode 0600); refuses to replace an existing file.
+pub fn write_secret(what: &'static str, path: &Path, contents: &[u8]) -> Result<(), FileError> {
+    write_new_with_mode(what, path, contents, 0o600)
+}
+
 fn write_new_with_mode(
     what: &'static str,
     path: &Path,
@@ -175,6 +180,8 @@ pub enum KeyPurpose {
     Events { key: KeyId },
     /// A validator's node key: signs votes and is its libp2p identity.
     Node { validator: OrgId },
+    /// A validator's API key: the TLS key its clients pin from the genesis.
+    Api { validator: OrgId },
 }
 
 /// The on-disk form of an ed25519 key.
@@ -286,6 +293,18 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub p2p_listen: NetworkAddress,
     pub api_listen: NetworkAddress,
+    /// The API's TLS key file, whose public key the genesis gives this validator as `api_key`.
+    /// Required unless `insecure_http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<PathBuf>,
+    /// Serve the API as plain HTTP, without TLS or caller authentication: local debugging
+    /// only (the node logs a warning). Clients then need `http://` URLs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_http: bool,
+    /// Where `/metrics` is served, as plain HTTP for a Prometheus scraper on the same host or
+    /// network; the node's default (`127.0.0.1:9464`, loopback only) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<NetworkAddress>,
     /// Free space on the data directory's file system below which the node refuses new events
     /// (HTTP 507) rather than meet a full disk in the middle of a block; the node's default
     /// when absent.
@@ -313,7 +332,10 @@ impl NodeConfig {
             &mut config.genesis,
             &mut config.node_key,
             &mut config.data_dir,
-        ] {
+        ]
+        .into_iter()
+        .chain(config.api_key.as_mut())
+        {
             if field.is_relative() {
                 *field = base.join(&*field);
             }

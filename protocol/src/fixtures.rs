@@ -15,12 +15,13 @@ pub const NOW_MS: u64 = 1_767_225_600_000;
 pub const BRAND_PREFIX: &str = TESTNET_BRAND_GS1_PREFIX;
 
 /// Every fixture organisation's id.
-pub const ORGANISATION_IDS: [&str; 5] = [
+pub const ORGANISATION_IDS: [&str; 6] = [
     TESTNET_ORGANISATIONS[0].0,
     TESTNET_ORGANISATIONS[1].0,
     TESTNET_ORGANISATIONS[2].0,
     TESTNET_ORGANISATIONS[3].0,
     TESTNET_ORGANISATIONS[4].0,
+    TESTNET_ORGANISATIONS[5].0,
 ];
 
 pub fn chain_id() -> ChainId {
@@ -43,6 +44,11 @@ pub fn org_keypair(org_id: &str) -> Keypair {
 
 pub fn node_keypair(index: usize) -> Keypair {
     keypair(&format!("node/{index}"))
+}
+
+/// The fixture TLS key of validator `index`'s API.
+pub fn api_keypair(index: usize) -> Keypair {
+    keypair(&format!("api/{index}"))
 }
 
 pub fn key_id(org_id: &str) -> KeyId {
@@ -82,6 +88,7 @@ pub fn genesis(validator_count: usize) -> Genesis {
                     .expect("fixture address is valid"),
                 api_address: NetworkAddress::new(format!("127.0.0.1:{}", port + 1))
                     .expect("fixture address is valid"),
+                api_key: api_keypair(index).public_key(),
             }
         })
         .collect();
@@ -92,6 +99,7 @@ pub fn genesis(validator_count: usize) -> Genesis {
         validators,
         consensus: ConsensusParameters::default(),
         permissions: default_permissions(),
+        read_policy: default_read_policy(),
     }
 }
 

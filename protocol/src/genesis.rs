@@ -59,6 +59,68 @@ pub struct Genesis {
     pub consensus: ConsensusParameters,
     /// Who may sign which event kinds; one entry per role, in role order.
     pub permissions: Vec<Permission>,
+    /// Who may read what at every node's API; one entry per role, in role order. A role
+    /// without an entry reads nothing beyond liveness.
+    #[serde(default = "default_read_policy")]
+    pub read_policy: Vec<ReadGrant>,
+}
+
+/// What a role may read.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadScope {
+    /// Every block, listing, stream, history and metric.
+    Everything,
+    /// The histories of shipments the organisation is a party to: it signed one of their
+    /// events (declared, held, inspected) or was offered their custody.
+    PartyToShipment,
+    /// The histories of serials under its GS1 company prefixes, the shipments that name them,
+    /// and the serial listings of its GTINs.
+    OwnSerials,
+}
+
+impl ReadScope {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadScope::Everything => "everything",
+            ReadScope::PartyToShipment => "party_to_shipment",
+            ReadScope::OwnSerials => "own_serials",
+        }
+    }
+}
+
+impl fmt::Display for ReadScope {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct ReadGrant {
+    pub role: Role,
+    /// In scope order, no repeats.
+    pub scopes: Vec<ReadScope>,
+}
+
+/// The default read policy: customs read everything; platforms and carriers the shipments
+/// they are party to; brands their own serials and the shipments that name them.
+pub fn default_read_policy() -> Vec<ReadGrant> {
+    let grant = |role, scopes: &[ReadScope]| ReadGrant {
+        role,
+        scopes: scopes.to_vec(),
+    };
+    vec![
+        grant(Role::Customs, &[ReadScope::Everything]),
+        grant(Role::Platform, &[ReadScope::PartyToShipment]),
+        grant(Role::Carrier, &[ReadScope::PartyToShipment]),
+        grant(
+            Role::Brand,
+            &[ReadScope::PartyToShipment, ReadScope::OwnSerials],
+        ),
+    ]
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -86,6 +148,9 @@ pub struct Validator {
     pub node_key: PublicKey,
     pub p2p_address: NetworkAddress,
     pub api_address: NetworkAddress,
+    /// The API's TLS key: clients accept only this key from this validator's API, so they
+    /// need no certificate authority. Not the node key: the API host is the more exposed one.
+    pub api_key: PublicKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -127,12 +192,14 @@ pub struct Permission {
 
 /// The members of a default local network, in validator-operator order: id, name, country,
 /// role. The first four take turns running validators; the brand owner runs none.
-pub const TESTNET_ORGANISATIONS: [(&str, &str, &str, Role); 5] = [
+pub const TESTNET_ORGANISATIONS: [(&str, &str, &str, Role); 6] = [
     ("customs", "Customs Administration", "NL", Role::Customs),
     ("platform", "Marketplace Platform", "NL", Role::Platform),
     ("carrier-a", "Carrier A Express", "CN", Role::Carrier),
     ("carrier-b", "Carrier B Logistics", "NL", Role::Carrier),
     ("brand", "Brand Owner", "DE", Role::Brand),
+    // A second platform: competitors on one ledger must not read each other's shipments.
+    ("platform-b", "Other Marketplace", "FR", Role::Platform),
 ];
 /// How many of [`TESTNET_ORGANISATIONS`] run validators.
 pub const TESTNET_VALIDATOR_OPERATORS: usize = 4;
@@ -259,7 +326,29 @@ impl Genesis {
         self.validate_validators()?;
         self.validate_keys_unique()?;
         self.validate_consensus()?;
-        self.validate_permissions()
+        self.validate_permissions()?;
+        self.validate_read_policy()
+    }
+
+    fn validate_read_policy(&self) -> Result<(), GenesisError> {
+        let roles: Vec<Role> = self.read_policy.iter().map(|g| g.role).collect();
+        check_strictly_ascending("read_policy[].role", &roles)?;
+        for grant in &self.read_policy {
+            check_strictly_ascending(
+                &format!("read_policy[{}].scopes", grant.role),
+                &grant.scopes,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What an organisation with `roles` may read: the union of its roles' grants.
+    pub fn read_scopes(&self, roles: &[Role]) -> BTreeSet<ReadScope> {
+        self.read_policy
+            .iter()
+            .filter(|grant| roles.contains(&grant.role))
+            .flat_map(|grant| grant.scopes.iter().copied())
+            .collect()
     }
 
     fn validate_organisations(&self) -> Result<(), GenesisError> {
@@ -344,13 +433,15 @@ impl Genesis {
                     org: validator.operator.clone(),
                 });
             }
-            validator
-                .node_key
-                .verifying_key()
-                .map_err(|source| GenesisError::BadKey {
-                    field: field("node_key"),
+            for (name, key) in [
+                ("node_key", &validator.node_key),
+                ("api_key", &validator.api_key),
+            ] {
+                key.verifying_key().map_err(|source| GenesisError::BadKey {
+                    field: field(name),
                     source,
                 })?;
+            }
         }
         Ok(())
     }
@@ -369,7 +460,11 @@ impl Genesis {
             .validators
             .iter()
             .map(|v| (&v.node_key, format!("node key of validator {}", v.name)));
-        for (key, owner) in org_keys.chain(node_keys) {
+        let api_keys = self
+            .validators
+            .iter()
+            .map(|v| (&v.api_key, format!("API key of validator {}", v.name)));
+        for (key, owner) in org_keys.chain(node_keys).chain(api_keys) {
             if let Some(first) = owners.get(key) {
                 return Err(GenesisError::KeyReused {
                     field: "keys".into(),

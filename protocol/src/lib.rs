@@ -21,6 +21,8 @@ pub mod limits;
 pub mod merkle;
 pub mod provenance;
 pub mod rules;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use block::{BlockHeader, CommitCertificate, SignedVote, ValidatorIndex, Vote, VoteStep};
 pub use crypto::{Hash, Keypair, PublicKey, Signature};

@@ -27,6 +27,7 @@ pub struct ChainRules {
     genesis_hash: Hash,
     validators_hash: Hash,
     signers: BTreeMap<KeyId, Signer>,
+    key_ids: BTreeMap<crypto::PublicKey, KeyId>,
     validator_keys: Vec<VerifyingKey>,
 }
 
@@ -37,6 +38,7 @@ impl ChainRules {
         let bad_key =
             |field: String| move |source: CryptoError| GenesisError::BadKey { field, source };
         let mut signers = BTreeMap::new();
+        let mut key_ids = BTreeMap::new();
         for org in &genesis.organisations {
             for (index, public) in org.signing_keys.iter().enumerate() {
                 let key = public.verifying_key().map_err(bad_key(format!(
@@ -47,6 +49,7 @@ impl ChainRules {
                     org: org.id.clone(),
                     index: index as u16,
                 };
+                key_ids.insert(*public, key_id.clone());
                 signers.insert(
                     key_id,
                     Signer {
@@ -71,6 +74,7 @@ impl ChainRules {
             validators_hash: genesis.validators_hash(),
             genesis,
             signers,
+            key_ids,
             validator_keys,
         })
     }
@@ -98,6 +102,11 @@ impl ChainRules {
     /// More than two thirds of the validators.
     pub fn quorum(&self) -> usize {
         self.genesis.quorum()
+    }
+
+    /// Which organisation key `public` is, if it is one (an API caller's credential).
+    pub fn key_id_of(&self, public: &crypto::PublicKey) -> Option<&KeyId> {
+        self.key_ids.get(public)
     }
 
     pub fn signer(&self, key_id: &KeyId) -> Option<&Signer> {

@@ -63,6 +63,17 @@ fn each_broken_genesis_is_refused_naming_the_problem() {
             "is used both as signing key customs#0 and as node key of validator customs-0",
         ),
         (
+            refused(|g| g.validators[2].api_key = g.validators[2].node_key),
+            "is used both as node key of validator carrier-a-2 and as API key of validator carrier-a-2",
+        ),
+        (refused(|g| g.read_policy.swap(0, 1)), "read_policy[].role"),
+        (
+            refused(|g| {
+                g.read_policy[3].scopes.reverse();
+            }),
+            "read_policy[brand].scopes",
+        ),
+        (
             refused(|g| g.validators[1].name = g.validators[0].name.clone()),
             "validators[].name: customs-0 appears more than once",
         ),

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -47,8 +48,13 @@ pub struct Cluster {
     /// Event signing keys by organisation and key index.
     keys: BTreeMap<(String, u16), Keypair>,
     nonces: BTreeMap<String, u64>,
+    /// The TLS client of every node, pinned to their API keys, presenting customs' key
+    /// (customs reads everything); other callers through [`Cluster::agent_as`].
     agent: ureq::Agent,
 }
+
+/// The organisation the cluster's own requests are made as.
+pub const CLUSTER_CALLER: &str = "customs";
 
 /// One HTTP answer: status and JSON body (`Value::Null` if the body was not JSON).
 #[derive(Debug, Clone)]
@@ -80,7 +86,7 @@ impl Cluster {
             .genesis
             .validators
             .iter()
-            .map(|v| format!("http://{}", v.api_address))
+            .map(|v| format!("https://{}", v.api_address))
             .collect();
         let keys = testnet
             .genesis
@@ -97,11 +103,6 @@ impl Cluster {
                 ((org.id.to_string(), index as u16), key.keypair)
             })
             .collect();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(20)))
-            .build()
-            .into();
         let mut cluster = Cluster {
             dir,
             testnet,
@@ -109,8 +110,9 @@ impl Cluster {
             api,
             keys,
             nonces: BTreeMap::new(),
-            agent,
+            agent: ureq::Agent::new_with_defaults(),
         };
+        cluster.agent = cluster.agent_as(Some(CLUSTER_CALLER));
         for node in 0..validators {
             cluster.start_node(node);
         }
@@ -145,6 +147,55 @@ impl Cluster {
             c.get(node, "/v1/status")
                 .is_some_and(|a| a.status == 200 && a.body["ready"] == true)
         });
+    }
+
+    /// The TLS configuration of a client of `node` calling as `org` (`None`: no credentials).
+    pub fn tls_config(&self, node: usize, org: Option<&str>) -> Arc<rustls::ClientConfig> {
+        let server_key = self.testnet.genesis.validators[node].api_key;
+        waybill_client::tls::client_config(server_key, org.map(|org| self.keypair(org)))
+            .expect("client TLS configuration")
+    }
+
+    /// An HTTP client of every node, calling as `org` (`None`: no credentials).
+    pub fn agent_as(&self, org: Option<&str>) -> ureq::Agent {
+        self.agent_with_timeout(org, Some(Duration::from_secs(20)))
+    }
+
+    /// As [`Cluster::agent_as`], with another overall timeout (`None` for a stream).
+    pub fn agent_with_timeout(&self, org: Option<&str>, timeout: Option<Duration>) -> ureq::Agent {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(timeout)
+            .build();
+        let tls = waybill_client::tls::PinnedTlsConnector::for_network(
+            &self.testnet.genesis,
+            org.map(|org| self.keypair(org)),
+        )
+        .expect("client TLS configuration");
+        waybill_client::tls::agent(config, tls)
+    }
+
+    /// `GET path` on `node` as `org` (`None`: no credentials).
+    pub fn get_as(&self, node: usize, org: Option<&str>, path: &str) -> Option<Answer> {
+        let url = format!("{}{}", self.api[node], path);
+        let response = self.agent_as(org).get(&url).call();
+        Self::read_answer(response)
+    }
+
+    /// The cluster's own HTTP client (as customs, every node).
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
+    /// The SDK's client of `node`, calling as `org`.
+    pub fn node_client(&self, node: usize, org: Option<&str>) -> waybill_client::node::NodeClient {
+        waybill_client::node::NodeClient::connect(
+            &self.api[node],
+            &self.testnet.genesis,
+            None,
+            org.map(|org| self.keypair(org)),
+        )
+        .expect("node client")
     }
 
     pub fn log_path(&self, node: usize) -> PathBuf {
@@ -212,15 +263,21 @@ impl Cluster {
         body: Option<Vec<u8>>,
     ) -> Option<Answer> {
         let url = format!("{}{}", self.api[node], path);
+        let agent = &self.agent;
         let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            (_, Some(body)) => self
-                .agent
+            ("GET", _) => agent.get(&url).call(),
+            (_, Some(body)) => agent
                 .post(&url)
                 .header("content-type", "application/json")
                 .send(&body[..]),
-            (_, None) => self.agent.post(&url).send_empty(),
+            (_, None) => agent.post(&url).send_empty(),
         };
+        Self::read_answer(result)
+    }
+
+    fn read_answer(
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Option<Answer> {
         let mut response = result.ok()?;
         let status = response.status().as_u16();
         let retry_after = response
@@ -239,6 +296,19 @@ impl Cluster {
 
     pub fn get(&self, node: usize, path: &str) -> Option<Answer> {
         self.request(node, "GET", path, None)
+    }
+
+    /// `node`'s metrics, from its metrics listener (plain HTTP on loopback, not the API).
+    pub fn metrics(&self, node: usize) -> Option<String> {
+        let config =
+            waybill_protocol::files::NodeConfig::read(&self.testnet.config_paths[node]).ok()?;
+        let address = config.metrics_listen?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let mut response = agent.get(format!("http://{address}/metrics")).call().ok()?;
+        response.body_mut().read_to_string().ok()
     }
 
     pub fn get_text(&self, node: usize, path: &str) -> Option<String> {
@@ -288,6 +358,22 @@ impl Cluster {
         *nonce += 1;
         let nonce = *nonce;
         self.event_with_nonce(org, nonce, shipment, kind)
+    }
+
+    /// An event naming items (`epcs`), signed with the organisation's next nonce.
+    pub fn event_with_epcs(
+        &mut self,
+        org: &str,
+        shipment: &str,
+        kind: EventKind,
+        epcs: Vec<waybill_protocol::event::Epc>,
+    ) -> SignedEvent {
+        let nonce = self.nonces.entry(org.to_string()).or_insert(0);
+        *nonce += 1;
+        let nonce = *nonce;
+        let mut event = self.event_with_nonce(org, nonce, shipment, kind);
+        event.body.epcs = epcs;
+        waybill_protocol::SignedEvent::sign(event.body, self.keypair(org))
     }
 
     pub fn event_with_nonce(

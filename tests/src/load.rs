@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use waybill_client::node::NodeClient;
 use waybill_protocol::event::{EventKind, RiskStatus, SignedEvent};
 use waybill_protocol::{ChainId, EventBuilder, KeyId, Keypair, OrgId, ShipmentId, fixtures};
 
@@ -160,13 +159,10 @@ pub struct Submitted {
     pub retries: usize,
 }
 
-/// An HTTP agent for load: no status-as-error, bounded waits.
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
+/// An HTTP agent for load, of every node of `cluster` as customs: no status-as-error, bounded
+/// waits.
+pub fn agent(cluster: &Cluster) -> ureq::Agent {
+    cluster.agent().clone()
 }
 
 /// Sends `events` in batches of `batch`, paced to `rate` events/s if given, to the node
@@ -175,6 +171,7 @@ pub fn agent() -> ureq::Agent {
 /// a pause; events already accepted or committed come back as 409 and are not counted twice.
 /// Gives up on a batch only when `stop` is set.
 pub fn submit(
+    agent: &ureq::Agent,
     api: &[String],
     events: &[SignedEvent],
     batch: usize,
@@ -182,7 +179,6 @@ pub fn submit(
     mut pick_node: impl FnMut(usize) -> usize,
     stop: &AtomicBool,
 ) -> Submitted {
-    let agent = agent();
     let mut out = Submitted::default();
     let start = Instant::now();
     let mut sent = 0usize;
@@ -264,14 +260,15 @@ pub struct Commits {
 impl Commits {
     /// Follows every node's stream on a thread of its own, reconnecting after a lag notice or a
     /// broken stream, until [`Commits::stop`].
-    pub fn follow(api: &[String]) -> Commits {
+    pub fn follow(cluster: &Cluster) -> Commits {
+        let api = &cluster.api;
         let commits = Commits {
             by_node: Arc::new(api.iter().map(|_| Mutex::new(HashMap::new())).collect()),
             rejected: Arc::new(Mutex::new(HashMap::new())),
             stop: Arc::new(AtomicBool::new(false)),
         };
-        for (node, url) in api.iter().enumerate() {
-            let client = NodeClient::new(url);
+        for node in 0..api.len() {
+            let client = cluster.node_client(node, Some(crate::cluster::CLUSTER_CALLER));
             let commits = commits.clone();
             std::thread::spawn(move || {
                 while !commits.stop.load(Ordering::Relaxed) {

@@ -1,6 +1,7 @@
-//! A lying node, for tests: an HTTP proxy in front of a real node that forwards each GET after
-//! the test's `lie` has had its say, which may rewrite the path (answer another question) or
-//! serve a saved answer (an old proof). Clients must catch both.
+//! A lying node, for tests: a TLS proxy in front of a real node, holding that node's own API
+//! key (as a lying operator would), that forwards each GET after the test's `lie` has had its
+//! say, which may rewrite the path (answer another question) or serve a saved answer (an old
+//! proof). Clients must catch both.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,8 +33,9 @@ pub struct LyingProxy {
 }
 
 impl LyingProxy {
-    /// Starts in front of `upstream` (a node's API URL), honest until told to lie.
-    pub fn start(upstream: &str) -> LyingProxy {
+    /// Starts in front of `upstream` (a node's API URL, read with `agent`), serving TLS with
+    /// `tls` (the node's own key), honest until told to lie.
+    pub fn start(upstream: &str, agent: ureq::Agent, tls: Arc<rustls::ServerConfig>) -> LyingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("proxy port");
         let address = listener.local_addr().expect("proxy address");
         let lie: Arc<Mutex<Liar>> = Arc::new(Mutex::new(Box::new(|p| Lie::Forward(p.into()))));
@@ -52,14 +54,15 @@ impl LyingProxy {
                 }
                 busy.fetch_add(1, Ordering::SeqCst);
                 let (lie, upstream, busy) = (lie_in.clone(), upstream.clone(), busy.clone());
+                let (agent, tls) = (agent.clone(), tls.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &upstream, &lie);
+                    let _ = serve(stream, tls, &agent, &upstream, &lie);
                     busy.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
         LyingProxy {
-            url: format!("http://{address}"),
+            url: format!("https://{address}"),
             lie,
             stopped,
             address,
@@ -89,45 +92,51 @@ impl Drop for LyingProxy {
     }
 }
 
-fn serve(stream: TcpStream, upstream: &str, lie: &Mutex<Liar>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    tls: Arc<rustls::ServerConfig>,
+    agent: &ureq::Agent,
+    upstream: &str,
+    lie: &Mutex<Liar>,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut head = request_line.len();
-    loop {
-        let mut line = String::new();
-        head += reader.read_line(&mut line)?;
-        if line == "\r\n" || line.is_empty() || head > HEAD_BYTES_MAX {
-            break;
+    let connection = rustls::ServerConnection::new(tls).map_err(std::io::Error::other)?;
+    let mut stream = rustls::StreamOwned::new(connection, stream);
+    let path = {
+        let mut reader = BufReader::new(&mut stream);
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line)?;
+        let mut head = request_line.len();
+        loop {
+            let mut line = String::new();
+            head += reader.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() || head > HEAD_BYTES_MAX {
+                break;
+            }
         }
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+        request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string()
+    };
     let decision = (lie.lock().expect("proxy lie"))(&path);
     let (status, body) = match decision {
         Lie::Serve(body) => (200, body),
-        Lie::Forward(path) => forward(&format!("{upstream}{path}")),
+        Lie::Forward(path) => forward(agent, &format!("{upstream}{path}")),
     };
-    let mut stream = stream;
     write!(
         stream,
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     )?;
     stream.write_all(&body)?;
+    stream.flush()?;
+    stream.conn.send_close_notify();
     stream.flush()
 }
 
-fn forward(url: &str) -> (u16, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+fn forward(agent: &ureq::Agent, url: &str) -> (u16, Vec<u8>) {
     match agent.get(url).call() {
         Ok(mut response) => {
             let status = response.status().as_u16();
@@ -147,8 +156,8 @@ fn forward(url: &str) -> (u16, Vec<u8>) {
 }
 
 /// The body a node gives for `path` now, to serve again later as an old answer.
-pub fn saved_answer(node_api: &str, path: &str) -> Vec<u8> {
-    let (status, body) = forward(&format!("{}{path}", node_api.trim_end_matches('/')));
+pub fn saved_answer(agent: &ureq::Agent, node_api: &str, path: &str) -> Vec<u8> {
+    let (status, body) = forward(agent, &format!("{}{path}", node_api.trim_end_matches('/')));
     assert_eq!(
         status,
         200,

@@ -47,6 +47,8 @@ fn provenance_is_verified_and_a_saved_bundle_fails_once_tampered() {
     });
 
     let genesis = cluster.testnet.genesis_path.to_str().unwrap().to_string();
+    let customs = cluster.testnet.dir.join("keys/customs.key");
+    let customs = customs.to_str().unwrap();
     let bundle = cluster.dir.path().join("bundle.json");
     let bundle_path = bundle.to_str().unwrap();
     let node = cluster.api[2].clone();
@@ -57,6 +59,8 @@ fn provenance_is_verified_and_a_saved_bundle_fails_once_tampered() {
         &node,
         "--genesis",
         &genesis,
+        "--key",
+        customs,
         "--out",
         bundle_path,
     ]);
@@ -81,6 +85,8 @@ fn provenance_is_verified_and_a_saved_bundle_fails_once_tampered() {
         &node,
         "--genesis",
         &genesis,
+        "--key",
+        customs,
         "--json",
     ]);
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -94,6 +100,8 @@ fn provenance_is_verified_and_a_saved_bundle_fails_once_tampered() {
         &node,
         "--genesis",
         &genesis,
+        "--key",
+        customs,
     ]);
     assert_eq!(never.status.code(), Some(0), "{}", text(&never));
     assert!(text(&never).contains("never recorded"), "{}", text(&never));
@@ -308,9 +316,14 @@ fn a_custody_story_through_the_cli() {
     )
     .unwrap();
     let declaration = declaration.to_str().unwrap().to_string();
+    let reader = key("customs");
     let run = |node: usize, args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--node", &cluster.api[node], "--genesis", &genesis]);
+        // Reads present customs' key; event commands sign (and present) their own.
+        if !args.contains(&"--key") {
+            all.extend(["--key", &reader]);
+        }
         waybill(&all)
     };
     let story: Vec<Vec<String>> = vec![
@@ -621,6 +634,10 @@ fn watch_prints_a_shipments_commits_as_they_happen() {
     let mut cluster = Cluster::start(4);
     let mut child = Command::new(workspace_binary("waybill"))
         .args(["watch", "WATCHED-CLI", "--node", &cluster.api[1]])
+        .arg("--genesis")
+        .arg(&cluster.testnet.genesis_path)
+        .arg("--key")
+        .arg(cluster.testnet.dir.join("keys/customs.key"))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

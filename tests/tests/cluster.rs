@@ -120,7 +120,7 @@ fn events_submitted_to_any_node_commit_on_all_with_the_same_chain_and_proofs() {
     let state = cluster.get(2, "/v1/shipments/SHIP-A").unwrap();
     assert_eq!(state.body["state"]["custodian"], "carrier-a");
 
-    let metrics = cluster.get_text(0, "/metrics").unwrap();
+    let metrics = cluster.metrics(0).unwrap();
     assert!(
         metrics.contains(&format!("waybill_height {tip}")),
         "{metrics}"
@@ -169,7 +169,7 @@ fn a_killed_validator_catches_up_by_sync_and_its_chain_is_identical() {
     });
     let common = (0..4).map(|n| cluster.height(n).unwrap()).min().unwrap();
     assert_same_chain(&cluster, &[0, 1, 2, 3], common);
-    let synced = cluster.get_text(3, "/metrics").unwrap();
+    let synced = cluster.metrics(3).unwrap();
     assert!(
         !synced.contains("waybill_blocks_synced_total 0"),
         "node 3 applied no synced block"
@@ -544,11 +544,8 @@ fn the_event_stream_reports_one_shipments_commits_and_does_not_block_a_stop() {
     let mut cluster = Cluster::start(4);
     let url = format!("{}/v1/stream?shipment=WATCHED", cluster.api[1]);
     let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let agent = cluster.agent_with_timeout(Some("customs"), None);
     std::thread::spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(None)
-            .build()
-            .into();
         let response = agent.get(&url).call().unwrap();
         let reader = std::io::BufReader::new(response.into_body().into_reader());
         for line in reader.lines().map_while(Result::ok) {
@@ -707,7 +704,7 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
         score_after < score_before - 100.0,
         "the sender's score went from {score_before} to {score_after}"
     );
-    let metrics = cluster.get_text(0, "/metrics").unwrap();
+    let metrics = cluster.metrics(0).unwrap();
     // The first invalid message is judged and counted; it costs the sender so much score that
     // node 0 then ignores the rest of what it sends (graylisted) until the penalty decays.
     assert!(
@@ -720,7 +717,7 @@ fn invalid_gossip_is_not_forwarded_and_lowers_the_senders_score() {
         (0..3).all(|node| c.committed_on(node, &good_id))
     });
     for node in [1, 2] {
-        let metrics = cluster.get_text(node, "/metrics").unwrap();
+        let metrics = cluster.metrics(node).unwrap();
         assert!(
             !metrics.contains("waybill_gossip_invalid_total{"),
             "node {node} received invalid gossip:\n{metrics}"
@@ -767,7 +764,7 @@ fn a_proposal_for_another_validators_round_is_refused_and_costs_its_signer() {
     let message = ("consensus", waybill_protocol::codec::encode(&out_of_turn));
     let (before, after) = publish_as_validator_3(&mut cluster, vec![message]);
     assert!(after < before - 100.0, "score from {before} to {after}");
-    let metrics = cluster.get_text(0, "/metrics").unwrap();
+    let metrics = cluster.metrics(0).unwrap();
     assert!(
         metrics.contains("waybill_gossip_invalid_total{reason=\"not_the_rounds_proposer\"} 1"),
         "{metrics}"

@@ -46,8 +46,10 @@ fn fill(ledger: &mut Ledger) {
     }
 }
 
-/// Header hash and index root at the last height, pinned.
-const PINNED_HEADER_HASH: &str = "693b7b1509b613ee194ee7d888ef8c934431d926fc510100a3e6c44a6ed14c96";
+/// Header hash and index root at the last height, pinned. (The header hash moved when the
+/// genesis gained validators' `api_key`, a read policy and a second platform: the first block
+/// chains to the genesis hash, and headers commit to the validator set.)
+const PINNED_HEADER_HASH: &str = "04eb197cee2819e55e07acf9b01796045b548ce0fe9030b7f65f7f1a6f92ae83";
 const PINNED_INDEX_ROOT: &str = "7735b4f4f967665541b6956eb84760a74954ccadf1e828f9903e44c7a126ed36";
 
 #[test]

@@ -279,7 +279,7 @@ fn open_file_limit_was_raised(cluster: &Cluster) {
 }
 
 fn api_address(cluster: &Cluster, node: usize) -> String {
-    cluster.api[node].trim_start_matches("http://").to_string()
+    cluster.api[node].trim_start_matches("https://").to_string()
 }
 
 /// A 100-line declaration with long descriptions: under the bound when `lines` is 100.
@@ -361,7 +361,7 @@ fn batch_larger_than_a_gossip_message(cluster: &mut Cluster, accepted: &mut Acce
 }
 
 fn signature_checks(cluster: &Cluster, node: usize) -> u64 {
-    let metrics = cluster.get_text(node, "/metrics").unwrap();
+    let metrics = cluster.metrics(node).unwrap();
     metrics
         .lines()
         .find(|l| l.starts_with("waybill_event_signatures_checked_total{reason=\"api\"}"))
@@ -420,8 +420,44 @@ fn connect(cluster: &Cluster, node: usize) -> Option<TcpStream> {
     Some(stream)
 }
 
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A connection that finished its TLS handshake as customs: what a slow client with
+/// credentials holds.
+fn connect_tls(cluster: &Cluster, node: usize) -> TlsStream {
+    let mut stream = connect(cluster, node).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let config = cluster.tls_config(node, Some("customs"));
+    let mut connection = rustls::ClientConnection::new(config, name).unwrap();
+    while connection.is_handshaking() {
+        connection.complete_io(&mut stream).unwrap();
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    rustls::StreamOwned::new(connection, stream)
+}
+
+/// A connection, plain (never past the TCP handshake) or TLS.
+enum Held {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Held {
+    fn closed_by_server(&mut self) -> bool {
+        match self {
+            Held::Plain(stream) => closed_by_server(stream),
+            Held::Tls(stream) => closed_by_server(stream.as_mut()),
+        }
+    }
+}
+
 /// Whether the server has closed `stream` (a read returns end of file or a reset).
-fn closed_by_server(stream: &mut TcpStream) -> bool {
+fn closed_by_server(stream: &mut impl Read) -> bool {
     let mut buffer = [0u8; 512];
     loop {
         match stream.read(&mut buffer) {
@@ -434,24 +470,25 @@ fn closed_by_server(stream: &mut TcpStream) -> bool {
     }
 }
 
-fn wait_all_closed(streams: &mut [TcpStream], limit: Duration, what: &str) -> Duration {
+fn wait_all_closed(streams: &mut [Held], limit: Duration, what: &str) -> Duration {
     let started = Instant::now();
-    let mut open: Vec<&mut TcpStream> = streams.iter_mut().collect();
+    let mut open: Vec<&mut Held> = streams.iter_mut().collect();
     while !open.is_empty() {
         assert!(
             started.elapsed() < limit,
             "{what}: {} connections still open after {limit:?}",
             open.len()
         );
-        open.retain_mut(|stream| !closed_by_server(stream));
+        open.retain_mut(|stream| !stream.closed_by_server());
     }
     started.elapsed()
 }
 
 fn connection_flood(cluster: &mut Cluster, _: &mut Accepted) {
     let height = cluster.height(1).unwrap();
-    let mut idle: Vec<TcpStream> = (0..API_CONNECTIONS_MAX + 100)
-        .filter_map(|_| connect(cluster, 0))
+    // Never past the TCP handshake: each holds a slot until the TLS handshake deadline.
+    let mut idle: Vec<Held> = (0..API_CONNECTIONS_MAX + 100)
+        .filter_map(|_| connect(cluster, 0).map(Held::Plain))
         .collect();
     assert!(idle.len() > API_CONNECTIONS_MAX);
     // Past the cap, connections are closed at once (reads see end of file or a reset).
@@ -459,7 +496,7 @@ fn connection_flood(cluster: &mut Cluster, _: &mut Accepted) {
     let refused = idle
         .iter_mut()
         .skip(API_CONNECTIONS_MAX)
-        .map(closed_by_server)
+        .map(Held::closed_by_server)
         .filter(|closed| *closed)
         .count();
     assert!(
@@ -468,7 +505,7 @@ fn connection_flood(cluster: &mut Cluster, _: &mut Accepted) {
     );
     let limit = API_HEADER_READ_TIMEOUT + Duration::from_secs(5);
     wait_all_closed(&mut idle, limit, "idle connections");
-    let metrics = cluster.get_text(0, "/metrics").unwrap();
+    let metrics = cluster.metrics(0).unwrap();
     assert!(
         metrics.contains("waybill_api_connections_refused_total "),
         "{metrics}"
@@ -480,17 +517,29 @@ fn connection_flood(cluster: &mut Cluster, _: &mut Accepted) {
 fn slow_connections(cluster: &mut Cluster, _: &mut Accepted) {
     let mut streams = Vec::new();
     for i in 0..150 {
-        let mut stream = connect(cluster, 3).unwrap();
-        match i % 3 {
-            0 => {}
-            1 => stream.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n").unwrap(),
-            _ => stream
-                .write_all(
-                    b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"body\"",
-                )
-                .unwrap(),
-        }
-        streams.push(stream);
+        // Silent before the TLS handshake, or past it with half a head or half a body.
+        let held = match i % 3 {
+            0 => Held::Plain(connect(cluster, 3).unwrap()),
+            1 => {
+                let mut stream = connect_tls(cluster, 3);
+                stream
+                    .write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n")
+                    .unwrap();
+                stream.flush().unwrap();
+                Held::Tls(Box::new(stream))
+            }
+            _ => {
+                let mut stream = connect_tls(cluster, 3);
+                stream
+                    .write_all(
+                        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"body\"",
+                    )
+                    .unwrap();
+                stream.flush().unwrap();
+                Held::Tls(Box::new(stream))
+            }
+        };
+        streams.push(held);
     }
     let limit = API_BODY_READ_TIMEOUT + Duration::from_secs(5);
     let took = wait_all_closed(&mut streams, limit, "slow connections");
@@ -500,11 +549,13 @@ fn slow_connections(cluster: &mut Cluster, _: &mut Accepted) {
 
 fn stream_flood(cluster: &mut Cluster, _: &mut Accepted) {
     let open_stream = |cluster: &Cluster| {
-        let mut stream = connect(cluster, 2).unwrap();
+        let mut stream = connect_tls(cluster, 2);
         stream
             .write_all(b"GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
+        stream.flush().unwrap();
         stream
+            .sock
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let mut head = [0u8; 64];
@@ -578,7 +629,7 @@ fn disk_below_watermark(cluster: &mut Cluster, accepted: &mut Accepted) {
         "{:?}",
         answer.body
     );
-    let metrics = cluster.get_text(3, "/metrics").unwrap();
+    let metrics = cluster.metrics(3).unwrap();
     assert!(metrics.contains("waybill_disk_space_low 1"), "{metrics}");
     // The node still follows the chain; another node takes the event.
     let answer = cluster.submit(0, &event);
@@ -591,7 +642,7 @@ fn disk_below_watermark(cluster: &mut Cluster, accepted: &mut Accepted) {
         |c| c.committed_on(3, &id),
     );
     set_disk_watermark(cluster, 3, 64 * 1024 * 1024);
-    let metrics = cluster.get_text(3, "/metrics").unwrap();
+    let metrics = cluster.metrics(3).unwrap();
     assert!(metrics.contains("waybill_disk_space_low 0"), "{metrics}");
 }
 
@@ -675,7 +726,7 @@ fn long_history(cluster: &mut Cluster, accepted: &mut Accepted) {
         (whole.status, whole.body["error"].as_str()),
         (422, Some("history_too_long"))
     );
-    let node = waybill_client::node::NodeClient::new(&cluster.api[2]);
+    let node = cluster.node_client(2, Some("customs"));
     let proof = node
         .shipment_provenance(&waybill_protocol::ShipmentId::new(shipment).unwrap())
         .unwrap();

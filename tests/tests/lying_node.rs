@@ -28,9 +28,23 @@ struct Story {
 
 impl Story {
     fn waybill(&self, node: &str, args: &[&str]) -> Output {
-        Command::new(workspace_binary("waybill"))
+        let mut command = Command::new(workspace_binary("waybill"));
+        command
             .args(args)
-            .args(["--node", node, "--genesis", &self.genesis])
+            .args(["--node", node, "--genesis", &self.genesis]);
+        if !args.contains(&"--key") {
+            // Reads as customs; through the proxy, expecting the key of the validator it fronts.
+            command
+                .arg("--key")
+                .arg(self.cluster.testnet.dir.join("keys/customs.key"));
+            if node != self.cluster.api[0] {
+                command.args([
+                    "--validator",
+                    self.cluster.testnet.genesis.validators[0].name.as_str(),
+                ]);
+            }
+        }
+        command
             .env_remove("WAYBILL_NODE")
             .env_remove("WAYBILL_GENESIS")
             .output()
@@ -57,6 +71,21 @@ impl Story {
     fn check(&self, node: &str, args: &[&str]) -> (Option<i32>, String) {
         let output = self.waybill(node, args);
         (output.status.code(), text(&output))
+    }
+}
+
+impl Story {
+    /// A lying node in front of node 0, with node 0's own API key.
+    fn proxy(&self) -> LyingProxy {
+        let key = self.cluster.testnet.dir.join(format!(
+            "nodes/{}/api.key",
+            self.cluster.testnet.genesis.validators[0].name
+        ));
+        let key = waybill_protocol::files::KeyFile::read(&key, None)
+            .unwrap()
+            .keypair;
+        let tls = waybill_node::caller::server_config(&key, &["localhost".into()]).unwrap();
+        LyingProxy::start(&self.cluster.api[0], self.cluster.agent().clone(), tls)
     }
 }
 
@@ -113,7 +142,7 @@ fn a_proof_of_another_key_is_refused_by_every_command() {
     assert_eq!(code, Some(1), "{shown}");
     assert!(shown.starts_with("HOLD SUSPECT"), "{shown}");
 
-    let proxy = LyingProxy::start(&honest);
+    let proxy = s.proxy();
     // The shipment's own look-up answered with the clean shipment's proof.
     proxy.lie(|path: &str| Lie::Forward(path.replace("/shipments/SUSPECT/", "/shipments/CLEAN/")));
     let names = ["shipment SUSPECT", "shipment CLEAN"];
@@ -207,8 +236,12 @@ fn an_old_proof_is_refused_by_age_and_by_a_height_already_seen() {
         .unwrap();
 
     // Saved while clean; then the item turns up in a second live shipment and customs holds OLD.
-    let old_serial = saved_answer(&honest, &format!("/v1/serials/{GTIN}/SN-OLD/provenance"));
-    let old_shipment = saved_answer(&honest, "/v1/shipments/OLD/provenance");
+    let old_serial = saved_answer(
+        s.cluster.agent(),
+        &honest,
+        &format!("/v1/serials/{GTIN}/SN-OLD/provenance"),
+    );
+    let old_shipment = saved_answer(s.cluster.agent(), &honest, "/v1/shipments/OLD/provenance");
     s.declare("OTHER");
     s.step("carrier-a", &["pickup", "OTHER", "--epc", &serial]);
     let (code, shown) = s.check(&honest, &["release-check", "OLD"]);
@@ -218,7 +251,7 @@ fn an_old_proof_is_refused_by_age_and_by_a_height_already_seen() {
         "{shown}"
     );
 
-    let proxy = LyingProxy::start(&honest);
+    let proxy = s.proxy();
     // The shipment's proof is current, its item's from before: below the height just seen.
     let replayed = old_serial.clone();
     proxy.lie(move |path: &str| {

@@ -738,6 +738,45 @@ impl Ledger {
         Ok((events, true))
     }
 
+    /// The first `events_max` events of a key's history as of the tip, and whether that is the
+    /// whole history: what a read-policy check reads to find the caller's part in it.
+    pub fn key_history(
+        &self,
+        key: &IndexKey,
+        events_max: usize,
+    ) -> Result<(Vec<SignedEvent>, bool), LedgerError> {
+        let map_key = key.map_key();
+        let start = versioned_key(&map_key, 1);
+        let iterator = self.db.iterator_cf(
+            self.cf(KEY_EVENTS),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        let mut events = Vec::new();
+        for entry in iterator {
+            let (entry_key, location) = entry.map_err(storage("read key events"))?;
+            if entry_key.get(..32) != Some(&map_key[..]) {
+                break;
+            }
+            if events.len() == events_max {
+                return Ok((events, false));
+            }
+            let (Some(height), Some(index)) = (location.get(..8), location.get(8..12)) else {
+                return Err(LedgerError::Corrupt {
+                    what: format!("a key event entry of {key} of {} bytes", location.len()),
+                });
+            };
+            let height = u64::from_be_bytes(height.try_into().expect("8 bytes"));
+            let index = u32::from_be_bytes(index.try_into().expect("4 bytes"));
+            let (event, _) =
+                self.event_and_size_at(height, index)?
+                    .ok_or_else(|| LedgerError::Corrupt {
+                        what: format!("event {height}/{index} of {key} is missing"),
+                    })?;
+            events.push(event);
+        }
+        Ok((events, true))
+    }
+
     /// Keeps verified equivocation evidence (once per distinct item; at most
     /// `EVIDENCE_KEPT_MAX` items). Returns whether it was new.
     pub fn record_evidence(

@@ -24,12 +24,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
 use serde_json::{Value, json};
-use waybill_client::node::NodeClient;
 use waybill_protocol::admission::CheckedEvent;
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ShipmentId};
-use waybill_tests::cluster::Cluster;
+use waybill_tests::cluster::{CLUSTER_CALLER, Cluster};
 use waybill_tests::load::{
     self, Commits, LIFECYCLE_EVENTS, Lane, Submitted, cpu_seconds, disk_bytes, peak_rss_bytes,
     percentile,
@@ -199,6 +198,7 @@ fn run_phase(
                 let stop = &stop;
                 scope.spawn(move || {
                     load::submit(
+                        cluster.agent(),
                         &cluster.api,
                         events,
                         batch,
@@ -303,7 +303,7 @@ fn measure_provenance(
         .map_err(|missing| anyhow::anyhow!("{missing} provenance events never committed"))?;
     // Every node must hold the last block before its proof is asked for.
     std::thread::sleep(Duration::from_millis(300));
-    let agent = load::agent();
+    let agent = load::agent(cluster);
     let url = format!("{}/v1/shipments/{shipment}/provenance", cluster.api[0]);
     let mut node_times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
@@ -317,7 +317,7 @@ fn measure_provenance(
         std::hint::black_box(response.body_mut().read_to_vec()?);
         node_times.push(started.elapsed());
     }
-    let client = NodeClient::new(&cluster.api[0]);
+    let client = cluster.node_client(0, Some(CLUSTER_CALLER));
     let proof = client
         .shipment_provenance(&ShipmentId::new(&shipment)?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -343,7 +343,7 @@ fn measure_provenance(
 /// A counter from a node's `/metrics` (0 if absent).
 fn metric(cluster: &Cluster, node: usize, name: &str) -> f64 {
     cluster
-        .get_text(node, "/metrics")
+        .metrics(node)
         .unwrap_or_default()
         .lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
@@ -398,7 +398,7 @@ fn main() -> Result<()> {
     let sample: Vec<SignedEvent> = full.iter().flatten().take(sample_size).cloned().collect();
     let ceiling = measure_ceiling(&rules, &sample, args.quick)?;
 
-    let commits = Commits::follow(&cluster.api);
+    let commits = Commits::follow(&cluster);
     eprintln!(
         "full load: {full_events} events from {} submitters…",
         args.submitters
@@ -461,7 +461,7 @@ fn main() -> Result<()> {
     let tip = cluster
         .height(0)
         .context("node 0 does not answer /v1/status")?;
-    let chain = load::read_chain(&load::agent(), &cluster.api[0], tip)
+    let chain = load::read_chain(&load::agent(&cluster), &cluster.api[0], tip)
         .map_err(|e| anyhow::anyhow!(e))?
         .events;
     let mut rejected: HashMap<String, usize> = HashMap::new();

@@ -101,6 +101,7 @@ fn main() -> Result<()> {
     let submitters: Vec<_> = (0..args.submitters)
         .map(|index| {
             let mut lane = Lane::new(&cluster, index as u16, 0);
+            let agent = load::agent(&cluster);
             let (api, stop, accepted, refused, signed) = (
                 api.clone(),
                 stop.clone(),
@@ -124,6 +125,7 @@ fn main() -> Result<()> {
                     }
                     signed.fetch_add(batch.len(), Ordering::Relaxed);
                     let result = load::submit(
+                        &agent,
                         &api,
                         &batch,
                         batch.len(),
@@ -186,7 +188,7 @@ fn main() -> Result<()> {
     );
 
     // Every accepted event on node 0's chain, read as it grows.
-    let agent = load::agent();
+    let agent = load::agent(&cluster);
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut chain = load::ChainRead::default();
     loop {
