@@ -43,11 +43,20 @@ fn main() -> anyhow::Result<()> {
     });
     let path = "/v1/shipments/TLS-BENCH/provenance";
     let tls_url = format!("{}{path}", cluster.api[0]);
-    let reused = cluster.agent().clone();
-    let fresh = || cluster.agent_as(Some(CLUSTER_CALLER));
+    // One client configuration (its certificate made once); the fresh case keeps no idle
+    // connection, so every request pays a full handshake.
+    let tls_agent = |pooled: bool| {
+        let connector = waybill_client::tls::PinnedTlsConnector::for_network(
+            &cluster.testnet.genesis,
+            Some(cluster.keypair(CLUSTER_CALLER)),
+        )
+        .expect("client TLS configuration");
+        waybill_client::tls::agent(agent_config(pooled), connector)
+    };
+    let (reused, fresh) = (tls_agent(true), tls_agent(false));
     let tls = (
-        measure(args.requests, || reused.clone(), &tls_url)?,
-        measure(args.requests, fresh, &tls_url)?,
+        measure(args.requests, &reused, &tls_url)?,
+        measure(args.requests, &fresh, &tls_url)?,
     );
 
     // The same node, its API as plain HTTP.
@@ -64,15 +73,10 @@ fn main() -> anyhow::Result<()> {
             .spawn()?,
     );
     let plain_url = tls_url.replacen("https://", "http://", 1);
-    let plain_agent = || -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into()
-    };
+    let plain_agent = |pooled: bool| -> ureq::Agent { agent_config(pooled).into() };
     let started = Instant::now();
     let up = |url: &str| {
-        plain_agent()
+        plain_agent(true)
             .get(url)
             .call()
             .is_ok_and(|r| r.status() == 200)
@@ -84,10 +88,9 @@ fn main() -> anyhow::Result<()> {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let shared = plain_agent();
     let plain = (
-        measure(args.requests, || shared.clone(), &plain_url)?,
-        measure(args.requests, plain_agent, &plain_url)?,
+        measure(args.requests, &plain_agent(true), &plain_url)?,
+        measure(args.requests, &plain_agent(false), &plain_url)?,
     );
     println!("| provenance, 10 events, one node | reused connection | fresh connection each |");
     println!("|---|---|---|");
@@ -105,15 +108,20 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Requests per second and mean milliseconds per request, each with the agent `agent` gives.
-fn measure(
-    requests: usize,
-    agent: impl Fn() -> ureq::Agent,
-    url: &str,
-) -> anyhow::Result<(f64, f64)> {
+/// An agent that keeps connections for reuse, or keeps none (a new connection per request).
+fn agent_config(pooled: bool) -> ureq::config::Config {
+    let builder = ureq::Agent::config_builder().http_status_as_error(false);
+    match pooled {
+        true => builder.build(),
+        false => builder.max_idle_connections_per_host(0).build(),
+    }
+}
+
+/// Requests per second and mean milliseconds per request.
+fn measure(requests: usize, agent: &ureq::Agent, url: &str) -> anyhow::Result<(f64, f64)> {
     let started = Instant::now();
     for _ in 0..requests {
-        let mut response = agent().get(url).call()?;
+        let mut response = agent.get(url).call()?;
         ensure!(response.status() == 200, "{url}: {}", response.status());
         std::hint::black_box(response.body_mut().read_to_vec()?);
     }
