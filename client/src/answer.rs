@@ -85,6 +85,13 @@ impl<'a> ProvenanceReader<'a> {
         self.check(IndexKey::Serial(serial.clone()), proof)
     }
 
+    /// A GTIN's history: the proven listing of its serials
+    /// ([`waybill_protocol::index::serials_named`]).
+    pub fn gtin(&self, gtin: &waybill_protocol::Gtin) -> Result<Answer, AnswerError> {
+        let proof = self.node.gtin_provenance(gtin)?;
+        self.check(IndexKey::Gtin(gtin.clone()), proof)
+    }
+
     fn check(&self, key: IndexKey, proof: ProvenanceProof) -> Result<Answer, AnswerError> {
         let question = Question {
             key: key.clone(),

@@ -110,7 +110,8 @@ enum Command {
     Audit {
         #[arg(long, num_args = 2, value_names = ["GTIN", "SERIAL"], required_unless_present = "gtin", conflicts_with = "gtin")]
         serial: Option<Vec<String>>,
-        /// Every serial of this GTIN the ledger has seen (the node lists them; each is verified).
+        /// Every serial of this GTIN the ledger has seen: the GTIN's own proven history lists
+        /// them (complete by proof), and each is audited on its verified history.
         #[arg(long)]
         gtin: Option<String>,
     },
@@ -929,7 +930,15 @@ fn audit_gtin(cli: &Cli, gtin: &str) -> Result<(), Failure> {
     let rules = rules(cli)?;
     let client = node_client(cli)?;
     let reader = reader(cli, &client, &rules);
-    let (serials, truncated) = client.serials_of_gtin(&gtin)?;
+    // Complete by proof: every serial any applied event named, from the GTIN's own history.
+    let listing = reader.gtin(&gtin).map_err(failed)?;
+    let serials: Vec<Serial> = waybill_protocol::index::serials_named(
+        &gtin,
+        listing.proof.events.iter().map(|p| &p.event.body),
+    )
+    .into_iter()
+    .map(|sgtin| sgtin.serial)
+    .collect();
     let mut reports = Vec::new();
     for serial in serials {
         let item = Sgtin {
@@ -946,21 +955,17 @@ fn audit_gtin(cli: &Cli, gtin: &str) -> Result<(), Failure> {
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"gtin": gtin, "class": worst, "truncated": truncated, "reports": reports})
+            serde_json::json!({"gtin": gtin, "class": worst, "height": listing.history.height, "complete": true, "reports": reports})
         );
     } else {
         let count = |class| reports.iter().filter(|r| r.class == class).count();
         println!(
-            "GTIN {gtin}: {} serials seen, {} clean, {} data gap, {} suspect (each verified){}",
+            "GTIN {gtin}: {} serials seen (complete by proof as of block {}), {} clean, {} data gap, {} suspect (each verified)",
             reports.len(),
+            listing.history.height,
             count(AuditClass::Clean),
             count(AuditClass::DataGap),
             count(AuditClass::Suspect),
-            if truncated {
-                "; the node's list was cut short"
-            } else {
-                ""
-            }
         );
         for report in reports.iter().filter(|r| r.class != AuditClass::Clean) {
             for finding in &report.findings {
@@ -1059,6 +1064,7 @@ fn print_history(history: &VerifiedHistory, age_ms: Option<u64>) {
     let key = match &history.key {
         waybill_protocol::index::IndexKey::Shipment(id) => format!("shipment {id}"),
         waybill_protocol::index::IndexKey::Serial(s) => format!("item {} / {}", s.gtin, s.serial),
+        waybill_protocol::index::IndexKey::Gtin(gtin) => format!("GTIN {gtin}"),
     };
     let mut lines = vec![format!(
         "VERIFIED {key} as of block {} ({}), against the genesis",

@@ -408,6 +408,14 @@ impl NodeClient {
         self.provenance(&format!("/v1/shipments/{shipment}/provenance"))
     }
 
+    /// The proof bundle of a GTIN: every event naming one of its serials.
+    pub fn gtin_provenance(
+        &self,
+        gtin: &waybill_protocol::Gtin,
+    ) -> Result<ProvenanceProof, ClientError> {
+        self.provenance(&format!("/v1/gtins/{gtin}/provenance"))
+    }
+
     /// The proof bundle for a serialised item.
     pub fn serial_provenance(&self, serial: &Sgtin) -> Result<ProvenanceProof, ClientError> {
         self.provenance(&format!(

@@ -64,19 +64,14 @@ impl ServerCertVerifier for PinnedServerKey {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let refused = |reason: String| {
-            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
-                Arc::new(TlsError::Certificate(reason)),
-            )))
-        };
         match tls::certificate_key(end_entity) {
             Ok(key) if key == self.expected => Ok(ServerCertVerified::assertion()),
-            Ok(key) => Err(refused(format!(
+            Ok(key) => Err(tls::certificate_refused(TlsError::Certificate(format!(
                 "the server's key is {}, the genesis gives this validator {}: not the node the genesis names",
                 key.to_hex(),
                 self.expected.to_hex()
-            ))),
-            Err(error) => Err(refused(error.to_string())),
+            )))),
+            Err(error) => Err(tls::certificate_refused(error)),
         }
     }
 
@@ -86,9 +81,7 @@ impl ServerCertVerifier for PinnedServerKey {
         _certificate: &CertificateDer<'_>,
         _signature: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls12NotOffered,
-        ))
+        Err(tls::tls12_refused())
     }
 
     fn verify_tls13_signature(
@@ -97,16 +90,11 @@ impl ServerCertVerifier for PinnedServerKey {
         certificate: &CertificateDer<'_>,
         signature: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            certificate,
-            signature,
-            &self.provider.signature_verification_algorithms,
-        )
+        tls::verify_handshake(&self.provider, message, certificate, signature)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
+        tls::SIGNATURE_SCHEMES.to_vec()
     }
 }
 

@@ -128,14 +128,22 @@ impl Reader {
         let Reader::Member { org, scopes } = self else {
             return Ok(());
         };
-        let party = scopes.contains(&ReadScope::PartyToShipment)
-            && events.clone().into_iter().any(|event| is_party(org, event));
-        let own_serials = scopes.contains(&ReadScope::OwnSerials)
-            && (matches!(key, IndexKey::Serial(s) if rules.owns_gtin(org, &s.gtin))
-                || events
-                    .into_iter()
-                    .any(|event| names_own_serial(rules, org, event)));
-        if party || own_serials {
+        let owns = scopes.contains(&ReadScope::OwnSerials);
+        let allowed = match key {
+            // A GTIN's history lists every serial of it: only its owner reads it whole.
+            IndexKey::Gtin(gtin) => owns && rules.owns_gtin(org, gtin),
+            IndexKey::Serial(sgtin) if owns && rules.owns_gtin(org, &sgtin.gtin) => true,
+            _ => {
+                let party = scopes.contains(&ReadScope::PartyToShipment)
+                    && events.clone().into_iter().any(|event| is_party(org, event));
+                party
+                    || owns
+                        && events
+                            .into_iter()
+                            .any(|event| names_own_serial(rules, org, event))
+            }
+        };
+        if allowed {
             return Ok(());
         }
         let what = if complete {

@@ -90,6 +90,11 @@ pub fn router(state: ApiState) -> Router {
             get(serial_provenance_page),
         )
         .route("/v1/gtins/{gtin}/serials", get(serials_of_gtin))
+        .route("/v1/gtins/{gtin}/provenance", get(gtin_provenance))
+        .route(
+            "/v1/gtins/{gtin}/provenance/pages",
+            get(gtin_provenance_page),
+        )
         .route("/v1/consignees/declarations", get(declarations_to))
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block))
@@ -800,6 +805,32 @@ async fn serial_provenance(
 ) -> ApiResult<Response> {
     let reader = reader(&state.shared, &caller)?;
     provenance(state, reader, serial_key(gtin, serial)?).await
+}
+
+fn gtin_key(gtin: String) -> ApiResult<IndexKey> {
+    let gtin =
+        Gtin::new(gtin).map_err(|e| ApiError::bad_request("malformed_id", format!("gtin: {e}")))?;
+    Ok(IndexKey::Gtin(gtin))
+}
+
+/// Every event naming a serial of the GTIN, with its proof: the proven listing of its serials.
+async fn gtin_provenance(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(gtin): Path<String>,
+) -> ApiResult<Response> {
+    let reader = reader(&state.shared, &caller)?;
+    provenance(state, reader, gtin_key(gtin)?).await
+}
+
+async fn gtin_provenance_page(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(gtin): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Response> {
+    let reader = reader(&state.shared, &caller)?;
+    provenance_page(state, reader, gtin_key(gtin)?, query).await
 }
 
 const LISTING_NOTE: &str =

@@ -95,11 +95,7 @@ impl ClientCertVerifier for OrganisationKeyVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         tls::certificate_key(end_entity)
             .map(|_| ClientCertVerified::assertion())
-            .map_err(|error| {
-                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
-                    rustls::OtherError(Arc::new(error)),
-                ))
-            })
+            .map_err(tls::certificate_refused)
     }
 
     fn verify_tls12_signature(
@@ -108,10 +104,7 @@ impl ClientCertVerifier for OrganisationKeyVerifier {
         _certificate: &CertificateDer<'_>,
         _signature: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        // Only TLS 1.3 is offered.
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls12NotOffered,
-        ))
+        Err(tls::tls12_refused())
     }
 
     fn verify_tls13_signature(
@@ -120,15 +113,10 @@ impl ClientCertVerifier for OrganisationKeyVerifier {
         certificate: &CertificateDer<'_>,
         signature: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            certificate,
-            signature,
-            &self.provider.signature_verification_algorithms,
-        )
+        tls::verify_handshake(&self.provider, message, certificate, signature)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
+        tls::SIGNATURE_SCHEMES.to_vec()
     }
 }

@@ -1,7 +1,8 @@
-//! The per-key index (DESIGN.md §3): for every shipment and every item serial, the ledger keeps a
-//! hash chain over the events applied to it, and an authenticated map from the key to its
-//! [`KeyRecord`]. A proof of the record plus the events that rebuild its chain shows that no event
-//! was left out, reordered or altered.
+//! The per-key index (DESIGN.md §3): for every shipment, every item serial and every GTIN, the
+//! ledger keeps a hash chain over the events applied to it, and an authenticated map from the key
+//! to its [`KeyRecord`]. A proof of the record plus the events that rebuild its chain shows that
+//! no event was left out, reordered or altered. A GTIN's chain holds every event naming one of its
+//! serials, so the serials a GTIN has are a proven listing, complete by proof.
 
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::crypto::Hash;
 use crate::event::{Epc, EventBody, EventKind, Sgtin};
-use crate::ids::ShipmentId;
+use crate::ids::{Gtin, ShipmentId};
 
 /// What the index is keyed by.
 #[derive(
@@ -19,6 +20,8 @@ use crate::ids::ShipmentId;
 pub enum IndexKey {
     Shipment(ShipmentId),
     Serial(Sgtin),
+    /// Every event naming a serial of this GTIN.
+    Gtin(Gtin),
 }
 
 /// The head of a key's chain, as the authenticated map stores it.
@@ -50,6 +53,7 @@ impl std::fmt::Display for IndexKey {
         match self {
             IndexKey::Shipment(id) => write!(formatter, "shipment {id}"),
             IndexKey::Serial(sgtin) => write!(formatter, "serial {sgtin}"),
+            IndexKey::Gtin(gtin) => write!(formatter, "GTIN {gtin}"),
         }
     }
 }
@@ -97,10 +101,30 @@ pub fn index_keys(body: &EventBody) -> Vec<IndexKey> {
         EventKind::Flag { serial, .. } => Some(serial),
         _ => None,
     };
+    let mut gtins = std::collections::BTreeSet::new();
     for sgtin in serials.chain(flagged) {
         if seen.insert(sgtin) {
             keys.push(IndexKey::Serial(sgtin.clone()));
+            gtins.insert(&sgtin.gtin);
         }
     }
+    keys.extend(gtins.into_iter().cloned().map(IndexKey::Gtin));
     keys
+}
+
+/// The serials of `gtin` that `events` name, each once, in serial order: what a verified GTIN
+/// history lists.
+pub fn serials_named<'a>(
+    gtin: &Gtin,
+    events: impl IntoIterator<Item = &'a EventBody>,
+) -> Vec<Sgtin> {
+    let named: std::collections::BTreeSet<Sgtin> = events
+        .into_iter()
+        .flat_map(index_keys)
+        .filter_map(|key| match key {
+            IndexKey::Serial(sgtin) if sgtin.gtin == *gtin => Some(sgtin),
+            _ => None,
+        })
+        .collect();
+    named.into_iter().collect()
 }

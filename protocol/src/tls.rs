@@ -73,6 +73,37 @@ fn certificate(
     Ok((certificate, signer))
 }
 
+/// The handshake signature check of both ends' verifiers: TLS 1.3 with `provider`'s algorithms
+/// (only ed25519 is offered: [`SIGNATURE_SCHEMES`]).
+pub fn verify_handshake(
+    provider: &CryptoProvider,
+    message: &[u8],
+    certificate: &CertificateDer<'_>,
+    signature: &rustls::DigitallySignedStruct,
+) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    rustls::crypto::verify_tls13_signature(
+        message,
+        certificate,
+        signature,
+        &provider.signature_verification_algorithms,
+    )
+}
+
+/// The only handshake signature scheme either end accepts: genesis keys are ed25519.
+pub const SIGNATURE_SCHEMES: [rustls::SignatureScheme; 1] = [rustls::SignatureScheme::ED25519];
+
+/// What a verifier answers to a TLS 1.2 signature: never offered, never accepted.
+pub fn tls12_refused() -> rustls::Error {
+    rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered)
+}
+
+/// A certificate refused, with the reason.
+pub fn certificate_refused(error: TlsError) -> rustls::Error {
+    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+        Arc::new(error),
+    )))
+}
+
 /// The SubjectPublicKeyInfo DER of an ed25519 key.
 pub fn spki(key: &PublicKey) -> Vec<u8> {
     let mut der = ED25519_SPKI_PREFIX.to_vec();

@@ -301,6 +301,11 @@ fn every_route_answers_each_caller_by_the_read_policy() {
             &format!("/v1/gtins/{GTIN}/serials"),
             [200, 403, 403, 403, 200, 403, 401, 401],
         ),
+        // A GTIN's history lists all its serials: its brand's and customs' only.
+        row(
+            &format!("/v1/gtins/{GTIN}/provenance"),
+            [200, 403, 403, 403, 200, 403, 401, 401],
+        ),
         row(&format!("/v1/events/{last}"), member),
         row("/v1/evidence", member),
     ];

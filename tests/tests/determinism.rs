@@ -48,9 +48,10 @@ fn fill(ledger: &mut Ledger) {
 
 /// Header hash and index root at the last height, pinned. (The header hash moved when the
 /// genesis gained validators' `api_key`, a read policy and a second platform: the first block
-/// chains to the genesis hash, and headers commit to the validator set.)
-const PINNED_HEADER_HASH: &str = "04eb197cee2819e55e07acf9b01796045b548ce0fe9030b7f65f7f1a6f92ae83";
-const PINNED_INDEX_ROOT: &str = "7735b4f4f967665541b6956eb84760a74954ccadf1e828f9903e44c7a126ed36";
+/// chains to the genesis hash, and headers commit to the validator set. Both moved when GTINs
+/// got chains of their own in the index.)
+const PINNED_HEADER_HASH: &str = "b8d1eb06949b56330c32a427cd2a4c97e8caee578b723273b226db71a71f93bb";
+const PINNED_INDEX_ROOT: &str = "4382abfcb6d1592da9cf06869ab7c3f15d9541d923b90910df7c7b99c4a59d2d";
 
 #[test]
 fn two_ledgers_fed_the_same_blocks_agree_byte_for_byte() {

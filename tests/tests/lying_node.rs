@@ -192,6 +192,16 @@ fn a_proof_of_another_key_is_refused_by_every_command() {
         &s.check(&proxy.url, &["audit", "--gtin", GTIN]),
         &names,
     );
+    // The GTIN's listing itself answered with a shipment's history.
+    proxy.lie(|path: &str| {
+        Lie::Forward(path.replace(&format!("/gtins/{GTIN}/"), "/shipments/CLEAN/"))
+    });
+    refused(
+        "the GTIN listing of audit --gtin",
+        &s.check(&proxy.url, &["audit", "--gtin", GTIN]),
+        &[&format!("GTIN {GTIN}"), "shipment CLEAN"],
+    );
+    proxy.lie(|path: &str| Lie::Forward(path.replace("/SN-FAKE/", "/SN-CLEAN/")));
     refused(
         "provenance --serial",
         &s.check(&proxy.url, &["provenance", "--serial", GTIN, "SN-FAKE"]),

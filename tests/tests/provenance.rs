@@ -549,3 +549,44 @@ fn a_genuine_proof_answers_only_its_own_question_and_only_while_fresh() {
         Err(ProvenanceError::EventCount { .. })
     ));
 }
+
+/// A GTIN's history holds every event naming one of its serials, so its serials are a listing
+/// complete by proof: a node that leaves an event out fails verification.
+#[test]
+fn a_gtins_history_lists_its_serials_completely_by_proof() {
+    use waybill_protocol::event::Epc;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open_ledger(dir.path()).unwrap();
+    let mut factory = EventFactory::new();
+    let serials = ["SN-G1", "SN-G2", "SN-G3"];
+    let mut commission = factory.builder("brand", "STOCK-G", EventKind::Commission);
+    commission = commission.epcs(serials.iter().map(|s| Epc::Sgtin(fixtures::sgtin(s))));
+    let commission = commission.sign(&fixtures::org_keypair("brand"));
+    let pick_up = factory
+        .builder("carrier-a", "SHIP-G", EventKind::PickUp)
+        .epcs(vec![Epc::Sgtin(fixtures::sgtin("SN-G2"))])
+        .sign(&fixtures::org_keypair("carrier-a"));
+    let unrelated = factory.event("carrier-a", "SHIP-H", EventKind::PickUp);
+    commit_block(
+        &mut ledger,
+        vec![commission, unrelated],
+        fixtures::NOW_MS + 1_000,
+    )
+    .unwrap();
+    commit_block(&mut ledger, vec![pick_up], fixtures::NOW_MS + 2_000).unwrap();
+
+    let gtin = fixtures::sgtin("SN-G1").gtin;
+    let proof = ledger.provenance(&IndexKey::Gtin(gtin.clone())).unwrap();
+    proof.verify(&rules()).unwrap();
+    assert_eq!(proof.events.len(), 2, "the commission and the pick-up");
+    let listed =
+        waybill_protocol::index::serials_named(&gtin, proof.events.iter().map(|p| &p.event.body));
+    let listed: Vec<&str> = listed.iter().map(|s| s.serial.as_str()).collect();
+    assert_eq!(listed, serials);
+    let mut hiding = proof.clone();
+    hiding.events.remove(0);
+    assert!(matches!(
+        hiding.verify(&rules()),
+        Err(ProvenanceError::EventCount { .. })
+    ));
+}
