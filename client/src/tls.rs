@@ -24,6 +24,25 @@ pub fn client_config(
     server_key: PublicKey,
     identity: Option<&Keypair>,
 ) -> Result<Arc<ClientConfig>, TlsError> {
+    pinned_config(server_key, credential(identity)?.as_ref())
+}
+
+/// A caller's client certificate and key, made once for every validator it talks to.
+type Credential = (
+    CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+);
+
+fn credential(identity: Option<&Keypair>) -> Result<Option<Credential>, TlsError> {
+    identity
+        .map(|keypair| tls::self_signed(keypair, &["waybill-client".into()]))
+        .transpose()
+}
+
+fn pinned_config(
+    server_key: PublicKey,
+    credential: Option<&Credential>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = tls::provider();
     let verifier = Arc::new(PinnedServerKey {
         expected: server_key,
@@ -34,13 +53,10 @@ pub fn client_config(
         .map_err(|error| TlsError::Certificate(error.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let mut config = match identity {
-        Some(keypair) => {
-            let (certificate, key) = tls::self_signed(keypair, &["waybill-client".into()])?;
-            builder
-                .with_client_auth_cert(vec![certificate], key)
-                .map_err(|error| TlsError::Certificate(error.to_string()))?
-        }
+    let mut config = match credential {
+        Some((certificate, key)) => builder
+            .with_client_auth_cert(vec![certificate.clone()], key.clone_key())
+            .map_err(|error| TlsError::Certificate(error.to_string()))?,
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -111,9 +127,10 @@ impl PinnedTlsConnector {
         pins: impl IntoIterator<Item = (String, PublicKey)>,
         identity: Option<&Keypair>,
     ) -> Result<PinnedTlsConnector, TlsError> {
+        let credential = credential(identity)?;
         let by_address = pins
             .into_iter()
-            .map(|(address, key)| Ok((address, client_config(key, identity)?)))
+            .map(|(address, key)| Ok((address, pinned_config(key, credential.as_ref())?)))
             .collect::<Result<_, TlsError>>()?;
         Ok(PinnedTlsConnector { by_address })
     }

@@ -163,24 +163,20 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
         let name = OrgId::new(format!("{operator}-{index}")).expect("validator names are valid");
         let node_dir = dir.join("nodes").join(name.as_str());
         fs::create_dir_all(&node_dir).map_err(io("directory", &node_dir))?;
-        let keypair = Keypair::generate()?;
-        KeyFile {
-            keypair: keypair.clone(),
-            chain_id: Some(plan.chain_id.clone()),
-            purpose: Some(KeyPurpose::Node {
-                validator: name.clone(),
-            }),
-        }
-        .write(&node_dir.join("node.key"))?;
-        let api_keypair = Keypair::generate()?;
-        KeyFile {
-            keypair: api_keypair.clone(),
-            chain_id: Some(plan.chain_id.clone()),
-            purpose: Some(KeyPurpose::Api {
-                validator: name.clone(),
-            }),
-        }
-        .write(&node_dir.join("api.key"))?;
+        let new_key = |purpose: KeyPurpose, file: &str| -> Result<Keypair, TestnetError> {
+            let keypair = Keypair::generate()?;
+            KeyFile {
+                keypair: keypair.clone(),
+                chain_id: Some(plan.chain_id.clone()),
+                purpose: Some(purpose),
+            }
+            .write(&node_dir.join(file))?;
+            Ok(keypair)
+        };
+        let validator = name.clone();
+        let keypair = new_key(KeyPurpose::Node { validator }, "node.key")?;
+        let validator = name.clone();
+        let api_keypair = new_key(KeyPurpose::Api { validator }, "api.key")?;
         // curl's --pinnedpubkey for this API: the genesis key, not a CA, is what a client checks.
         let pin = waybill_protocol::tls::curl_pin(&api_keypair.public_key());
         files::write_new("API key pin", &node_dir.join("api.pin"), pin.as_bytes())?;

@@ -354,10 +354,7 @@ impl Cluster {
 
     /// An event signed by `org`'s key with its next nonce.
     pub fn event(&mut self, org: &str, shipment: &str, kind: EventKind) -> SignedEvent {
-        let nonce = self.nonces.entry(org.to_string()).or_insert(0);
-        *nonce += 1;
-        let nonce = *nonce;
-        self.event_with_nonce(org, nonce, shipment, kind)
+        self.event_with_epcs(org, shipment, kind, Vec::new())
     }
 
     /// An event naming items (`epcs`), signed with the organisation's next nonce.
@@ -371,9 +368,9 @@ impl Cluster {
         let nonce = self.nonces.entry(org.to_string()).or_insert(0);
         *nonce += 1;
         let nonce = *nonce;
-        let mut event = self.event_with_nonce(org, nonce, shipment, kind);
-        event.body.epcs = epcs;
-        waybill_protocol::SignedEvent::sign(event.body, self.keypair(org))
+        self.builder(org, nonce, shipment, kind)
+            .epcs(epcs)
+            .sign(self.keypair(org))
     }
 
     pub fn event_with_nonce(
@@ -383,6 +380,12 @@ impl Cluster {
         shipment: &str,
         kind: EventKind,
     ) -> SignedEvent {
+        self.builder(org, nonce, shipment, kind)
+            .sign(self.keypair(org))
+    }
+
+    /// An event by `org`'s first key, dated a second ago.
+    fn builder(&self, org: &str, nonce: u64, shipment: &str, kind: EventKind) -> EventBuilder {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock after 1970")
@@ -398,7 +401,6 @@ impl Cluster {
             kind,
             now - 1_000,
         )
-        .sign(self.keypair(org))
     }
 
     /// A declaration of `shipment` by the platform.

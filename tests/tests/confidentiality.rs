@@ -13,18 +13,13 @@ use waybill_tests::cluster::Cluster;
 
 #[test]
 fn the_api_speaks_only_tls_pinned_by_the_genesis_and_asks_who_calls() {
-    let cluster = Cluster::start(4);
-    let event = {
-        let mut cluster = cluster;
-        let event = cluster.declare("TLS-1");
-        assert_eq!(cluster.submit(0, &event).status, 202);
-        let id = event.body.id().to_hex();
-        cluster.wait_until(Duration::from_secs(60), "the declaration", |c| {
-            c.committed_on(0, &id)
-        });
-        (cluster, id)
-    };
-    let (cluster, id) = event;
+    let mut cluster = Cluster::start(4);
+    let event = cluster.declare("TLS-1");
+    assert_eq!(cluster.submit(0, &event).status, 202);
+    let id = event.body.id().to_hex();
+    cluster.wait_until(Duration::from_secs(60), "the declaration", |c| {
+        c.committed_on(0, &id)
+    });
 
     // Without credentials: liveness reduced to height and health, the description, nothing else.
     let status = cluster.get_as(0, None, "/v1/status").unwrap();
