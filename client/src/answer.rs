@@ -12,6 +12,7 @@ use waybill_protocol::index::IndexKey;
 use waybill_protocol::provenance::{Freshness, ProvenanceError, ProvenanceProof, Question};
 use waybill_protocol::rules::ChainRules;
 
+use crate::disclosure::{Disclosure, declaration_of, disclose};
 use crate::node::{ClientError, NodeClient};
 use crate::timeline::{VerifiedHistory, verified_history};
 
@@ -90,6 +91,19 @@ impl<'a> ProvenanceReader<'a> {
     pub fn gtin(&self, gtin: &waybill_protocol::Gtin) -> Result<Answer, AnswerError> {
         let proof = self.node.gtin_provenance(gtin)?;
         self.check(IndexKey::Gtin(gtin.clone()), proof)
+    }
+
+    /// The particulars of the declaration in a verified shipment answer, opened against its
+    /// commitment; `None` if the history has no declaration (the node is not asked).
+    pub fn particulars(&self, answer: &Answer) -> Result<Option<Disclosure>, AnswerError> {
+        let IndexKey::Shipment(shipment) = &answer.proof.key else {
+            return Ok(None);
+        };
+        if declaration_of(&answer.proof).is_none() {
+            return Ok(None);
+        }
+        let given = self.node.particulars(shipment)?;
+        Ok(disclose(&answer.proof, self.rules, given))
     }
 
     fn check(&self, key: IndexKey, proof: ProvenanceProof) -> Result<Answer, AnswerError> {

@@ -450,7 +450,7 @@ mod tests {
     fn every_kind_exports_and_imports_unchanged() {
         let text = |t: &str| waybill_protocol::Text::new(t).expect("text");
         let kinds = vec![
-            K::Declare(Box::new(fixtures::declaration())),
+            fixtures::declare(),
             K::PickUp,
             K::HandOver {
                 to: fixtures::org("carrier-b"),

@@ -6,6 +6,7 @@
 
 pub mod answer;
 pub mod audit;
+pub mod disclosure;
 pub mod epcis;
 pub mod keystore;
 pub mod node;

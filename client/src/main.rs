@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use waybill_client::answer::{Answer, AnswerError, ProvenanceReader};
+use waybill_client::disclosure::Disclosure;
 use waybill_client::node::{EventState, NodeClient};
 use waybill_client::timeline::{VerifiedHistory, verified_history};
 use waybill_protocol::event::{EventKind, Sgtin};
@@ -232,6 +233,15 @@ enum EventCommand {
         #[arg(long)]
         parcel: String,
     },
+    /// Customs, or the declaring platform: erase the declaration's private particulars at
+    /// every node holding them (an erasure request). The summary and every proof stay.
+    Purge {
+        #[command(flatten)]
+        common: EventArgs,
+        /// The commitment to purge; default: the one in the shipment's verified declaration.
+        #[arg(long)]
+        particulars: Option<String>,
+    },
     /// Brand or customs: annotate a serial (GTIN:SERIAL) with a suspicion.
     Flag {
         #[command(flatten)]
@@ -261,18 +271,62 @@ fn sgtin(text: &str) -> Result<Sgtin, Failure> {
     })
 }
 
+/// A declaration file, split into the event's summary and its sealed particulars with a
+/// fresh random salt.
+fn sealed_declaration(
+    path: &Path,
+) -> Result<(EventKind, waybill_protocol::particulars::SealedParticulars), Failure> {
+    let bytes = files::read_bounded("declaration", path)?;
+    let declaration: waybill_protocol::event::Declaration =
+        waybill_protocol::json::parse(&bytes)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    let salt = waybill_protocol::particulars::Salt::generate()?;
+    let (summary, sealed) = declaration.seal(salt);
+    sealed
+        .check_fits(&summary)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    Ok((EventKind::Declare(Box::new(summary)), sealed))
+}
+
+/// The commitment a purge names: given, or read from the shipment's verified declaration.
+fn purge_target(
+    cli: &Cli,
+    shipment: &str,
+    given: Option<&String>,
+) -> Result<waybill_protocol::Hash, Failure> {
+    if let Some(hex) = given {
+        return waybill_protocol::Hash::from_hex(hex)
+            .map_err(|e| Failure::Usage(format!("--particulars: {e}")));
+    }
+    let rules = rules(cli)?;
+    let node = node_client(cli)?;
+    let answer = reader(cli, &node, &rules)
+        .shipment(&ShipmentId::new(shipment)?)
+        .map_err(failed)?;
+    waybill_client::disclosure::declaration_of(&answer.proof)
+        .map(|(summary, _, _)| summary.particulars)
+        .ok_or_else(|| Failure::Usage(format!("shipment {shipment} has no declaration to purge")))
+}
+
+type Particulars = Option<waybill_protocol::particulars::SealedParticulars>;
+
 impl EventCommand {
-    fn parts(&self) -> Result<(&EventArgs, EventKind), Failure> {
+    fn parts(&self, cli: &Cli) -> Result<(&EventArgs, EventKind, Particulars), Failure> {
         use waybill_protocol::{OrgId, Sscc, Text};
-        Ok(match self {
+        let (common, kind) = match self {
             EventCommand::Declare {
                 common,
                 declaration,
             } => {
-                let bytes = files::read_bounded("declaration", declaration)?;
-                let declaration = waybill_protocol::json::parse(&bytes)
-                    .map_err(|e| Failure::Usage(format!("{}: {e}", declaration.display())))?;
-                (common, EventKind::Declare(Box::new(declaration)))
+                let (kind, sealed) = sealed_declaration(declaration)?;
+                return Ok((common, kind, Some(sealed)));
+            }
+            EventCommand::Purge {
+                common,
+                particulars,
+            } => {
+                let particulars = purge_target(cli, &common.shipment, particulars.as_ref())?;
+                (common, EventKind::Purge { particulars })
             }
             EventCommand::Pickup(c) => (c, EventKind::PickUp),
             EventCommand::Handover { common, to } => (
@@ -356,12 +410,13 @@ impl EventCommand {
                     suspicion: Text::new(suspicion.as_str())?,
                 },
             ),
-        })
+        };
+        Ok((common, kind, None))
     }
 }
 
 fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
-    let (common, kind) = command.parts()?;
+    let (common, kind, particulars) = command.parts(cli)?;
     let genesis_path = cli.genesis.as_ref().ok_or_else(|| {
         Failure::Usage("no genesis file: pass --genesis FILE or set WAYBILL_GENESIS".into())
     })?;
@@ -392,7 +447,10 @@ fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     let event = builder.epcs(epcs).sign(&identity.keypair);
     let client = connect(cli, &genesis, Some(&identity.keypair))?;
-    let id = client.submit(&event)?;
+    let id = match &particulars {
+        Some(sealed) => client.submit_declaration(&event, sealed)?,
+        None => client.submit(&event)?,
+    };
     if common.no_wait {
         print_outcome(cli, &id, "accepted", None);
         return Ok(());
@@ -700,7 +758,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 std::fs::write(out, text)
                     .map_err(|e| Failure::Usage(format!("writing {}: {e}", out.display())))?;
             }
-            report(cli, &answer.history, None);
+            let particulars = reader.particulars(&answer).map_err(failed)?;
+            report(cli, &answer.history, None, particulars.as_ref());
             Ok(())
         }
         Command::Verify { bundle } => {
@@ -725,6 +784,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 cli,
                 &history,
                 Some(question.freshness.age_ms(&proof.header)),
+                None,
             );
             Ok(())
         }
@@ -732,16 +792,20 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 }
 
 /// The consignee's other consignments in the policy's window, each from its own verified
-/// history (the node's listing only says where to look). `None` without a declaration.
+/// history and verified particulars (the node's listing only says where to look). `None`
+/// without verified particulars of this shipment's own declaration.
 fn related_consignments(
     reader: &ProvenanceReader<'_>,
     events: &[waybill_protocol::SignedEvent],
+    particulars: Option<&Disclosure>,
     policy: &waybill_client::release::ReleasePolicy,
 ) -> Result<Option<Vec<waybill_client::release::RelatedConsignment>>, Failure> {
-    let Some((event, declaration)) = events.iter().find_map(|e| match &e.body.kind {
-        EventKind::Declare(d) => Some((e, d)),
-        _ => None,
-    }) else {
+    let declared = events
+        .iter()
+        .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
+    let (Some(event), Some(declaration)) =
+        (declared, particulars.and_then(Disclosure::declaration))
+    else {
         return Ok(None);
     };
     let window_ms = u64::from(policy.split_window_days) * 86_400_000;
@@ -757,25 +821,27 @@ fn related_consignments(
         if shipment == event.body.shipment {
             continue;
         }
-        let answer = reader.shipment(&shipment).map_err(|e| match e {
-            AnswerError::Proof { .. } => Failure::Verification(format!("related shipment: {e}")),
-            AnswerError::Node(e) => Failure::Usage(e.to_string()),
-        })?;
-        let found = answer
+        let answer = reader.shipment(&shipment).map_err(failed_related)?;
+        let Some(Disclosure::Verified { declaration: other }) =
+            reader.particulars(&answer).map_err(failed_related)?
+        else {
+            continue; // Not verifiable here: the listing alone proves nothing.
+        };
+        let Some((_, time, _)) = waybill_client::disclosure::declaration_of(&answer.proof) else {
+            continue;
+        };
+        let id = answer
             .proof
             .events
             .iter()
-            .find_map(|p| match &p.event.body.kind {
-                EventKind::Declare(d) => Some((p.event.body.id(), p.event.body.event_time_ms, d)),
-                _ => None,
-            });
+            .find(|p| matches!(p.event.body.kind, EventKind::Declare(_)))
+            .map(|p| p.event.body.id());
         // Only what the verified history says counts: same consignee, inside the window.
-        if let Some((id, time, other)) = found {
-            let same = other.consignee.country == consignee.country
-                && waybill_protocol::ids::fold_name(other.consignee.name.as_str())
-                    == waybill_protocol::ids::fold_name(consignee.name.as_str());
-            if same
-                && time + window_ms >= event.body.event_time_ms
+        let same = other.consignee.country == consignee.country
+            && waybill_protocol::ids::fold_name(other.consignee.name.as_str())
+                == waybill_protocol::ids::fold_name(consignee.name.as_str());
+        if let (true, Some(id)) = (same, id) {
+            if time + window_ms >= event.body.event_time_ms
                 && time <= event.body.event_time_ms + window_ms
             {
                 related.push(waybill_client::release::RelatedConsignment {
@@ -788,6 +854,13 @@ fn related_consignments(
         }
     }
     Ok(Some(related))
+}
+
+fn failed_related(error: AnswerError) -> Failure {
+    match error {
+        AnswerError::Proof { .. } => Failure::Verification(format!("related shipment: {error}")),
+        AnswerError::Node(e) => Failure::Usage(e.to_string()),
+    }
 }
 
 fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(), Failure> {
@@ -821,9 +894,15 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
             &rules,
         ));
     }
-    let related = related_consignments(&reader, &events, &policy)?;
-    let report =
-        waybill_client::release::release_check(&events, &policy, Some(&audits), related.as_deref());
+    let particulars = reader.particulars(&answer).map_err(failed)?;
+    let related = related_consignments(&reader, &events, particulars.as_ref(), &policy)?;
+    let report = waybill_client::release::release_check(
+        &events,
+        particulars.as_ref(),
+        &policy,
+        Some(&audits),
+        related.as_deref(),
+    );
     if cli.json {
         println!(
             "{}",
@@ -1048,14 +1127,23 @@ fn keygen(cli: &Cli, out: &Path) -> Result<(), Failure> {
 }
 
 /// Prints a verified history; a saved bundle's with its age.
-fn report(cli: &Cli, history: &VerifiedHistory, age_ms: Option<u64>) {
+/// A verified history, and its declaration's particulars as this reader may know them.
+fn report(
+    cli: &Cli,
+    history: &VerifiedHistory,
+    age_ms: Option<u64>,
+    particulars: Option<&Disclosure>,
+) {
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"verified": true, "age_ms": age_ms, "history": history})
+            serde_json::json!({"verified": true, "age_ms": age_ms, "history": history, "particulars": particulars})
         );
     } else {
         print_history(history, age_ms);
+        if let Some(particulars) = particulars {
+            println!("  {}", particulars.describe());
+        }
     }
 }
 

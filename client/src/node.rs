@@ -195,6 +195,59 @@ impl NodeClient {
         }
     }
 
+    /// Files a declaration: its signed event with the particulars it commits to, at a node
+    /// entitled to hold them (customs, or the declaring platform's); the event's id.
+    pub fn submit_declaration(
+        &self,
+        event: &SignedEvent,
+        particulars: &waybill_protocol::particulars::SealedParticulars,
+    ) -> Result<Hash, ClientError> {
+        let url = format!("{}/v1/declarations", self.base);
+        let body =
+            serde_json::to_vec(&serde_json::json!({"event": event, "particulars": particulars}))
+                .map_err(|error| ClientError::Malformed {
+                    what: "the declaration".into(),
+                    reason: error.to_string(),
+                })?;
+        let result = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(&body[..]);
+        match self.answer("POST /v1/declarations", result)? {
+            (202, body) => Self::parse("the accepted event's id", body["id"].clone()),
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
+    /// What the node gives this caller of a shipment's declaration particulars (unverified:
+    /// `crate::disclosure::disclose` opens them against the proven commitment).
+    pub fn particulars(
+        &self,
+        shipment: &ShipmentId,
+    ) -> Result<crate::disclosure::ParticularsAnswer, ClientError> {
+        use crate::disclosure::ParticularsAnswer;
+        match self.get(&format!("/v1/shipments/{shipment}/particulars"))? {
+            (200, body) => match body["state"].as_str() {
+                Some("disclosed") => Ok(ParticularsAnswer::Disclosed(Box::new(Self::parse(
+                    "the disclosed particulars",
+                    body["sealed"].clone(),
+                )?))),
+                Some("purged") => Ok(ParticularsAnswer::Purged),
+                _ => Ok(ParticularsAnswer::NotGiven {
+                    reason: body["message"]
+                        .as_str()
+                        .unwrap_or("the node holds no copy")
+                        .to_string(),
+                }),
+            },
+            (403 | 404 | 421, body) => Ok(ParticularsAnswer::NotGiven {
+                reason: Self::refused(403, &body).to_string(),
+            }),
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
     /// Where event `id` is; `None` if the node does not know it.
     pub fn event_state(&self, id: &Hash) -> Result<Option<EventState>, ClientError> {
         let (status, body) = self.get(&format!("/v1/events/{id}"))?;

@@ -7,7 +7,9 @@
 //! consignee's other consignments in the window, each from its own verified history.
 
 use serde::{Deserialize, Serialize};
-use waybill_protocol::event::{EventKind, InspectionResult, RiskStatus, SignedEvent};
+use waybill_protocol::event::{Declaration, EventKind, InspectionResult, RiskStatus, SignedEvent};
+
+use crate::disclosure::Disclosure;
 use waybill_protocol::{CurrencyCode, Hash, OrgId};
 
 /// The thresholds a customs administration sets; `release-policy.toml` documents each.
@@ -152,6 +154,7 @@ pub fn named_serials(events: &[SignedEvent]) -> Vec<waybill_protocol::event::Sgt
 /// audits of the serials it names (`named_serials`; pass `None` if they were not audited).
 pub fn release_check(
     events: &[SignedEvent],
+    particulars: Option<&Disclosure>,
     policy: &ReleasePolicy,
     serial_audits: Option<&[crate::audit::AuditReport]>,
     related: Option<&[RelatedConsignment]>,
@@ -167,69 +170,37 @@ pub fn release_check(
     };
     let id = |event: &SignedEvent| event.body.id();
 
-    let declaration = events.iter().find_map(|e| match &e.body.kind {
-        EventKind::Declare(d) => Some((e, d)),
-        _ => None,
+    let declared = events
+        .iter()
+        .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
+    let declaration = declared.and_then(|event| {
+        particulars
+            .and_then(Disclosure::declaration)
+            .map(|declaration| (event, declaration))
     });
-    match declaration {
+    match declared {
         None => finding(
             "declaration",
             Verdict::Hold,
             "no pre-arrival declaration is recorded".into(),
             vec![],
         ),
-        Some((event, declaration)) => {
-            let total = declaration.total_value_minor().unwrap_or(u64::MAX);
-            match policy.in_threshold_currency(total, &declaration.currency) {
-                Some(value)
-                    if value <= policy.low_value_threshold_minor && declaration.ioss.is_none() =>
-                {
-                    finding(
-                        "ioss",
-                        Verdict::Hold,
-                        format!(
-                            "declared value {total} {} ({value} {}) is within the low-value threshold but no IOSS number is given",
-                            declaration.currency, policy.threshold_currency
-                        ),
-                        vec![id(event)],
-                    );
+        Some(event) => match declaration {
+            Some((_, declaration)) => {
+                for found in declaration_findings(policy, event, declaration) {
+                    finding(found.rule, found.verdict, found.detail, found.events);
                 }
-                Some(_) => {}
-                None => finding(
-                    "ioss",
-                    Verdict::Review,
-                    format!(
-                        "declared in {}, the threshold is in {} and the policy has no conversion rate for {}: check the IOSS requirement by hand",
-                        declaration.currency, policy.threshold_currency, declaration.currency
-                    ),
-                    vec![id(event)],
+            }
+            None => finding(
+                "particulars",
+                Verdict::Hold,
+                format!(
+                    "{}: value, IOSS and consignee cannot be checked (a data gap, never a pass)",
+                    particulars.map_or("particulars not fetched".into(), Disclosure::describe)
                 ),
-            }
-            for item in &declaration.items {
-                let unit = item.value_minor / u64::from(item.quantity.max(1));
-                let floor = policy.value_floors.iter().find(|f| {
-                    item.hs6.as_str().starts_with(f.hs_prefix.as_str())
-                        && f.currency == declaration.currency
-                });
-                if let Some(floor) = floor {
-                    if unit < floor.min_unit_value_minor {
-                        finding(
-                            "undervaluation",
-                            Verdict::Review,
-                            format!(
-                                "{} (HS {}) declared at {unit} {} a unit, below the floor of {} for HS {}",
-                                item.description,
-                                item.hs6,
-                                declaration.currency,
-                                floor.min_unit_value_minor,
-                                floor.hs_prefix
-                            ),
-                            vec![id(event)],
-                        );
-                    }
-                }
-            }
-        }
+                vec![id(event)],
+            ),
+        },
     }
 
     let risk = events.iter().rev().find_map(|e| match &e.body.kind {
@@ -367,13 +338,74 @@ pub fn release_check(
     }
 }
 
+/// The rules on the declaration's particulars: the IOSS requirement and the value floors.
+fn declaration_findings(
+    policy: &ReleasePolicy,
+    event: &SignedEvent,
+    declaration: &Declaration,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut finding = |rule, verdict, detail: String| {
+        findings.push(Finding {
+            rule,
+            verdict,
+            detail,
+            events: vec![event.body.id()],
+        });
+    };
+    let total = declaration.total_value_minor().unwrap_or(u64::MAX);
+    match policy.in_threshold_currency(total, &declaration.currency) {
+        Some(value) if value <= policy.low_value_threshold_minor && declaration.ioss.is_none() => {
+            finding(
+                "ioss",
+                Verdict::Hold,
+                format!(
+                    "declared value {total} {} ({value} {}) is within the low-value threshold but no IOSS number is given",
+                    declaration.currency, policy.threshold_currency
+                ),
+            );
+        }
+        Some(_) => {}
+        None => finding(
+            "ioss",
+            Verdict::Review,
+            format!(
+                "declared in {}, the threshold is in {} and the policy has no conversion rate for {}: check the IOSS requirement by hand",
+                declaration.currency, policy.threshold_currency, declaration.currency
+            ),
+        ),
+    }
+    for item in &declaration.items {
+        let unit = item.value_minor / u64::from(item.quantity.max(1));
+        let floor = policy.value_floors.iter().find(|f| {
+            item.hs6.as_str().starts_with(f.hs_prefix.as_str())
+                && f.currency == declaration.currency
+        });
+        if let Some(floor) = floor.filter(|floor| unit < floor.min_unit_value_minor) {
+            finding(
+                "undervaluation",
+                Verdict::Review,
+                format!(
+                    "{} (HS {}) declared at {unit} {} a unit, below the floor of {} for HS {}",
+                    item.description,
+                    item.hs6,
+                    declaration.currency,
+                    floor.min_unit_value_minor,
+                    floor.hs_prefix
+                ),
+            );
+        }
+    }
+    findings
+}
+
 /// Split consignments: this and the consignee's other low-value consignments in the window,
 /// each under the threshold, together over it, all compared in the threshold currency. Those
 /// in a currency the policy has no rate for cannot be added up: they go to review by hand.
 fn split_consignments(
     policy: &ReleasePolicy,
     event: &SignedEvent,
-    declaration: &waybill_protocol::event::Declaration,
+    declaration: &Declaration,
     related: &[RelatedConsignment],
 ) -> Vec<Finding> {
     let threshold = policy.low_value_threshold_minor;
@@ -446,10 +478,44 @@ mod tests {
             .collect()
     }
 
-    fn declare(edit: impl FnOnce(&mut waybill_protocol::event::Declaration)) -> (&'static str, K) {
+    thread_local! {
+        /// The declarations the steps filed, as a platform would keep them.
+        static FILED: std::cell::RefCell<Vec<Declaration>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    fn declare(edit: impl FnOnce(&mut Declaration)) -> (&'static str, K) {
         let mut declaration = fixtures::declaration();
         edit(&mut declaration);
-        ("platform", K::Declare(Box::new(declaration)))
+        FILED.with(|filed| filed.borrow_mut().push(declaration.clone()));
+        ("platform", fixtures::declared(&declaration).0)
+    }
+
+    /// The particulars of `events`' declaration, as an entitled reader verifies them.
+    fn verified(events: &[SignedEvent]) -> Option<Disclosure> {
+        let summary = events.iter().find_map(|e| match &e.body.kind {
+            K::Declare(summary) => Some(summary.clone()),
+            _ => None,
+        })?;
+        FILED.with(|filed| {
+            filed.borrow().iter().find_map(|declaration| {
+                let (_, sealed) = fixtures::declared(declaration);
+                sealed
+                    .open(&summary)
+                    .ok()
+                    .map(|declaration| Disclosure::Verified {
+                        declaration: Box::new(declaration),
+                    })
+            })
+        })
+    }
+
+    fn check(
+        events: &[SignedEvent],
+        policy: &ReleasePolicy,
+        audits: Option<&[crate::audit::AuditReport]>,
+        related: Option<&[RelatedConsignment]>,
+    ) -> ReleaseReport {
+        release_check(events, verified(events).as_ref(), policy, audits, related)
     }
 
     fn clean() -> Vec<(&'static str, K)> {
@@ -466,7 +532,7 @@ mod tests {
     }
 
     fn rules_found(steps: Vec<(&str, K)>) -> (Verdict, Vec<&'static str>) {
-        let report = release_check(&story(steps), &ReleasePolicy::default(), None, None);
+        let report = check(&story(steps), &ReleasePolicy::default(), None, None);
         (
             report.verdict,
             report.findings.iter().map(|f| f.rule).collect(),
@@ -598,6 +664,35 @@ mod tests {
     }
 
     #[test]
+    fn particulars_withheld_purged_or_forged_are_a_data_gap_that_holds() {
+        let events = story(clean());
+        let policy = ReleasePolicy::default();
+        let cases = [
+            Disclosure::Withheld {
+                reason: "not entitled".into(),
+            },
+            Disclosure::Purged {
+                detail: "private data purged at height 7 by platform".into(),
+            },
+            Disclosure::Forged {
+                reason: "hash mismatch".into(),
+            },
+        ];
+        for particulars in cases {
+            let report = release_check(&events, Some(&particulars), &policy, None, None);
+            assert_eq!(report.verdict, Verdict::Hold, "{particulars:?}");
+            assert_eq!(report.findings[0].rule, "particulars");
+            assert!(
+                report.findings[0].detail.contains("never a pass"),
+                "{:?}",
+                report.findings
+            );
+        }
+        let unfetched = release_check(&events, None, &policy, None, None);
+        assert_eq!(unfetched.verdict, Verdict::Hold);
+    }
+
+    #[test]
     fn a_suspect_serial_holds_and_a_data_gap_is_only_noted() {
         use crate::audit::{AuditClass, AuditFinding, AuditReport};
         let audit = |class, rule| AuditReport {
@@ -612,7 +707,7 @@ mod tests {
         };
         let events = story(clean());
         let policy = ReleasePolicy::default();
-        let suspect = release_check(
+        let suspect = check(
             &events,
             &policy,
             Some(&[audit(AuditClass::Suspect, "never_commissioned")]),
@@ -621,7 +716,7 @@ mod tests {
         assert_eq!(suspect.verdict, Verdict::Hold);
         assert_eq!(suspect.findings[0].rule, "serial");
         assert!(suspect.findings[0].detail.contains("never_commissioned"));
-        let gap = release_check(
+        let gap = check(
             &events,
             &policy,
             Some(&[audit(AuditClass::DataGap, "no_locations")]),
@@ -634,7 +729,7 @@ mod tests {
             1,
             "split consignments were not fetched"
         );
-        let clean = release_check(
+        let clean = check(
             &events,
             &policy,
             Some(&[audit(AuditClass::Clean, "none")]),
@@ -654,15 +749,15 @@ mod tests {
             declaration: Hash([7; 32]),
         };
         // 89.90 + 70.00 > 150: split.
-        let split = release_check(&events, &policy, None, Some(&[other(7_000)]));
+        let split = check(&events, &policy, None, Some(&[other(7_000)]));
         assert_eq!(split.verdict, Verdict::Review);
         assert_eq!(split.findings[0].rule, "split_consignment");
         assert_eq!(split.findings[0].events.len(), 2);
         // 89.90 + 50.00 ≤ 150: fine; and a high-value other consignment is not part of a split.
-        let fine = release_check(&events, &policy, None, Some(&[other(5_000)]));
+        let fine = check(&events, &policy, None, Some(&[other(5_000)]));
         assert_eq!(fine.verdict, Verdict::Release);
         assert!(!fine.not_checked.iter().any(|n| n.contains("split")));
-        let high = release_check(&events, &policy, None, Some(&[other(20_000)]));
+        let high = check(&events, &policy, None, Some(&[other(20_000)]));
         assert_eq!(high.verdict, Verdict::Release);
     }
 
@@ -682,7 +777,7 @@ mod tests {
             source: "test rate".into(),
         }];
         // 89.90 EUR + 80.00 USD (72.00 EUR) > 150 EUR: split, found across currencies.
-        let split = release_check(&events, &policy, None, Some(&[in_currency(8_000, "USD")]));
+        let split = check(&events, &policy, None, Some(&[in_currency(8_000, "USD")]));
         assert_eq!(split.verdict, Verdict::Review);
         assert_eq!(split.findings[0].rule, "split_consignment");
         assert!(
@@ -691,10 +786,10 @@ mod tests {
             split.findings
         );
         // 89.90 EUR + 60.00 USD (54.00 EUR) ≤ 150 EUR: fine.
-        let fine = release_check(&events, &policy, None, Some(&[in_currency(6_000, "USD")]));
+        let fine = check(&events, &policy, None, Some(&[in_currency(6_000, "USD")]));
         assert_eq!(fine.verdict, Verdict::Release, "{:?}", fine.findings);
         // No rate for GBP: the officer is told to add it up by hand.
-        let unknown = release_check(&events, &policy, None, Some(&[in_currency(1_000, "GBP")]));
+        let unknown = check(&events, &policy, None, Some(&[in_currency(1_000, "GBP")]));
         assert_eq!(unknown.verdict, Verdict::Review);
         assert!(
             unknown.findings[0].detail.contains("GBP"),

@@ -35,14 +35,14 @@ pub struct VerifiedHistory {
 
 fn detail(kind: &EventKind) -> String {
     match kind {
-        EventKind::Declare(declaration) => format!(
-            "{} item line(s), {} {}",
-            declaration.items.len(),
-            declaration
-                .total_value_minor()
-                .map_or("?".into(), |v| v.to_string()),
-            declaration.currency
+        EventKind::Declare(summary) => format!(
+            "{} goods line(s), {} piece(s), {} g; particulars committed as {}",
+            summary.goods.len(),
+            summary.pieces,
+            summary.gross_mass_g,
+            summary.particulars
         ),
+        EventKind::Purge { particulars } => format!("private particulars {particulars} erased"),
         EventKind::HandOver { to } => format!("to {to}"),
         EventKind::Accept { from } => format!("from {from}"),
         EventKind::RiskAssessed { status } => format!("{status:?}"),

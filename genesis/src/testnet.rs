@@ -201,6 +201,7 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
         consensus: ConsensusParameters::default(),
         permissions: default_permissions(),
         read_policy: default_read_policy(),
+        particulars_retention_days: None,
     };
     genesis.validate()?;
     let genesis_path = dir.join("genesis.json");

@@ -117,6 +117,27 @@ impl Reader {
         }
     }
 
+    /// A declaration's private particulars, filed by `declared_by`: customs reading
+    /// everything, and the declarer itself (`Genesis::entitled_to_particulars`).
+    pub fn particulars(&self, rules: &ChainRules, declared_by: &OrgId) -> Result<(), Refusal> {
+        match self {
+            Reader::Everything => Ok(()),
+            Reader::Member { org, .. }
+                if rules.genesis().entitled_to_particulars(org, declared_by) =>
+            {
+                Ok(())
+            }
+            Reader::Member { org, scopes } => Err(Refusal::NotEntitled {
+                org: org.clone(),
+                what: format!("the private particulars of a declaration by {declared_by}"),
+                rule: format!(
+                    "{}; particulars go to customs and the declaring platform only",
+                    granted(scopes)
+                ),
+            }),
+        }
+    }
+
     /// A key's history, given its first events (`complete` if that is all of it).
     pub fn history<'e>(
         &self,
@@ -278,7 +299,7 @@ mod tests {
     fn members_read_what_they_are_party_to_and_brands_their_serials() {
         let rules = rules();
         let shipment = IndexKey::Shipment(fixtures::shipment("S-1"));
-        let declare = EventKind::Declare(Box::new(fixtures::declaration()));
+        let declare = fixtures::declare();
         let declared = fixtures::signed_event("platform", 1, "S-1", declare);
         let to = fixtures::org("carrier-b");
         let offered = fixtures::signed_event("carrier-a", 1, "S-1", EventKind::HandOver { to });

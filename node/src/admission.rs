@@ -122,6 +122,18 @@ pub fn admit(
     now_ms: u64,
     origin: Origin,
 ) -> Result<Hash, AdmissionRefusal> {
+    admit_with(shared, event, now_ms, origin, |_| Ok(()))
+}
+
+/// [`admit`], running `verified` once the event's signature and form are checked and before
+/// it can reach the mempool (a declaration's particulars are made durable there).
+pub fn admit_with(
+    shared: &Shared,
+    event: SignedEvent,
+    now_ms: u64,
+    origin: Origin,
+    verified: impl FnOnce(&CheckedEvent) -> Result<(), AdmissionRefusal>,
+) -> Result<Hash, AdmissionRefusal> {
     // The same event again (gossip from several peers, a peer's hand-over, a client's retry)
     // is recognised before its signature is checked a second time.
     let id = event.body.id();
@@ -161,6 +173,7 @@ pub fn admit(
             AdmissionRefusal::NotPermitted { org, event_type }
         }
     })?;
+    verified(&checked)?;
     let body = &checked.event().body;
     // The ledger stays read-locked until the event is in the mempool: a commit (which holds the
     // write lock while it clears committed events from the mempool) cannot slip in between.

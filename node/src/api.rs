@@ -20,11 +20,14 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tower_http::timeout::RequestBodyTimeoutLayer;
-use waybill_protocol::event::{Sgtin, SignedEvent};
+use waybill_protocol::event::{EventKind, Sgtin, SignedEvent};
 use waybill_protocol::index::IndexKey;
+use waybill_protocol::particulars::SealedParticulars;
 use waybill_protocol::{Gtin, Hash, Serial, ShipmentId, json as protocol_json};
 
 use crate::access::{self, Reader, Refusal};
+
+mod particulars;
 use crate::admission::{self, AdmissionRefusal, Origin, RefusalClass};
 use crate::caller::Caller;
 use crate::engine::now_ms;
@@ -73,6 +76,7 @@ impl ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/events", post(submit_event))
+        .route("/v1/declarations", post(particulars::submit_declaration))
         .route("/v1/events/batch", post(submit_batch))
         .route("/v1/events/{id}", get(event_status))
         .route("/v1/shipments/{id}", get(shipment_state))
@@ -95,7 +99,14 @@ pub fn router(state: ApiState) -> Router {
             "/v1/gtins/{gtin}/provenance/pages",
             get(gtin_provenance_page),
         )
-        .route("/v1/consignees/declarations", get(declarations_to))
+        .route(
+            "/v1/consignees/declarations",
+            get(particulars::declarations_to),
+        )
+        .route(
+            "/v1/shipments/{id}/particulars",
+            get(particulars::shipment_particulars),
+        )
         .route("/v1/blocks/latest", get(latest_block))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/status", get(status))
@@ -389,6 +400,9 @@ async fn submit_event(State(state): State<ApiState>, body: Body) -> ApiResult<Re
     let turn = admission_turn(&state).await?;
     let body = read_body(body, EVENT_BODY_BYTES_MAX).await?;
     let event: SignedEvent = parse_json(&body)?;
+    if matches!(event.body.kind, EventKind::Declare(_)) {
+        return Err(particulars::particulars_missing("body.kind"));
+    }
     let shared = state.shared.clone();
     let gossip = event.clone();
     let id = blocking(move || {
@@ -412,6 +426,9 @@ async fn submit_event(State(state): State<ApiState>, body: Body) -> ApiResult<Re
 struct BatchRequest<'a> {
     #[serde(borrow)]
     events: BatchEvents<'a>,
+    /// The particulars of the batch's declarations, in any order.
+    #[serde(default)]
+    particulars: Vec<SealedParticulars>,
 }
 
 #[derive(Debug)]
@@ -445,7 +462,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for BatchEvents<'a> {
     }
 }
 
-fn batch_events(body: &[u8]) -> ApiResult<Vec<&RawValue>> {
+fn batch_events(body: &[u8]) -> ApiResult<(Vec<&RawValue>, Vec<SealedParticulars>)> {
     let request: BatchRequest<'_> = serde_json::from_slice(body).map_err(|error| {
         if error.to_string().starts_with(BATCH_TOO_LARGE) {
             ApiError::new(
@@ -463,7 +480,17 @@ fn batch_events(body: &[u8]) -> ApiResult<Vec<&RawValue>> {
             "events: must not be empty",
         ));
     }
-    Ok(request.events.0)
+    if request.particulars.len() > request.events.0.len() {
+        return Err(ApiError::bad_request(
+            "malformed_json",
+            format!(
+                "particulars: {} entries for {} events; a batch carries particulars for its declarations only",
+                request.particulars.len(),
+                request.events.0.len()
+            ),
+        ));
+    }
+    Ok((request.events.0, request.particulars))
 }
 
 #[derive(Debug, Serialize)]
@@ -511,8 +538,9 @@ struct BatchOutcome {
 /// accepted is then a prefix, and a retry of the tail keeps the batch's order: a declaration
 /// cannot end up behind its pick-up); after a bad signature the rest are not tried (a batch of
 /// forgeries costs one signature check, not a thousand).
-fn admit_batch(shared: &Shared, body: &[u8]) -> ApiResult<BatchOutcome> {
-    let events = batch_events(body)?;
+fn admit_batch(shared: &Shared, reader: &Reader, body: &[u8]) -> ApiResult<BatchOutcome> {
+    let (events, particulars) = batch_events(body)?;
+    let particulars = particulars::BatchParticulars::new(particulars);
     let now = now_ms();
     let mut outcome = BatchOutcome {
         items: Vec::with_capacity(events.len()),
@@ -530,13 +558,10 @@ fn admit_batch(shared: &Shared, body: &[u8]) -> ApiResult<BatchOutcome> {
             })
             .and_then(|event| {
                 let copy = event.clone();
-                admission::admit(shared, event, now, Origin::Client)
+                particulars
+                    .admit(shared, reader, index, event, now)
                     .map(|id| (id, copy))
-                    .map_err(|refusal| {
-                        refused(shared, &refusal);
-                        let bad_signature =
-                            matches!(refusal, AdmissionRefusal::BadSignature { .. });
-                        let error = ApiError::from(refusal);
+                    .map_err(|(error, bad_signature)| {
                         stopped = stop_after(index, bad_signature, &error);
                         error
                     })
@@ -572,11 +597,17 @@ fn stop_after(index: usize, bad_signature: bool, error: &ApiError) -> Option<Api
 
 /// Each event is admitted on its own. 202 if all were accepted; if none was, the first
 /// refusal's status; if some were, 207 with a result per event (ids of the accepted ones).
-async fn submit_batch(State(state): State<ApiState>, body: Body) -> ApiResult<Response> {
+async fn submit_batch(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: Body,
+) -> ApiResult<Response> {
+    let reader = reader(&state.shared, &caller)?;
     let turn = admission_turn(&state).await?;
     let body = read_body(body, BATCH_BODY_BYTES_MAX).await?;
     let shared = state.shared.clone();
-    let BatchOutcome { items, accepted } = blocking(move || admit_batch(&shared, &body)).await?;
+    let BatchOutcome { items, accepted } =
+        blocking(move || admit_batch(&shared, &reader, &body)).await?;
     drop(turn);
     let total = items.len();
     let count = accepted.len();
@@ -869,39 +900,6 @@ async fn serials_of_gtin(
         json!({"gtin": gtin, "serials": serials, "truncated": truncated, "note": LISTING_NOTE}),
     )
     .into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConsigneeQuery {
-    name: String,
-    country: String,
-    #[serde(default)]
-    since_ms: u64,
-}
-
-async fn declarations_to(
-    State(state): State<ApiState>,
-    Query(query): Query<ConsigneeQuery>,
-) -> ApiResult<Response> {
-    if query.name.trim().is_empty() || query.name.len() > 256 || query.country.len() != 2 {
-        return Err(ApiError::bad_request(
-            "malformed_query",
-            "name: 1 to 256 characters and country: a 2-letter code are required",
-        ));
-    }
-    let key = crate::ledger::rocks::consignee_key(&query.name, &query.country);
-    let shared = state.shared.clone();
-    let (declarations, truncated) = blocking(move || {
-        Ok(shared
-            .read_ledger()
-            .declarations_to(&key, query.since_ms, LISTING_ENTRIES_MAX)?)
-    })
-    .await?;
-    Ok(
-        Json(json!({"declarations": declarations, "truncated": truncated, "note": LISTING_NOTE}))
-            .into_response(),
-    )
 }
 
 fn block_json(shared: &Shared, height: u64) -> ApiResult<Option<serde_json::Value>> {

@@ -15,6 +15,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod network;
 pub mod node;
+pub mod private;
 pub mod run;
 pub mod setup;
 pub mod wal;

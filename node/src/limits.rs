@@ -16,6 +16,8 @@ use waybill_protocol::limits::{
 pub const EVENT_BODY_BYTES_MAX: usize = 256 * 1024;
 /// A batch as JSON.
 pub const BATCH_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// A declaration as filed: its event and its sealed particulars (`POST /v1/declarations`).
+pub const DECLARATION_BODY_BYTES_MAX: usize = 512 * 1024;
 /// Events in one batch request.
 pub const BATCH_EVENTS_MAX: usize = 1_000;
 /// Open API connections; one more is accepted and closed at once, so the node never runs out
@@ -103,13 +105,34 @@ pub const BLOCK_TIME_LAG_MS_MAX: u64 = EVENT_TIME_FUTURE_SKEW_MS_MAX;
 
 /// SST files RocksDB keeps open (its default is all of them).
 pub const ROCKSDB_OPEN_FILES_MAX: usize = 2_048;
+/// SST files the private store keeps open (it is small beside the ledger).
+pub const PRIVATE_OPEN_FILES_MAX: usize = 256;
 /// Descriptors for everything else: the WAL, logs, libp2p sockets (a few per validator),
 /// RocksDB's own log and manifest, the runtime.
 pub const OTHER_OPEN_FILES_MAX: usize = 256 + 4 * VALIDATORS_MAX;
 /// The open-file limit the node raises itself to at start (systemd's default soft limit is
 /// 1,024, which the connection cap alone could exhaust).
-pub const OPEN_FILES_WANTED: usize =
-    API_CONNECTIONS_MAX + 1 + ROCKSDB_OPEN_FILES_MAX + OTHER_OPEN_FILES_MAX;
+pub const OPEN_FILES_WANTED: usize = API_CONNECTIONS_MAX
+    + 1
+    + ROCKSDB_OPEN_FILES_MAX
+    + PRIVATE_OPEN_FILES_MAX
+    + OTHER_OPEN_FILES_MAX;
+
+// ---- Private particulars --------------------------------------------------------------------
+
+/// The largest value the private store keeps: one declaration's sealed particulars (three
+/// parties and a value a line) with its bookkeeping.
+pub const PRIVATE_VALUE_BYTES_MAX: usize = 64 * 1024;
+/// Declarations one particulars request asks for, and at most answers.
+pub const PARTICULARS_PER_REQUEST_MAX: usize = 64;
+pub const PARTICULARS_REQUEST_BYTES_MAX: usize = 16 * 1024;
+pub const PARTICULARS_RESPONSE_BYTES_MAX: usize =
+    PARTICULARS_PER_REQUEST_MAX * PRIVATE_VALUE_BYTES_MAX + 1024;
+/// How often a node with wanted particulars asks an entitled peer, and how long it waits.
+pub const PARTICULARS_ASK_INTERVAL: Duration = Duration::from_secs(1);
+pub const PARTICULARS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the steward brings the private store in step with the ledger.
+pub const PRIVATE_FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 
 // ---- Disk -----------------------------------------------------------------------------------
 
@@ -150,6 +173,15 @@ const _: () = assert!(SYNC_PENDING_EVENTS_MAX as usize <= MEMPOOL_EVENTS_MAX);
 const _: () = assert!(SYNC_PENDING_FILL_BYTES <= MEMPOOL_BYTES_MAX);
 const _: () = assert!(LISTING_ENTRIES_MAX <= 100_000);
 const _: () = assert!(OPEN_FILES_WANTED <= 65_536);
+// A request names each declaration by shipment id and commitment, with room to spare.
+const _: () = assert!(
+    PARTICULARS_REQUEST_BYTES_MAX
+        >= PARTICULARS_PER_REQUEST_MAX * (8 + waybill_protocol::limits::SHIPMENT_ID_BYTES_MAX + 32)
+);
+// A declaration's particulars with the event they came with fit one API body.
+const _: () =
+    assert!(DECLARATION_BODY_BYTES_MAX >= EVENT_BODY_BYTES_MAX + 2 * PRIVATE_VALUE_BYTES_MAX);
+const _: () = assert!(BATCH_BODY_BYTES_MAX >= DECLARATION_BODY_BYTES_MAX);
 // The byte budget holds several of the largest proposals, and counts in whole KiB.
 const _: () = assert!(ENGINE_QUEUE_BYTES_MAX >= 4 * CONSENSUS_GOSSIP_BYTES_MAX);
 const _: () = assert!(ENGINE_QUEUE_BYTES_MAX / 1024 <= tokio::sync::Semaphore::MAX_PERMITS);

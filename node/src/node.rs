@@ -72,6 +72,8 @@ pub struct Shared {
     /// Events whose signatures block validation checked and that were not pending here; a
     /// gossip copy arriving later is admitted without a second `verify_strict`.
     recently_verified: Mutex<RecentlyVerified>,
+    /// Declarations' particulars, at a node whose operator may hold some (customs, platforms).
+    pub private: Option<crate::private::PrivateStore>,
 }
 
 /// Checked events by id, oldest forgotten first past [`RECENTLY_VERIFIED_MAX`].
@@ -109,7 +111,19 @@ impl Shared {
             last_commit: Mutex::new(Instant::now()),
             peer_count: AtomicUsize::new(0),
             recently_verified: Mutex::new(RecentlyVerified::default()),
+            private: None,
         }
+    }
+
+    /// With a private store for declarations' particulars.
+    pub fn with_private(mut self, store: crate::private::PrivateStore) -> Shared {
+        self.private = Some(store);
+        self
+    }
+
+    /// The organisation that runs this node.
+    pub fn operator(&self) -> &waybill_protocol::OrgId {
+        &self.rules.genesis().validators[usize::from(self.validator.0)].operator
     }
 
     // A panic while a lock is held is a bug that already stopped that task; the data behind the

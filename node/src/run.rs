@@ -20,6 +20,7 @@ use crate::limits::{
 use crate::mempool::{Mempool, MempoolLimits};
 use crate::network::{self, NetworkChannels, NetworkError, NetworkSetup};
 use crate::node::Shared;
+use crate::private::PrivateStore;
 use crate::setup::{NodeSetup, SetupError};
 use crate::wal::WalFileError;
 
@@ -54,6 +55,11 @@ pub fn ledger_path(data_dir: &std::path::Path) -> PathBuf {
 
 pub fn wal_path(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("consensus.wal")
+}
+
+/// Where a node entitled to declarations' particulars keeps them (absent at other nodes).
+pub fn private_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("private")
 }
 
 /// TLS with the validator's API key, or, without one (`insecure_http`), plain HTTP with a
@@ -127,12 +133,24 @@ pub async fn run(
         height = ledger.tip().height,
         "ledger open"
     );
-    let shared = Arc::new(Shared::new(
+    let operator = genesis.validators[validator_index.0 as usize]
+        .operator
+        .clone();
+    let mut shared = Shared::new(
         Arc::new(rules),
         validator_index,
         ledger,
         Mempool::new(MempoolLimits::for_validators(genesis.validators.len())),
-    ));
+    );
+    if PrivateStore::holds_any(&shared.rules, &operator) {
+        let path = private_path(&config.data_dir);
+        let store = PrivateStore::open(&path, operator).map_err(|source| RunError::Ledger {
+            path: path.clone(),
+            source,
+        })?;
+        shared = shared.with_private(store);
+    }
+    let shared = Arc::new(shared);
 
     let (restored, forgotten) = crate::admission::restore_pending(
         &shared,
@@ -238,6 +256,13 @@ pub async fn run(
         shared.clone(),
     ));
 
+    let steward = crate::private::spawn_steward(shared.clone(), shutdown.clone()).map_err(|e| {
+        RunError::DataDir {
+            path: config.data_dir.clone(),
+            reason: format!("cannot start the private-store thread: {e}"),
+        }
+    })?;
+
     // Runs until asked to stop, or until a component ends on its own (which is a failure).
     let engine_done = tokio::task::spawn_blocking(move || engine_thread.join());
     tokio::pin!(engine_done);
@@ -275,6 +300,7 @@ pub async fn run(
             _ => tracing::error!("the engine thread panicked"),
         }
     }
+    let _ = tokio::task::spawn_blocking(move || steward.join()).await;
     if let Err(error) = shared.read_ledger().flush() {
         tracing::warn!(%error, "flushing the ledger at shutdown");
     }

@@ -25,8 +25,18 @@ pub mod tag {
     pub const PROPOSAL: &[u8] = b"waybill/proposal/v1";
     pub const GENESIS: &[u8] = b"waybill/genesis/v1";
     pub const VALIDATORS: &[u8] = b"waybill/validators/v1";
+    /// A declaration's commitment to its private particulars.
+    pub const PARTICULARS: &[u8] = b"waybill/particulars/v1";
     /// Every tag, for the prefix-freeness test.
-    pub const ALL: &[&[u8]] = &[EVENT, HEADER, VOTE, PROPOSAL, GENESIS, VALIDATORS];
+    pub const ALL: &[&[u8]] = &[
+        EVENT,
+        HEADER,
+        VOTE,
+        PROPOSAL,
+        GENESIS,
+        VALIDATORS,
+        PARTICULARS,
+    ];
 }
 
 /// A SHA-256 digest. Hex in JSON, 32 raw bytes in the canonical codec.

@@ -15,6 +15,7 @@ use crate::codec::{self, CodecError};
 use crate::crypto::{self, CryptoError, Hash, Keypair, PublicKey, Signature, tag};
 use crate::ids::*;
 use crate::limits::*;
+use crate::particulars::DeclarationSummary;
 
 /// The signed content of an event. Its signer, nonce and chain are inside what is signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -48,8 +49,9 @@ pub enum EventKind {
     Decommission {
         reason: Text,
     },
-    /// A platform files the pre-arrival declaration for the consignment.
-    Declare(Box<Declaration>),
+    /// A platform files the pre-arrival declaration for the consignment: its public summary,
+    /// which commits to the private particulars (`particulars`).
+    Declare(Box<DeclarationSummary>),
     /// Items (the EPCs) go into a parcel.
     Pack {
         parcel: Sscc,
@@ -96,6 +98,12 @@ pub enum EventKind {
         serial: Sgtin,
         suspicion: Text,
     },
+    /// Erases the declaration's private particulars wherever they are held (an erasure
+    /// request, or the end of a retention period). Names the commitment, carries no personal
+    /// data; the summary and every proof stay.
+    Purge {
+        particulars: Hash,
+    },
 }
 
 /// The kind of an event without its data: what the permission table speaks of.
@@ -122,10 +130,11 @@ pub enum EventType {
     Release,
     Seize,
     Flag,
+    Purge,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 18] = [
+    pub const ALL: [EventType; 19] = [
         EventType::Commission,
         EventType::Decommission,
         EventType::Declare,
@@ -144,6 +153,7 @@ impl EventType {
         EventType::Release,
         EventType::Seize,
         EventType::Flag,
+        EventType::Purge,
     ];
 
     /// The name used in JSON and on the command line.
@@ -167,6 +177,7 @@ impl EventType {
             EventType::Release => "release",
             EventType::Seize => "seize",
             EventType::Flag => "flag",
+            EventType::Purge => "purge",
         }
     }
 }
@@ -198,6 +209,7 @@ impl EventKind {
             EventKind::Release => EventType::Release,
             EventKind::Seize { .. } => EventType::Seize,
             EventKind::Flag { .. } => EventType::Flag,
+            EventKind::Purge { .. } => EventType::Purge,
         }
     }
 }
@@ -490,21 +502,21 @@ impl EventBody {
                 field: "kind.from",
                 reason: "a carrier cannot accept a hand-over from itself",
             }),
-            EventKind::Declare(declaration) => declaration.validate(),
+            EventKind::Declare(summary) => summary.validate(),
             _ => Ok(()),
         }
     }
 }
 
-impl Declaration {
+impl DeclarationSummary {
     fn validate(&self) -> Result<(), EventError> {
-        if self.items.is_empty() {
+        if self.goods.is_empty() {
             return Err(EventError::Empty {
-                field: "kind.items",
+                field: "kind.goods",
                 event_type: EventType::Declare,
             });
         }
-        check_count("kind.items", self.items.len(), DECLARED_ITEMS_PER_EVENT_MAX)?;
+        check_count("kind.goods", self.goods.len(), DECLARED_ITEMS_PER_EVENT_MAX)?;
         if self.pieces == 0 {
             return Err(EventError::Invalid {
                 field: "kind.pieces",
@@ -517,16 +529,10 @@ impl Declaration {
                 reason: "a consignment has a gross mass above zero",
             });
         }
-        if self.items.iter().any(|item| item.quantity == 0) {
+        if self.goods.iter().any(|line| line.quantity == 0) {
             return Err(EventError::Invalid {
-                field: "kind.items.quantity",
+                field: "kind.goods.quantity",
                 reason: "every declared line has a quantity of at least one",
-            });
-        }
-        if self.total_value_minor().is_none() {
-            return Err(EventError::Invalid {
-                field: "kind.items.value_minor",
-                reason: "the item values overflow when summed",
             });
         }
         Ok(())

@@ -60,6 +60,10 @@ pub struct ShipmentState {
     pub seized: bool,
     /// The latest event time of the shipment's events so far (0 before the first).
     pub last_event_time_ms: u64,
+    /// The declaration's commitment to its private particulars.
+    pub particulars: Option<Hash>,
+    /// Whether a `purge` erased them.
+    pub particulars_purged: bool,
 }
 
 /// Who commissioned an item serial, and whether it is retired.
@@ -148,6 +152,16 @@ pub enum Rejection {
         event_time_ms: u64,
         previous_ms: u64,
     },
+    /// A purge naming particulars the shipment's declaration does not commit to.
+    NotTheParticulars {
+        named: Hash,
+        declared: Option<Hash>,
+    },
+    AlreadyPurged,
+    /// A platform purging particulars another platform declared.
+    NotDeclarer {
+        declared_by: OrgId,
+    },
 }
 
 impl Rejection {
@@ -179,6 +193,9 @@ impl Rejection {
             Rejection::Seized => "seized",
             Rejection::NoPartInShipment { .. } => "no_part_in_shipment",
             Rejection::DatedBeforePrevious { .. } => "dated_before_previous",
+            Rejection::NotTheParticulars { .. } => "not_the_particulars",
+            Rejection::AlreadyPurged => "already_purged",
+            Rejection::NotDeclarer { .. } => "not_declarer",
         }
     }
 }
@@ -253,8 +270,48 @@ impl fmt::Display for Rejection {
                 f,
                 "{org} has no part in this shipment: it is not its custodian, its declaring platform, customs, or the brand of the serials named"
             ),
+            Rejection::NotTheParticulars { named, declared } => match declared {
+                Some(declared) => write!(
+                    f,
+                    "the purge names particulars {named}; the declaration commits to {declared}"
+                ),
+                None => write!(
+                    f,
+                    "the purge names particulars {named}; the shipment has no declaration"
+                ),
+            },
+            Rejection::AlreadyPurged => {
+                write!(f, "the declaration's particulars are already purged")
+            }
+            Rejection::NotDeclarer { declared_by } => write!(
+                f,
+                "only customs or the declaring platform ({declared_by}) may purge its particulars"
+            ),
         }
     }
+}
+
+/// A purge names the shipment's committed particulars, once, by customs or their declarer.
+fn check_purge(
+    rules: &ChainRules,
+    signer: &OrgId,
+    before: &ShipmentState,
+    named: &Hash,
+) -> Result<(), Rejection> {
+    if before.particulars.as_ref() != Some(named) {
+        return Err(Rejection::NotTheParticulars {
+            named: *named,
+            declared: before.particulars,
+        });
+    }
+    if before.particulars_purged {
+        return Err(Rejection::AlreadyPurged);
+    }
+    let declared_by = before.declared_by.clone().ok_or(Rejection::NotDeclared)?;
+    if !rules.has_role(signer, Role::Customs) && signer != &declared_by {
+        return Err(Rejection::NotDeclarer { declared_by });
+    }
+    Ok(())
 }
 
 /// What became of one event of a block.
@@ -604,11 +661,16 @@ fn custody(
                 });
             }
         }
-        EventKind::Declare(_) => {
+        EventKind::Declare(summary) => {
             if let Some(by) = &before.declared_by {
                 return Err(Rejection::AlreadyDeclared { by: by.clone() });
             }
             after.declared_by = Some(signer.clone());
+            after.particulars = Some(summary.particulars);
+        }
+        EventKind::Purge { particulars } => {
+            check_purge(rules, signer, before, particulars)?;
+            after.particulars_purged = true;
         }
         EventKind::PickUp => {
             if let Some(custodian) = &before.custodian {

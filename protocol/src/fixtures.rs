@@ -6,6 +6,7 @@ use crate::crypto::{Hash, Keypair};
 use crate::event::*;
 use crate::genesis::*;
 use crate::ids::*;
+use crate::particulars::{Salt, SealedParticulars};
 
 /// The chain id every fixture uses.
 pub const CHAIN: &str = "waybill-fixture";
@@ -100,6 +101,7 @@ pub fn genesis(validator_count: usize) -> Genesis {
         consensus: ConsensusParameters::default(),
         permissions: default_permissions(),
         read_policy: default_read_policy(),
+        particulars_retention_days: None,
     }
 }
 
@@ -143,6 +145,20 @@ pub fn declaration() -> Declaration {
         gross_mass_g: 1_200,
         ioss: Some(IossNumber::new("IM1234567890").expect("fixture IOSS is valid")),
     }
+}
+
+/// `declaration` sealed as a `declare` event's kind, with a salt drawn from its content so that
+/// tests can seal the same declaration twice and get the same commitment; a platform draws a
+/// random one ([`Salt::generate`]).
+pub fn declared(declaration: &Declaration) -> (EventKind, SealedParticulars) {
+    let salt = Hash::tagged(b"waybill/fixture-salt", &crate::codec::encode(declaration));
+    let (summary, sealed) = declaration.seal(Salt(salt.0));
+    (EventKind::Declare(Box::new(summary)), sealed)
+}
+
+/// The `declare` kind of [`declaration`].
+pub fn declare() -> EventKind {
+    declared(&declaration()).0
 }
 
 /// [`declaration`] with `items` lines whose descriptions are `description_bytes` long: how

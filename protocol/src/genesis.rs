@@ -63,6 +63,10 @@ pub struct Genesis {
     /// without an entry reads nothing beyond liveness.
     #[serde(default = "default_read_policy")]
     pub read_policy: Vec<ReadGrant>,
+    /// Days after its event time that a declaration's private particulars are purged at every
+    /// node holding them, without a purge event; `None` (the default) keeps them until one.
+    #[serde(default)]
+    pub particulars_retention_days: Option<u32>,
 }
 
 /// What a role may read.
@@ -212,9 +216,9 @@ pub fn default_permissions() -> Vec<Permission> {
     let table: [(Role, &[EventType]); 4] = [
         (
             Role::Customs,
-            &[RiskAssessed, Inspect, Hold, Release, Seize, Flag],
+            &[RiskAssessed, Inspect, Hold, Release, Seize, Flag, Purge],
         ),
-        (Role::Platform, &[Declare, Pack, Unpack]),
+        (Role::Platform, &[Declare, Pack, Unpack, Purge]),
         (
             Role::Carrier,
             &[
@@ -327,7 +331,37 @@ impl Genesis {
         self.validate_keys_unique()?;
         self.validate_consensus()?;
         self.validate_permissions()?;
-        self.validate_read_policy()
+        self.validate_read_policy()?;
+        self.validate_retention()
+    }
+
+    fn validate_retention(&self) -> Result<(), GenesisError> {
+        match self.particulars_retention_days {
+            Some(days) if days == 0 || days > PARTICULARS_RETENTION_DAYS_MAX => {
+                Err(GenesisError::Invalid {
+                    field: "particulars_retention_days".into(),
+                    reason: format!(
+                        "{days} days; a retention period is 1 to {PARTICULARS_RETENTION_DAYS_MAX} days, or absent to keep particulars until a purge"
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The retention period of private particulars, if the genesis sets one.
+    pub fn particulars_retention_ms(&self) -> Option<u64> {
+        self.particulars_retention_days
+            .map(|days| u64::from(days) * 86_400_000)
+    }
+
+    /// Whether organisation `org` may read (and its nodes hold) the private particulars of a
+    /// declaration filed by `declared_by`: customs reading everything, and the declarer.
+    pub fn entitled_to_particulars(&self, org: &OrgId, declared_by: &OrgId) -> bool {
+        org == declared_by
+            || self
+                .organisation(org)
+                .is_some_and(|o| self.read_scopes(&o.roles).contains(&ReadScope::Everything))
     }
 
     fn validate_read_policy(&self) -> Result<(), GenesisError> {

@@ -19,6 +19,7 @@ pub mod index;
 pub mod json;
 pub mod limits;
 pub mod merkle;
+pub mod particulars;
 pub mod provenance;
 pub mod rules;
 #[cfg(feature = "tls")]

@@ -45,6 +45,8 @@ pub const TIMEZONE_OFFSET_MINUTES_MAX: i16 = 14 * 60;
 
 /// Genesis sizes.
 pub const ORGANISATIONS_MAX: usize = 256;
+/// The longest retention period a genesis may set for private particulars (a century).
+pub const PARTICULARS_RETENTION_DAYS_MAX: u32 = 36_525;
 pub const KEYS_PER_ORGANISATION_MAX: usize = 16;
 pub const GS1_PREFIXES_PER_ORGANISATION_MAX: usize = 64;
 /// Validators: a certificate's signer bitmap and every per-validator table are sized by this.

@@ -6,6 +6,7 @@ use waybill_protocol::event::*;
 use waybill_protocol::fixtures::{self, NOW_MS};
 use waybill_protocol::ids::*;
 use waybill_protocol::limits::*;
+use waybill_protocol::particulars::DeclarationSummary;
 use waybill_protocol::*;
 
 fn valid(kind: EventKind) -> EventBody {
@@ -14,13 +15,7 @@ fn valid(kind: EventKind) -> EventBody {
 }
 
 fn declare() -> EventBody {
-    fixtures::event(
-        "platform",
-        1,
-        "HAWB-1",
-        EventKind::Declare(Box::new(fixtures::declaration())),
-    )
-    .build()
+    fixtures::event("platform", 1, "HAWB-1", fixtures::declare()).build()
 }
 
 /// Applies `change` to a valid event and returns the error message it gets.
@@ -31,7 +26,7 @@ fn refused(mut body: EventBody, change: impl FnOnce(&mut EventBody)) -> String {
         .to_string()
 }
 
-fn declaration_of(body: &mut EventBody) -> &mut Declaration {
+fn declaration_of(body: &mut EventBody) -> &mut DeclarationSummary {
     match &mut body.kind {
         EventKind::Declare(declaration) => declaration,
         _ => unreachable!("the fixture is a declaration"),
@@ -74,6 +69,9 @@ fn well_formed_events_of_every_kind_pass() {
         EventKind::Flag {
             serial: fixtures::sgtin("S1"),
             suspicion: reason(),
+        },
+        EventKind::Purge {
+            particulars: Hash([1; 32]),
         },
     ];
     let mut covered: Vec<EventType> = kinds.iter().map(EventKind::event_type).collect();
@@ -195,8 +193,8 @@ fn each_malformed_event_is_refused_naming_the_field() {
             ),
         ),
         (
-            "kind.items",
-            refused(declare(), |b| declaration_of(b).items.clear()),
+            "kind.goods",
+            refused(declare(), |b| declaration_of(b).goods.clear()),
         ),
         (
             "kind.pieces",
@@ -207,17 +205,8 @@ fn each_malformed_event_is_refused_naming_the_field() {
             refused(declare(), |b| declaration_of(b).gross_mass_g = 0),
         ),
         (
-            "kind.items.quantity",
-            refused(declare(), |b| declaration_of(b).items[0].quantity = 0),
-        ),
-        (
-            "kind.items.value_minor",
-            refused(declare(), |b| {
-                let declaration = declaration_of(b);
-                let mut second = declaration.items[0].clone();
-                second.value_minor = u64::MAX;
-                declaration.items.push(second);
-            }),
+            "kind.goods.quantity",
+            refused(declare(), |b| declaration_of(b).goods[0].quantity = 0),
         ),
     ];
     for (field, message) in cases {
@@ -265,23 +254,15 @@ fn identifier_formats_are_enforced_with_what_was_expected() {
 
 #[test]
 fn json_names_the_path_of_a_bad_field() {
-    let event = fixtures::signed_event(
-        "platform",
-        1,
-        "HAWB-1",
-        EventKind::Declare(Box::new(fixtures::declaration())),
-    );
+    let event = fixtures::signed_event("platform", 1, "HAWB-1", fixtures::declare());
     let text = serde_json::to_string(&event)
         .unwrap()
-        .replace("IM1234567890", "IM12");
+        .replace("640411", "6404");
     let error = json::parse::<SignedEvent>(text.as_bytes()).unwrap_err();
     // Internally tagged enums buffer their content, so the path ends at the kind; the reason
     // names the field's type and echoes the value.
     assert_eq!(error.path, "body.kind");
-    assert!(
-        error.reason.contains("invalid IOSS number \"IM12\""),
-        "{error}"
-    );
+    assert!(error.reason.contains("invalid HS code \"6404\""), "{error}");
 
     let text = serde_json::to_string(&event)
         .unwrap()
@@ -301,12 +282,7 @@ fn json_names_the_path_of_a_bad_field() {
 
 #[test]
 fn json_round_trip_preserves_the_event_and_its_id() {
-    let event = fixtures::signed_event(
-        "platform",
-        3,
-        "HAWB-1",
-        EventKind::Declare(Box::new(fixtures::declaration())),
-    );
+    let event = fixtures::signed_event("platform", 3, "HAWB-1", fixtures::declare());
     let text = serde_json::to_string_pretty(&event).unwrap();
     let back: SignedEvent = json::parse(text.as_bytes()).unwrap();
     assert_eq!(back, event);
@@ -317,10 +293,8 @@ fn json_round_trip_preserves_the_event_and_its_id() {
 fn an_event_over_the_encoded_bound_is_refused_at_admission_as_on_read() {
     let rules = waybill_protocol::rules::ChainRules::new(fixtures::genesis(4)).unwrap();
     let sign = |items, description_bytes| {
-        let kind = EventKind::Declare(Box::new(fixtures::declaration_with_items(
-            items,
-            description_bytes,
-        )));
+        let kind =
+            fixtures::declared(&fixtures::declaration_with_items(items, description_bytes)).0;
         fixtures::signed_event("platform", 1, "HAWB-BIG", kind)
     };
     // 200 lines of 500-byte descriptions: valid field by field, over the event bound as a whole.
@@ -384,17 +358,15 @@ fn text_that_would_show_other_than_it_is_stored_is_refused_naming_the_field() {
     for legitimate in ["می\u{200C}خواهم", "Zoë Ørsted", "محمد\u{200F} Ltd"] {
         PartyName::new(legitimate).unwrap();
     }
-    let mut event = serde_json::to_value(fixtures::signed_event(
-        "platform",
-        1,
-        "HAWB-1",
-        EventKind::Declare(Box::new(fixtures::declaration())),
-    ))
-    .unwrap();
-    event["body"]["kind"]["consignee"]["name"] = serde_json::json!("J. \u{202E}Jansen");
-    let error = json::parse::<SignedEvent>(&serde_json::to_vec(&event).unwrap()).unwrap_err();
-    // Internally tagged: the path ends at the kind, the reason names the field's type.
-    assert!(error.path.starts_with("body.kind"), "{error}");
+    // Names are in a declaration's particulars, checked as they are read.
+    let (_, sealed) = fixtures::declared(&fixtures::declaration());
+    let mut particulars = serde_json::to_value(sealed).unwrap();
+    particulars["particulars"]["consignee"]["name"] = serde_json::json!("J. \u{202E}Jansen");
+    let error = json::parse::<waybill_protocol::particulars::SealedParticulars>(
+        &serde_json::to_vec(&particulars).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(error.path, "particulars.consignee.name", "{error}");
     assert!(error.reason.contains("party name"), "{error}");
     assert!(error.reason.contains("bidirectional-override"), "{error}");
 }

@@ -205,7 +205,7 @@ fn permission_table_matches_the_design() {
         }
     };
     expect(Role::Brand, &[Commission, Decommission, Pack, Unpack, Flag]);
-    expect(Role::Platform, &[Declare, Pack, Unpack]);
+    expect(Role::Platform, &[Declare, Pack, Unpack, Purge]);
     expect(
         Role::Carrier,
         &[
@@ -214,6 +214,6 @@ fn permission_table_matches_the_design() {
     );
     expect(
         Role::Customs,
-        &[RiskAssessed, Inspect, Hold, Release, Seize, Flag],
+        &[RiskAssessed, Inspect, Hold, Release, Seize, Flag, Purge],
     );
 }

@@ -326,12 +326,21 @@ impl Cluster {
             .unwrap_or_else(|| panic!("node {node} did not answer POST {path}"))
     }
 
+    /// Submits `event` to `node`: a declaration with the particulars it was sealed with (at
+    /// `/v1/declarations`), anything else at `/v1/events`.
     pub fn submit(&self, node: usize, event: &SignedEvent) -> Answer {
-        self.post(
-            node,
-            "/v1/events",
-            &serde_json::to_value(event).expect("json"),
-        )
+        match crate::filed_particulars(event) {
+            Some(particulars) => self.post(
+                node,
+                "/v1/declarations",
+                &serde_json::json!({"event": event, "particulars": particulars}),
+            ),
+            None => self.post(
+                node,
+                "/v1/events",
+                &serde_json::to_value(event).expect("json"),
+            ),
+        }
     }
 
     pub fn height(&self, node: usize) -> Option<u64> {
@@ -403,13 +412,15 @@ impl Cluster {
         )
     }
 
+    /// Carrier A takes custody of a fresh `shipment`: an event every node takes, with no
+    /// prerequisite (a declaration goes only to the nodes that may hold its particulars).
+    pub fn pick_up(&mut self, shipment: &str) -> SignedEvent {
+        self.event("carrier-a", shipment, EventKind::PickUp)
+    }
+
     /// A declaration of `shipment` by the platform.
     pub fn declare(&mut self, shipment: &str) -> SignedEvent {
-        self.event(
-            "platform",
-            shipment,
-            EventKind::Declare(Box::new(fixtures::declaration())),
-        )
+        self.event("platform", shipment, crate::declare_kind())
     }
 
     /// Polls `check` every 100 ms until it holds; panics with the nodes' log tails if it does

@@ -8,16 +8,49 @@ pub mod load;
 pub mod proxy;
 pub mod simulation;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use waybill_node::ledger::memory::MemoryStore;
 use waybill_node::ledger::{BlockProposal, Ledger, LedgerError, LedgerOptions, build_block};
 use waybill_protocol::admission::CheckedEvent;
-use waybill_protocol::event::{EventKind, SignedEvent};
+use waybill_protocol::event::{Declaration, EventKind, SignedEvent};
 use waybill_protocol::execution::EventOutcome;
+use waybill_protocol::particulars::SealedParticulars;
 use waybill_protocol::rules::ChainRules;
-use waybill_protocol::{EventBuilder, ValidatorIndex, fixtures};
+use waybill_protocol::{EventBuilder, Hash, ValidatorIndex, fixtures};
+
+/// The particulars of every declaration the tests sealed, by commitment: what a platform's
+/// SDK keeps so as to file them with their declaration (`Cluster::submit`, `load::submit`).
+static FILED: std::sync::LazyLock<std::sync::Mutex<HashMap<Hash, SealedParticulars>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// `declaration` as a `declare` event's kind, its particulars kept for filing.
+pub fn file_declaration(declaration: &Declaration) -> EventKind {
+    let (kind, sealed) = fixtures::declared(declaration);
+    FILED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(sealed.commitment(), sealed);
+    kind
+}
+
+/// The fixture declaration as a `declare` kind, its particulars kept for filing.
+pub fn declare_kind() -> EventKind {
+    file_declaration(&fixtures::declaration())
+}
+
+/// The particulars a declaration event commits to, if a test sealed them.
+pub fn filed_particulars(event: &SignedEvent) -> Option<SealedParticulars> {
+    let EventKind::Declare(summary) = &event.body.kind else {
+        return None;
+    };
+    FILED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&summary.particulars)
+        .cloned()
+}
 
 /// Validators in the fixture genesis the ledger tests use.
 pub const VALIDATORS: usize = 4;

@@ -393,8 +393,12 @@ fn a_custody_story_through_the_cli() {
             args[0]
         );
     }
-    // Customs' release check on the verified history: every rule passes.
-    let check = run(3, &["release-check", "CLI-STORY"]);
+    // Asked of a carrier's node, which holds no declaration particulars: a data gap, HOLD.
+    let gap = run(3, &["release-check", "CLI-STORY"]);
+    assert_eq!(gap.status.code(), Some(1), "{}", text(&gap));
+    assert!(text(&gap).contains("[particulars]"), "{}", text(&gap));
+    // Customs' release check at its own node, on the verified history: every rule passes.
+    let check = run(0, &["release-check", "CLI-STORY"]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
     assert!(
         text(&check).starts_with("RELEASE CLI-STORY"),
@@ -414,7 +418,8 @@ fn a_custody_story_through_the_cli() {
         ],
     );
     assert_eq!(only.status.code(), Some(0), "{}", text(&only));
-    let check = run(1, &["release-check", "CLI-HELD", "--json"]);
+    // Customs' checks run at customs' node, which holds every declaration's particulars.
+    let check = run(0, &["release-check", "CLI-HELD", "--json"]);
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     let report: Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(report["report"]["verdict"], "hold");
@@ -428,7 +433,7 @@ fn a_custody_story_through_the_cli() {
     assert_eq!(rules, ["risk", "custody", "split_consignment"]);
     // Now two consignments to J. Jansen (NL) within 30 days, EUR 89.90 each: together over the
     // EUR 150 threshold, so CLI-STORY looks split.
-    let check = run(2, &["release-check", "CLI-STORY", "--json"]);
+    let check = run(0, &["release-check", "CLI-STORY", "--json"]);
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     let report: Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(report["report"]["verdict"], "review", "{report}");
@@ -657,7 +662,8 @@ fn watch_prints_a_shipments_commits_as_they_happen() {
     let other = cluster.declare("NOT-WATCHED");
     cluster.submit(0, &other);
     let watched = cluster.declare("WATCHED-CLI");
-    cluster.submit(2, &watched);
+    // At the platform's node: a carrier's node takes no declarations (421).
+    cluster.submit(1, &watched);
     let line = lines_rx.recv_timeout(Duration::from_secs(60));
     let _ = child.kill();
     let _ = child.wait();

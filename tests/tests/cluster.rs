@@ -50,15 +50,16 @@ fn events_submitted_to_any_node_commit_on_all_with_the_same_chain_and_proofs() {
     // One signer's nonces must commit in order, so each waits for the one before; each goes to
     // a different node, and the next is asked of yet another.
     for (node, shipment) in ["SHIP-A", "SHIP-B", "SHIP-C", "SHIP-D"].iter().enumerate() {
-        let declare = cluster.declare(shipment);
-        let id = id_of(&cluster.submit(node, &declare));
+        // A pick-up: any node takes it (a declaration only the nodes that may hold it).
+        let picked = cluster.pick_up(shipment);
+        let id = id_of(&cluster.submit(node, &picked));
         cluster.wait_until(COMMIT_WAIT, "a declaration", |c| {
             c.committed_on((node + 1) % 4, &id)
         });
         ids.push(id);
     }
-    let pick_up = cluster.event("carrier-a", "SHIP-A", EventKind::PickUp);
-    ids.push(id_of(&cluster.submit(3, &pick_up)));
+    let depart = cluster.event("carrier-a", "SHIP-A", EventKind::Depart);
+    ids.push(id_of(&cluster.submit(3, &depart)));
     cluster.wait_until(COMMIT_WAIT, "every event committed on every node", |c| {
         (0..4).all(|node| ids.iter().all(|id| c.committed_on(node, id)))
     });
@@ -138,14 +139,14 @@ fn a_killed_validator_catches_up_by_sync_and_its_chain_is_identical() {
     let mut cluster = Cluster::start(4);
     let mut ids = Vec::new();
     for i in 0..20 {
-        let event = cluster.declare(&format!("LOAD-{i}"));
+        let event = cluster.pick_up(&format!("LOAD-{i}"));
         ids.push(id_of(&cluster.submit(i % 4, &event)));
     }
     cluster.kill(3);
     // Under load without node 3: the other three keep committing.
     let mut later = Vec::new();
     for i in 20..60 {
-        let event = cluster.declare(&format!("LOAD-{i}"));
+        let event = cluster.pick_up(&format!("LOAD-{i}"));
         later.push(id_of(&cluster.submit(i % 3, &event)));
     }
     cluster.wait_until(COMMIT_WAIT, "three validators to commit", |c| {
@@ -162,7 +163,7 @@ fn a_killed_validator_catches_up_by_sync_and_its_chain_is_identical() {
         (0..4).all(|node| ids.iter().all(|id| c.committed_on(node, id)))
     });
     // And it takes part again: new events commit on all four.
-    let after = cluster.declare("AFTER-RESTART");
+    let after = cluster.pick_up("AFTER-RESTART");
     let after = id_of(&cluster.submit(3, &after));
     cluster.wait_until(COMMIT_WAIT, "a new event on all four", |c| {
         (0..4).all(|node| c.committed_on(node, &after))
@@ -191,7 +192,7 @@ fn a_killed_validator_catches_up_by_sync_and_its_chain_is_identical() {
 fn events_accepted_by_a_node_that_was_down_commit_after_later_nonces() {
     use waybill_protocol::execution::NONCE_WINDOW;
     let mut cluster = Cluster::start(4);
-    let declare = || EventKind::Declare(Box::new(waybill_protocol::fixtures::declaration()));
+    let declare = || waybill_tests::declare_kind();
     let below_window = cluster.event_with_nonce("platform", 1, "HELD-1", declare());
     let out_of_order = cluster.event_with_nonce("platform", 900, "HELD-900", declare());
     cluster.stop(3);
@@ -219,7 +220,12 @@ fn events_accepted_by_a_node_that_was_down_commit_after_later_nonces() {
         .collect();
     let mut last = String::new();
     for chunk in later.chunks(500) {
-        let answer = cluster.post(0, "/v1/events/batch", &json!({ "events": chunk }));
+        let particulars: Vec<_> = chunk
+            .iter()
+            .filter_map(waybill_tests::filed_particulars)
+            .collect();
+        let batch = json!({ "events": chunk, "particulars": particulars });
+        let answer = cluster.post(0, "/v1/events/batch", &batch);
         assert_eq!(answer.status, 202, "{:?}", answer.body);
         last = answer.body["results"][chunk.len() - 1]["id"]
             .as_str()
@@ -289,7 +295,7 @@ fn bad_input_gets_a_clear_status_and_the_node_stays_up() {
         (early.status, early.body["error"].as_str()),
         (503, Some("no_blocks_yet"))
     );
-    let valid = cluster.declare("BAD-INPUT");
+    let valid = cluster.pick_up("BAD-INPUT");
     let valid_json = serde_json::to_value(&valid).unwrap();
 
     let mut cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
@@ -339,17 +345,21 @@ fn bad_input_gets_a_clear_status_and_the_node_stays_up() {
         403,
         "unknown_signer",
     ));
-    // A carrier may not declare: signed correctly, but without the role.
-    let carrier_declares = cluster.event(
-        "carrier-a",
-        "BAD-INPUT",
-        EventKind::Declare(Box::new(waybill_protocol::fixtures::declaration())),
-    );
+    // A carrier may not release: signed correctly, but without the role.
+    let carrier_releases = cluster.event("carrier-a", "BAD-INPUT", EventKind::Release);
     cases.push((
         "missing role",
-        serde_json::to_vec(&carrier_declares).unwrap(),
+        serde_json::to_vec(&carrier_releases).unwrap(),
         403,
         "not_permitted",
+    ));
+    // A declaration here, without the particulars it commits to.
+    let declaration = cluster.declare("BAD-INPUT-DECLARED");
+    cases.push((
+        "declaration without particulars",
+        serde_json::to_vec(&declaration).unwrap(),
+        422,
+        "particulars_missing",
     ));
 
     for (name, body, status, code) in &cases {
@@ -406,12 +416,7 @@ fn bad_input_gets_a_clear_status_and_the_node_stays_up() {
         (409, Some("already_committed"))
     );
     let nonce = valid.body.nonce;
-    let replay = cluster.event_with_nonce(
-        "platform",
-        nonce,
-        "OTHER",
-        EventKind::Declare(Box::new(waybill_protocol::fixtures::declaration())),
-    );
+    let replay = cluster.event_with_nonce("carrier-a", nonce, "OTHER", EventKind::PickUp);
     let answer = cluster.submit(2, &replay);
     assert_eq!(
         (answer.status, answer.body["error"].as_str()),
@@ -421,7 +426,7 @@ fn bad_input_gets_a_clear_status_and_the_node_stays_up() {
     );
 
     // Batches: per-event results, and the batch bound.
-    let good = cluster.declare("BATCH-1");
+    let good = cluster.pick_up("BATCH-1");
     let batch = json!({"events": [serde_json::to_value(&good).unwrap(), bad_signature]});
     let answer = cluster.post(0, "/v1/events/batch", &batch);
     assert_eq!(answer.status, 207, "{:?}", answer.body);
@@ -559,7 +564,7 @@ fn the_event_stream_reports_one_shipments_commits_and_does_not_block_a_stop() {
     std::thread::sleep(Duration::from_millis(300));
     let other = cluster.declare("UNWATCHED");
     id_of(&cluster.submit(0, &other));
-    let watched = cluster.declare("WATCHED");
+    let watched = cluster.pick_up("WATCHED");
     let id = id_of(&cluster.submit(2, &watched));
     let data = lines_rx
         .recv_timeout(COMMIT_WAIT)

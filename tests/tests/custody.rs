@@ -24,7 +24,7 @@ fn text(value: &str) -> Text {
 }
 
 fn declare() -> EventKind {
-    EventKind::Declare(Box::new(fixtures::declaration()))
+    waybill_tests::declare_kind()
 }
 
 fn hand_over(to: &str) -> EventKind {
@@ -544,12 +544,7 @@ fn nonces_may_arrive_out_of_order_within_the_window_and_never_twice() {
     use waybill_protocol::execution::NONCE_WINDOW;
     let mut chain = MemoryChain::new();
     let event = |nonce: u64, shipment: &str| {
-        fixtures::signed_event(
-            "platform",
-            nonce,
-            shipment,
-            EventKind::Declare(Box::new(fixtures::declaration())),
-        )
+        fixtures::signed_event("platform", nonce, shipment, waybill_tests::declare_kind())
     };
     assert_eq!(chain.block(vec![event(5, "LATE-5")]).remove(0), APPLIED);
     // 3 and 4 were signed first and arrive later: applied.

@@ -50,7 +50,7 @@ fn fill(ledger: &mut Ledger) {
 /// genesis gained validators' `api_key`, a read policy and a second platform: the first block
 /// chains to the genesis hash, and headers commit to the validator set. Both moved when GTINs
 /// got chains of their own in the index.)
-const PINNED_HEADER_HASH: &str = "b8d1eb06949b56330c32a427cd2a4c97e8caee578b723273b226db71a71f93bb";
+const PINNED_HEADER_HASH: &str = "d54f8654b7da7b923a29b8686ef8d40db84194b0e3b54c6ebf346ea45769ac54";
 const PINNED_INDEX_ROOT: &str = "4382abfcb6d1592da9cf06869ab7c3f15d9541d923b90910df7c7b99c4a59d2d";
 
 #[test]

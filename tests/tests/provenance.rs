@@ -22,10 +22,7 @@ fn ledger_with_story(dir: &std::path::Path) -> Ledger {
     let org = fixtures::org;
     let text = |t: &str| waybill_protocol::Text::new(t).unwrap();
     let story: Vec<(&str, EventKind)> = vec![
-        (
-            "platform",
-            EventKind::Declare(Box::new(fixtures::declaration())),
-        ),
+        ("platform", waybill_tests::declare_kind()),
         ("carrier-a", EventKind::PickUp),
         ("carrier-a", EventKind::Depart),
         ("carrier-a", EventKind::Arrive),

@@ -57,11 +57,11 @@ const EVIDENCE: &str = "evidence";
 /// Events this node accepted (answered 202 for) and has not yet seen committed: kept across a
 /// crash, so an accepted event is never lost with the process.
 const PENDING: &str = "pending";
-/// Listings that are the node's word, not proven: which serials a GTIN's events named, and
-/// which shipments a consignee was declared on. Whoever uses them verifies each member.
+/// A listing that is the node's word, not proven: which serials a GTIN's events named. Whoever
+/// uses it verifies each member. (The consignee listing is personal data: it lives in the
+/// private store, at nodes entitled to declarations' particulars.)
 const SERIALS_BY_GTIN: &str = "serials_by_gtin";
-const DECLARATIONS_BY_CONSIGNEE: &str = "declarations_by_consignee";
-const FAMILIES: [&str; 15] = [
+const FAMILIES: [&str; 14] = [
     META,
     HEADERS,
     CERTIFICATES,
@@ -76,28 +76,8 @@ const FAMILIES: [&str; 15] = [
     EVIDENCE,
     PENDING,
     SERIALS_BY_GTIN,
-    DECLARATIONS_BY_CONSIGNEE,
 ];
 
-/// The listing key of a consignee: name (case and spacing folded) and country, hashed.
-pub fn consignee_key(name: &str, country: &str) -> Hash {
-    let folded = waybill_protocol::ids::fold_name(name);
-    Hash::of_parts(&[
-        b"waybill/consignee/v1",
-        folded.as_bytes(),
-        &[0],
-        country.as_bytes(),
-    ])
-}
-
-/// One declaration in the consignee listing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, bincode::Encode, bincode::Decode)]
-pub struct DeclaredShipment {
-    pub shipment: ShipmentId,
-    pub event_time_ms: u64,
-    pub value_minor: u64,
-    pub currency: waybill_protocol::CurrencyCode,
-}
 const TIP_KEY: &[u8] = b"tip";
 /// The largest single value the ledger stores besides events (headers, certificates, receipts,
 /// state, the tip with its log frontier).
@@ -820,25 +800,6 @@ impl Ledger {
                 batch.put_cf(self.cf(SERIALS_BY_GTIN), key, []);
             }
         }
-        if let waybill_protocol::event::EventKind::Declare(declaration) = &body.kind {
-            let consignee = &declaration.consignee;
-            let mut key = consignee_key(consignee.name.as_str(), consignee.country.as_str())
-                .0
-                .to_vec();
-            key.extend_from_slice(&body.event_time_ms.to_be_bytes());
-            key.extend_from_slice(body.shipment.as_str().as_bytes());
-            let entry = DeclaredShipment {
-                shipment: body.shipment.clone(),
-                event_time_ms: body.event_time_ms,
-                value_minor: declaration.total_value_minor().unwrap_or(u64::MAX),
-                currency: declaration.currency.clone(),
-            };
-            batch.put_cf(
-                self.cf(DECLARATIONS_BY_CONSIGNEE),
-                key,
-                codec::encode(&entry),
-            );
-        }
     }
 
     /// Serials of `gtin` that applied events named, in serial order, at most `max` (and whether
@@ -873,37 +834,6 @@ impl Ledger {
             })?);
         }
         Ok((serials, false))
-    }
-
-    /// Declarations to the consignee (`consignee_key`) with event time at or after `since_ms`,
-    /// oldest first, at most `max`. The node's word: verify each shipment's provenance.
-    pub fn declarations_to(
-        &self,
-        consignee: &Hash,
-        since_ms: u64,
-        max: usize,
-    ) -> Result<(Vec<DeclaredShipment>, bool), LedgerError> {
-        let mut start = consignee.0.to_vec();
-        start.extend_from_slice(&since_ms.to_be_bytes());
-        let mut found = Vec::new();
-        let iterator = self.db.iterator_cf(
-            self.cf(DECLARATIONS_BY_CONSIGNEE),
-            IteratorMode::From(&start, rocksdb::Direction::Forward),
-        );
-        for entry in iterator {
-            let (key, value) = entry.map_err(storage("read declaration listing"))?;
-            if !key.starts_with(&consignee.0) {
-                break;
-            }
-            if found.len() == max {
-                return Ok((found, true));
-            }
-            found.push(
-                codec::decode("declaration listing", &value, STORED_VALUE_BYTES_MAX)
-                    .map_err(corrupt("declaration listing"))?,
-            );
-        }
-        Ok((found, false))
     }
 
     /// Makes accepted events durable (one synced batch) before the node promises to keep them.

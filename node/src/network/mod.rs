@@ -7,6 +7,7 @@
 //! admission (so a bad signature, an unknown signer or an oversize message is rejected and the
 //! sending peer's score drops), a consensus message must be signed by the validator it names.
 
+mod particulars;
 pub mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -184,12 +185,15 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     identify: identify::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    particulars: request_response::Behaviour<particulars::ParticularsCodec>,
 }
 
 /// A validator this node talks to.
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub name: String,
+    /// The organisation that runs it: what it may be sent of declarations' particulars.
+    pub operator: waybill_protocol::OrgId,
     pub peer_id: PeerId,
     pub address: Multiaddr,
 }
@@ -217,6 +221,7 @@ impl NetworkSetup {
             }
             peers.push(Peer {
                 name: validator.name.to_string(),
+                operator: validator.operator.clone(),
                 peer_id: peer_id(&validator.node_key)?,
                 address: multiaddr(&validator.p2p_address)?,
             });
@@ -305,6 +310,9 @@ struct Network {
     event_checks: std::sync::mpsc::SyncSender<GossipCheck>,
     consensus_checks: std::sync::mpsc::SyncSender<GossipCheck>,
     sync_serves: Arc<tokio::sync::Semaphore>,
+    /// The particulars request in flight, and when the last was sent.
+    particulars_in_flight: Option<OutboundRequestId>,
+    particulars_asked: tokio::time::Instant,
 }
 
 /// A sync answer ready to go back to the peer that asked.
@@ -325,6 +333,11 @@ pub async fn run(
     let sync_protocol =
         StreamProtocol::try_from_owned(format!("/waybill/{}/sync/2", shared.rules.chain_id()))
             .map_err(|e| NetworkError::Libp2p(e.to_string()))?;
+    let particulars_protocol = StreamProtocol::try_from_owned(format!(
+        "/waybill/{}/particulars/1",
+        shared.rules.chain_id()
+    ))
+    .map_err(|e| NetworkError::Libp2p(e.to_string()))?;
     let protocol_version = format!("/waybill/{}/1", shared.rules.chain_id());
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(setup.identity.clone())
         .with_tokio()
@@ -366,6 +379,12 @@ pub async fn run(
                     request_response::Config::default()
                         .with_request_timeout(SYNC_REQUEST_TIMEOUT)
                         .with_max_concurrent_streams(16),
+                ),
+                particulars: request_response::Behaviour::new(
+                    [(particulars_protocol, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(PARTICULARS_REQUEST_TIMEOUT)
+                        .with_max_concurrent_streams(4),
                 ),
             })
         })
@@ -429,6 +448,8 @@ pub async fn run(
         event_checks,
         consensus_checks,
         sync_serves: Arc::new(tokio::sync::Semaphore::new(SYNC_SERVES_CONCURRENT_MAX)),
+        particulars_in_flight: None,
+        particulars_asked: tokio::time::Instant::now(),
     };
     network.dial_missing();
     let NetworkChannels {
@@ -546,6 +567,75 @@ impl Network {
         let wanted = self.shared.sync_wanted.load(Ordering::Acquire) || stalled || hand_over;
         if wanted {
             self.request_sync(None);
+        }
+        self.ask_particulars();
+    }
+
+    /// Asks an entitled peer for particulars this node is owed, one request at a time.
+    fn ask_particulars(&mut self) {
+        let due = self.particulars_asked.elapsed() >= PARTICULARS_ASK_INTERVAL;
+        if !due || self.particulars_in_flight.is_some() || self.shared.private.is_none() {
+            return;
+        }
+        self.particulars_asked = tokio::time::Instant::now();
+        let connected = self
+            .connected
+            .iter()
+            .filter_map(|id| self.peers.get(id).map(|peer| (*id, &peer.operator)));
+        if let Some((peer, request)) = particulars::next_ask(&self.shared, connected) {
+            let asked = request.wanted.len();
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .particulars
+                .send_request(&peer, request);
+            tracing::debug!(%peer, asked, "asking for particulars");
+            self.particulars_in_flight = Some(id);
+        }
+    }
+
+    fn on_particulars_event(
+        &mut self,
+        event: request_response::Event<
+            particulars::ParticularsRequest,
+            particulars::ParticularsResponse,
+        >,
+    ) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let Some(asker) = self.peers.get(&peer).map(|p| p.operator.clone()) else {
+                        return;
+                    };
+                    let response = particulars::serve(&self.shared, &asker, &request);
+                    let given = response.found.len();
+                    if self
+                        .swarm
+                        .behaviour_mut()
+                        .particulars
+                        .send_response(channel, response)
+                        .is_err()
+                    {
+                        tracing::debug!(%peer, "particulars response not sent: the peer left");
+                    } else {
+                        tracing::debug!(%peer, given, "particulars given");
+                    }
+                }
+                request_response::Message::Response { response, .. } => {
+                    self.particulars_in_flight = None;
+                    let kept = particulars::keep(&self.shared, response);
+                    if kept > 0 {
+                        tracing::info!(%peer, kept, "particulars received");
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "particulars request failed");
+                self.particulars_in_flight = None;
+            }
+            _ => {}
         }
     }
 
@@ -676,6 +766,9 @@ impl Network {
                     .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Particulars(event)) => {
+                self.on_particulars_event(event)
+            }
             _ => {}
         }
     }
@@ -1089,7 +1182,7 @@ mod tests {
     fn proposal_of_kib(events: usize) -> Vec<u8> {
         let events: Vec<SignedEvent> = (1..=events as u64)
             .map(|nonce| {
-                let kind = EventKind::Declare(Box::new(fixtures::declaration_with_items(100, 500)));
+                let kind = fixtures::declared(&fixtures::declaration_with_items(100, 500)).0;
                 fixtures::signed_event("platform", nonce, "BIG", kind)
             })
             .collect();

@@ -106,7 +106,7 @@ mod tests {
     fn a_large_batch_is_gossiped_in_messages_within_both_bounds_in_order() {
         // 120 declarations of about 56 KB each: 6.7 MB, more than one message may carry.
         let big = |nonce| {
-            let kind = EventKind::Declare(Box::new(fixtures::declaration_with_items(100, 500)));
+            let kind = fixtures::declared(&fixtures::declaration_with_items(100, 500)).0;
             fixtures::signed_event("platform", nonce, "HAWB-1", kind)
         };
         let mut events: Vec<SignedEvent> = (1..=120).map(big).collect();

@@ -185,11 +185,7 @@ fn block_events(
         let shipment = format!("B{block}-S{s}");
         let carrier = if s % 2 == 0 { "carrier-a" } else { "carrier-b" };
         let epc = Epc::Sgtin(fixtures::sgtin(&format!("{block}-{s}")));
-        signed.push(factory.event(
-            "platform",
-            &shipment,
-            EventKind::Declare(Box::new(fixtures::declaration())),
-        ));
+        signed.push(factory.event("platform", &shipment, waybill_tests::declare_kind()));
         signed.push(
             factory
                 .builder(carrier, &shipment, EventKind::PickUp)

@@ -38,11 +38,7 @@ fn main() -> ExitCode {
         let mut events = Vec::new();
         for i in 0..EVENTS_PER_BLOCK {
             let shipment = format!("CRASH-{height}-{i}");
-            events.push(factory.event(
-                "platform",
-                &shipment,
-                EventKind::Declare(Box::new(fixtures::declaration())),
-            ));
+            events.push(factory.event("platform", &shipment, waybill_tests::declare_kind()));
             events.push(factory.event("carrier-a", &shipment, EventKind::PickUp));
         }
         if let Err(error) = commit_block(&mut ledger, events, time_ms) {

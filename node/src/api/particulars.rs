@@ -1,0 +1,306 @@
+//! Declarations' private particulars at the API (issue 13): filing a declaration with them,
+//! disclosing them to entitled readers, and the consignee listing built from them. A node
+//! whose operator may not hold a declaration's particulars never takes them, so they never
+//! reach its disk; it says which nodes may ([`not_a_holder`]).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use waybill_protocol::event::{EventKind, SignedEvent};
+use waybill_protocol::index::IndexKey;
+use waybill_protocol::particulars::SealedParticulars;
+use waybill_protocol::{Hash, OrgId};
+
+use super::{
+    ApiError, ApiResult, ApiState, LISTING_NOTE, admission_turn, blocking, check_history,
+    parse_json, publish, read_body, reader, refused, shipment_id,
+};
+use crate::access::Reader;
+use crate::admission::{self, AdmissionRefusal, Origin};
+use crate::caller::Caller;
+use crate::engine::now_ms;
+use crate::ledger::StateStore;
+use crate::limits::{DECLARATION_BODY_BYTES_MAX, LISTING_ENTRIES_MAX};
+use crate::node::Shared;
+use crate::private::PrivateStore;
+
+/// `POST /v1/declarations`: the signed `declare` event and the particulars it commits to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FiledDeclaration {
+    event: SignedEvent,
+    particulars: SealedParticulars,
+}
+
+/// The refusal for a declaration sent where it must not be: at `/v1/events`, without its
+/// particulars.
+pub(super) fn particulars_missing(field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "particulars_missing",
+        format!(
+            "{field}: a declaration is filed with its private particulars, at POST /v1/declarations or in a batch's \"particulars\"; its summary alone would commit to data no node holds"
+        ),
+    )
+}
+
+/// 421: this node may not hold what the declaration's particulars are; names who may.
+fn not_a_holder(shared: &Shared, declared_by: &OrgId) -> ApiError {
+    let genesis = shared.rules.genesis();
+    let holders: Vec<&str> = genesis
+        .validators
+        .iter()
+        .filter(|v| genesis.entitled_to_particulars(&v.operator, declared_by))
+        .map(|v| v.name.as_str())
+        .collect();
+    ApiError::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        "not_a_holder",
+        format!(
+            "this node (run by {}) may not hold the particulars of a declaration by {declared_by}; file it at a node that may: {}",
+            shared.operator(),
+            if holders.is_empty() {
+                "none in this genesis".into()
+            } else {
+                holders.join(", ")
+            }
+        ),
+    )
+}
+
+/// The checks a filed declaration passes before its event is admitted, and the deposit that
+/// makes its particulars durable here first.
+fn deposit_filed(
+    shared: &Shared,
+    reader: &Reader,
+    field: &str,
+    event: &SignedEvent,
+    sealed: &SealedParticulars,
+) -> ApiResult<()> {
+    let EventKind::Declare(summary) = &event.body.kind else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_a_declaration",
+            format!(
+                "{field}.body.kind: particulars come with a declare event, this is {}",
+                event.body.kind.event_type()
+            ),
+        ));
+    };
+    sealed.open(summary).map_err(|error| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "particulars_mismatch",
+            format!("{field}: {error}"),
+        )
+    })?;
+    let declared_by = &event.body.signer.org;
+    reader
+        .particulars(&shared.rules, declared_by)
+        .map_err(|refusal| super::not_allowed(shared, refusal))?;
+    let holds = shared.private.as_ref().is_some_and(|store| {
+        shared
+            .rules
+            .genesis()
+            .entitled_to_particulars(store.holder(), declared_by)
+    });
+    if !holds {
+        return Err(not_a_holder(shared, declared_by));
+    }
+    Ok(())
+}
+
+/// Admits a filed declaration: checks, then (its signature verified) the particulars are
+/// synced to the private store, then the event goes to the mempool.
+fn admit_filed(
+    shared: &Shared,
+    reader: &Reader,
+    field: &str,
+    event: SignedEvent,
+    sealed: &SealedParticulars,
+    now: u64,
+) -> ApiResult<Hash> {
+    deposit_filed(shared, reader, field, &event, sealed)?;
+    admission::admit_with(shared, event, now, Origin::Client, |checked| {
+        let store = shared.private.as_ref().ok_or_else(|| {
+            AdmissionRefusal::Storage(crate::ledger::LedgerError::Inconsistent {
+                detail: "the private store closed".into(),
+            })
+        })?;
+        let body = &checked.event().body;
+        Ok(store.deposit(checked.event(), &body.signer.org, sealed)?)
+    })
+    .map_err(|refusal| {
+        refused(shared, &refusal);
+        ApiError::from(refusal)
+    })
+}
+
+pub(super) async fn submit_declaration(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: Body,
+) -> ApiResult<Response> {
+    let reader = reader(&state.shared, &caller)?;
+    let turn = admission_turn(&state).await?;
+    let body = read_body(body, DECLARATION_BODY_BYTES_MAX).await?;
+    let filed: FiledDeclaration = parse_json(&body)?;
+    let shared = state.shared.clone();
+    let gossip = filed.event.clone();
+    let commitment = filed.particulars.commitment();
+    let id = blocking(move || {
+        let id = admit_filed(
+            &shared,
+            &reader,
+            "event",
+            filed.event,
+            &filed.particulars,
+            now_ms(),
+        )?;
+        admission::keep_accepted(&shared, &[id])?;
+        Ok(id)
+    })
+    .await?;
+    drop(turn);
+    publish(&state, vec![gossip]).await;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "particulars": commitment})),
+    )
+        .into_response())
+}
+
+/// A batch's particulars by commitment, for its declarations.
+pub(super) struct BatchParticulars(HashMap<Hash, SealedParticulars>);
+
+impl BatchParticulars {
+    pub(super) fn new(list: Vec<SealedParticulars>) -> BatchParticulars {
+        BatchParticulars(list.into_iter().map(|p| (p.commitment(), p)).collect())
+    }
+
+    /// Admits the batch's event `index`: a declaration with its particulars, anything else as
+    /// `/v1/events` does.
+    pub(super) fn admit(
+        &self,
+        shared: &Shared,
+        reader: &Reader,
+        index: usize,
+        event: SignedEvent,
+        now: u64,
+    ) -> Result<Hash, (ApiError, bool)> {
+        let field = format!("events[{index}]");
+        let EventKind::Declare(summary) = &event.body.kind else {
+            return admission::admit(shared, event, now, Origin::Client).map_err(|refusal| {
+                refused(shared, &refusal);
+                let bad_signature = matches!(refusal, AdmissionRefusal::BadSignature { .. });
+                (ApiError::from(refusal), bad_signature)
+            });
+        };
+        let sealed = self
+            .0
+            .get(&summary.particulars)
+            .ok_or_else(|| (particulars_missing(&field), false))?;
+        admit_filed(shared, reader, &field, event, sealed, now).map_err(|error| {
+            let bad_signature = error.code == "bad_signature";
+            (error, bad_signature)
+        })
+    }
+}
+
+/// `GET /v1/shipments/{id}/particulars`: the declaration's particulars with their salt, to
+/// customs and the declaring platform, from a node holding them; the SDK checks them against
+/// the commitment in the proven declaration.
+pub(super) async fn shipment_particulars(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let shipment = shipment_id(id)?;
+    let reader = reader(&state.shared, &caller)?;
+    let shared = state.shared.clone();
+    blocking(move || {
+        check_history(&shared, &reader, &IndexKey::Shipment(shipment.clone()))?;
+        let state = shared.read_ledger().shipment(&shipment)?.unwrap_or_default();
+        let (Some(declared_by), Some(commitment)) = (&state.declared_by, state.particulars) else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_declared",
+                format!("shipment {shipment} has no committed declaration on this node"),
+            ));
+        };
+        reader
+            .particulars(&shared.rules, declared_by)
+            .map_err(|refusal| super::not_allowed(&shared, refusal))?;
+        let answer = |state: &str, extra: serde_json::Value| {
+            let mut body = json!({"shipment": shipment, "particulars": commitment, "state": state});
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            Ok(Json(body).into_response())
+        };
+        if state.particulars_purged {
+            return answer("purged", json!({}));
+        }
+        let held = match shared.private.as_ref() {
+            Some(store) => store.committed(&shipment, &commitment)?,
+            None => None,
+        };
+        match held {
+            Some(stored) => answer("disclosed", json!({"sealed": stored.sealed})),
+            None => answer(
+                "not_held",
+                json!({"message": format!("this node (run by {}) holds no copy of these particulars (not entitled, not yet received, or erased by the retention period)", shared.operator())}),
+            ),
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsigneeQuery {
+    name: String,
+    country: String,
+    #[serde(default)]
+    since_ms: u64,
+}
+
+/// `GET /v1/consignees/declarations`: personal data, so built and served only where the
+/// particulars are held (a customs node, by default), and read by customs only.
+pub(super) async fn declarations_to(
+    State(state): State<ApiState>,
+    Query(query): Query<ConsigneeQuery>,
+) -> ApiResult<Response> {
+    if query.name.trim().is_empty() || query.name.len() > 256 || query.country.len() != 2 {
+        return Err(ApiError::bad_request(
+            "malformed_query",
+            "name: 1 to 256 characters and country: a 2-letter code are required",
+        ));
+    }
+    let key = crate::private::consignee_key(&query.name, &query.country);
+    let shared = state.shared.clone();
+    let (declarations, truncated) = blocking(move || {
+        let store: &PrivateStore = shared.private.as_ref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "not_a_holder",
+                format!(
+                    "this node (run by {}) holds no declarations' particulars, so it keeps no consignee listing; ask a customs node",
+                    shared.operator()
+                ),
+            )
+        })?;
+        Ok(store.declarations_to(&key, query.since_ms, LISTING_ENTRIES_MAX)?)
+    })
+    .await?;
+    Ok(
+        Json(json!({"declarations": declarations, "truncated": truncated, "note": LISTING_NOTE}))
+            .into_response(),
+    )
+}
