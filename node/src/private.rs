@@ -94,6 +94,10 @@ pub struct PrivateStore {
     db: DB,
     /// The organisation that runs this node: what it may hold is what it may read.
     holder: OrgId,
+    /// Serialises the steward's blocks with what peers send: a record received is kept only
+    /// while it is still wanted, and a purge removes the want in the same turn, so nothing
+    /// erased comes back.
+    writes: std::sync::Mutex<()>,
 }
 
 fn storage(operation: &'static str) -> impl FnOnce(rocksdb::Error) -> LedgerError {
@@ -170,7 +174,11 @@ impl PrivateStore {
             .map(|name| ColumnFamilyDescriptor::new(*name, options()));
         let db =
             DB::open_cf_descriptors(&options(), path, families).map_err(storage("open private"))?;
-        Ok(PrivateStore { db, holder })
+        Ok(PrivateStore {
+            db,
+            holder,
+            writes: std::sync::Mutex::new(()),
+        })
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {
@@ -291,6 +299,7 @@ impl PrivateStore {
     ) -> Result<bool, LedgerError> {
         let commitment = sealed.commitment();
         let key = record_key(shipment, &commitment);
+        let _turn = self.turn();
         let Some(wanted) = self.get::<Wanted>(WANTED, &key, "wanted")? else {
             return Ok(false);
         };
@@ -362,7 +371,14 @@ impl PrivateStore {
         self.follow_block(ledger, followed + 1).map(Some)
     }
 
+    fn turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn follow_block(&self, ledger: &Ledger, height: u64) -> Result<Followed, LedgerError> {
+        let _turn = self.turn();
         let header = ledger
             .header(height)?
             .ok_or_else(|| LedgerError::Inconsistent {
