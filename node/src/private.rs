@@ -241,6 +241,21 @@ impl PrivateStore {
         self.write_synced(batch, "deposit particulars")
     }
 
+    /// The particulars of `shipment` that open `commitment`, if held here, whether or not the
+    /// steward has followed their block yet: for a caller that read from the ledger that this
+    /// is the committed declaration's commitment.
+    pub fn held(
+        &self,
+        shipment: &ShipmentId,
+        commitment: &Hash,
+    ) -> Result<Option<StoredParticulars>, LedgerError> {
+        self.get::<StoredParticulars>(
+            PARTICULARS,
+            &record_key(shipment, commitment),
+            "particulars",
+        )
+    }
+
     /// The particulars of `shipment`'s committed declaration `commitment`, if held here.
     pub fn committed(
         &self,

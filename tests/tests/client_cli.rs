@@ -430,7 +430,7 @@ fn a_custody_story_through_the_cli() {
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
     // (CLI-STORY went to the same consignee: together they look split.)
-    assert_eq!(rules, ["risk", "custody", "split_consignment"]);
+    assert_eq!(rules, ["risk", "custody", "split_consignment"], "{report}");
     // Now two consignments to J. Jansen (NL) within 30 days, EUR 89.90 each: together over the
     // EUR 150 threshold, so CLI-STORY looks split.
     let check = run(0, &["release-check", "CLI-STORY", "--json"]);

@@ -248,7 +248,9 @@ pub(super) async fn shipment_particulars(
             return answer("purged", json!({}));
         }
         let held = match shared.private.as_ref() {
-            Some(store) => store.committed(&shipment, &commitment)?,
+            // The ledger names this commitment as the declaration's: a record that opens it is
+            // the one, even before the steward has followed its block.
+            Some(store) => store.held(&shipment, &commitment)?,
             None => None,
         };
         match held {
