@@ -236,8 +236,10 @@ impl PrivateStore {
             committed: false,
             sealed: sealed.clone(),
         };
+        // Listed at once, so a look-up right after the commit finds it; a deposit that never
+        // commits lists a shipment whose proof shows no such declaration, which readers skip.
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(PARTICULARS), key, codec::encode(&stored));
+        self.list(&mut batch, &body.shipment, &key, &stored);
         self.write_synced(batch, "deposit particulars")
     }
 
