@@ -6,7 +6,7 @@
 //! the node's word.
 
 use serde::Serialize;
-use waybill_protocol::event::{Declaration, EventKind};
+use waybill_protocol::event::{Declaration, EventKind, SignedEvent};
 use waybill_protocol::particulars::{DeclarationSummary, SealedParticulars};
 use waybill_protocol::provenance::ProvenanceProof;
 use waybill_protocol::rules::ChainRules;
@@ -66,15 +66,13 @@ impl Disclosure {
     }
 }
 
-/// The declaration in a verified history: its summary, its event time and its height.
-pub fn declaration_of(proof: &ProvenanceProof) -> Option<(&DeclarationSummary, u64, u64)> {
+/// The declaration in a verified history: its summary and its event.
+pub fn declaration_of(proof: &ProvenanceProof) -> Option<(&DeclarationSummary, &SignedEvent)> {
     proof
         .events
         .iter()
         .find_map(|proven| match &proven.event.body.kind {
-            EventKind::Declare(summary) => {
-                Some((&**summary, proven.event.body.event_time_ms, proven.height))
-            }
+            EventKind::Declare(summary) => Some((&**summary, &proven.event)),
             _ => None,
         })
 }
@@ -100,7 +98,8 @@ pub fn disclose(
     rules: &ChainRules,
     answer: ParticularsAnswer,
 ) -> Option<Disclosure> {
-    let (summary, declared_ms, _) = declaration_of(proof)?;
+    let (summary, declared) = declaration_of(proof)?;
+    let declared_ms = declared.body.event_time_ms;
     if let Some((height, by)) = purge_of(proof, &summary.particulars) {
         return Some(Disclosure::Purged {
             detail: format!("private data purged at height {height} by {by}"),

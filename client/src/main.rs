@@ -304,7 +304,7 @@ fn purge_target(
         .shipment(&ShipmentId::new(shipment)?)
         .map_err(failed)?;
     waybill_client::disclosure::declaration_of(&answer.proof)
-        .map(|(summary, _, _)| summary.particulars)
+        .map(|(summary, _)| summary.particulars)
         .ok_or_else(|| Failure::Usage(format!("shipment {shipment} has no declaration to purge")))
 }
 
@@ -827,30 +827,23 @@ fn related_consignments(
         else {
             continue; // Not verifiable here: the listing alone proves nothing.
         };
-        let Some((_, time, _)) = waybill_client::disclosure::declaration_of(&answer.proof) else {
+        let Some((_, declared)) = waybill_client::disclosure::declaration_of(&answer.proof) else {
             continue;
         };
-        let id = answer
-            .proof
-            .events
-            .iter()
-            .find(|p| matches!(p.event.body.kind, EventKind::Declare(_)))
-            .map(|p| p.event.body.id());
         // Only what the verified history says counts: same consignee, inside the window.
+        let time = declared.body.event_time_ms;
         let same = other.consignee.country == consignee.country
             && waybill_protocol::ids::fold_name(other.consignee.name.as_str())
                 == waybill_protocol::ids::fold_name(consignee.name.as_str());
-        if let (true, Some(id)) = (same, id) {
-            if time + window_ms >= event.body.event_time_ms
-                && time <= event.body.event_time_ms + window_ms
-            {
-                related.push(waybill_client::release::RelatedConsignment {
-                    shipment,
-                    value_minor: other.total_value_minor().unwrap_or(u64::MAX),
-                    currency: other.currency.clone(),
-                    declaration: id,
-                });
-            }
+        let inside = time + window_ms >= event.body.event_time_ms
+            && time <= event.body.event_time_ms + window_ms;
+        if same && inside {
+            related.push(waybill_client::release::RelatedConsignment {
+                shipment,
+                value_minor: other.total_value_minor().unwrap_or(u64::MAX),
+                currency: other.currency.clone(),
+                declaration: declared.body.id(),
+            });
         }
     }
     Ok(Some(related))

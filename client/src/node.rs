@@ -177,22 +177,27 @@ impl NodeClient {
         }
     }
 
-    /// Submits one signed event; its id once the node accepted it.
-    pub fn submit(&self, event: &SignedEvent) -> Result<Hash, ClientError> {
-        let url = format!("{}/v1/events", self.base);
-        let body = serde_json::to_vec(event).map_err(|error| ClientError::Malformed {
-            what: "the event".into(),
+    /// POSTs `body` as JSON to `path`; the accepted event's id.
+    fn post_for_id(&self, path: &str, body: &impl serde::Serialize) -> Result<Hash, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let bytes = serde_json::to_vec(body).map_err(|error| ClientError::Malformed {
+            what: format!("the body for POST {path}"),
             reason: error.to_string(),
         })?;
         let result = self
             .agent
             .post(&url)
             .header("content-type", "application/json")
-            .send(&body[..]);
-        match self.answer("POST /v1/events", result)? {
+            .send(&bytes[..]);
+        match self.answer(&format!("POST {path}"), result)? {
             (202, body) => Self::parse("the accepted event's id", body["id"].clone()),
             (status, body) => Err(Self::refused(status, &body)),
         }
+    }
+
+    /// Submits one signed event; its id once the node accepted it.
+    pub fn submit(&self, event: &SignedEvent) -> Result<Hash, ClientError> {
+        self.post_for_id("/v1/events", event)
     }
 
     /// Files a declaration: its signed event with the particulars it commits to, at a node
@@ -202,22 +207,10 @@ impl NodeClient {
         event: &SignedEvent,
         particulars: &waybill_protocol::particulars::SealedParticulars,
     ) -> Result<Hash, ClientError> {
-        let url = format!("{}/v1/declarations", self.base);
-        let body =
-            serde_json::to_vec(&serde_json::json!({"event": event, "particulars": particulars}))
-                .map_err(|error| ClientError::Malformed {
-                    what: "the declaration".into(),
-                    reason: error.to_string(),
-                })?;
-        let result = self
-            .agent
-            .post(&url)
-            .header("content-type", "application/json")
-            .send(&body[..]);
-        match self.answer("POST /v1/declarations", result)? {
-            (202, body) => Self::parse("the accepted event's id", body["id"].clone()),
-            (status, body) => Err(Self::refused(status, &body)),
-        }
+        self.post_for_id(
+            "/v1/declarations",
+            &serde_json::json!({"event": event, "particulars": particulars}),
+        )
     }
 
     /// What the node gives this caller of a shipment's declaration particulars (unverified:
@@ -241,8 +234,8 @@ impl NodeClient {
                         .to_string(),
                 }),
             },
-            (403 | 404 | 421, body) => Ok(ParticularsAnswer::NotGiven {
-                reason: Self::refused(403, &body).to_string(),
+            (status @ (403 | 404 | 421), body) => Ok(ParticularsAnswer::NotGiven {
+                reason: Self::refused(status, &body).to_string(),
             }),
             (status, body) => Err(Self::refused(status, &body)),
         }

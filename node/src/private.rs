@@ -156,18 +156,6 @@ fn options() -> Options {
 }
 
 impl PrivateStore {
-    /// Whether a node run by `operator` may hold any particulars: a platform holds its own,
-    /// customs everyone's; a carrier or a brand holds none, and opens no private store.
-    pub fn holds_any(rules: &ChainRules, operator: &OrgId) -> bool {
-        let genesis = rules.genesis();
-        genesis.organisation(operator).is_some_and(|org| {
-            org.roles.contains(&waybill_protocol::Role::Platform)
-                || genesis
-                    .read_scopes(&org.roles)
-                    .contains(&waybill_protocol::genesis::ReadScope::Everything)
-        })
-    }
-
     pub fn open(path: &Path, holder: OrgId) -> Result<PrivateStore, LedgerError> {
         let families = FAMILIES
             .iter()
@@ -219,11 +207,11 @@ impl PrivateStore {
     pub fn deposit(
         &self,
         declaration: &SignedEvent,
-        declared_by: &OrgId,
+        commitment: &Hash,
         sealed: &SealedParticulars,
     ) -> Result<(), LedgerError> {
         let body = &declaration.body;
-        let key = record_key(&body.shipment, &sealed.commitment());
+        let key = record_key(&body.shipment, commitment);
         if self
             .get::<StoredParticulars>(PARTICULARS, &key, "particulars")?
             .is_some()
@@ -231,7 +219,7 @@ impl PrivateStore {
             return Ok(());
         }
         let stored = StoredParticulars {
-            declared_by: declared_by.clone(),
+            declared_by: body.signer.org.clone(),
             event_time_ms: body.event_time_ms,
             committed: false,
             sealed: sealed.clone(),
@@ -239,7 +227,7 @@ impl PrivateStore {
         // Listed at once, so a look-up right after the commit finds it; a deposit that never
         // commits lists a shipment whose proof shows no such declaration, which readers skip.
         let mut batch = WriteBatch::default();
-        self.list(&mut batch, &body.shipment, &key, &stored);
+        self.list(&mut batch, &body.shipment, commitment, &stored);
         self.write_synced(batch, "deposit particulars")
     }
 
@@ -327,32 +315,32 @@ impl PrivateStore {
             sealed: sealed.clone(),
         };
         let mut batch = WriteBatch::default();
-        self.list(&mut batch, shipment, &key, &stored);
+        self.list(&mut batch, shipment, &commitment, &stored);
         batch.delete_cf(self.cf(WANTED), &key);
         self.write_synced(batch, "receive particulars")?;
         Ok(true)
     }
 
+    /// Writes a record with its consignee listing and retention entries.
     fn list(
         &self,
         batch: &mut WriteBatch,
         shipment: &ShipmentId,
-        key: &[u8],
+        commitment: &Hash,
         stored: &StoredParticulars,
     ) {
         let sealed = &stored.sealed;
         let listed = DeclaredShipment {
             shipment: shipment.clone(),
             event_time_ms: stored.event_time_ms,
-            value_minor: sealed
-                .particulars
-                .values_minor
-                .iter()
-                .try_fold(0u64, |sum, v| sum.checked_add(*v))
-                .unwrap_or(u64::MAX),
+            value_minor: sealed.particulars.total_value_minor().unwrap_or(u64::MAX),
             currency: sealed.particulars.currency.clone(),
         };
-        batch.put_cf(self.cf(PARTICULARS), key, codec::encode(stored));
+        batch.put_cf(
+            self.cf(PARTICULARS),
+            record_key(shipment, commitment),
+            codec::encode(stored),
+        );
         batch.put_cf(
             self.cf(BY_CONSIGNEE),
             listing_key(sealed, stored.event_time_ms, shipment),
@@ -360,12 +348,12 @@ impl PrivateStore {
         );
         batch.put_cf(
             self.cf(BY_TIME),
-            time_key(stored.event_time_ms, shipment, &sealed.commitment()),
+            time_key(stored.event_time_ms, shipment, commitment),
             [],
         );
     }
 
-    /// The last block height [`PrivateStore::follow`] processed.
+    /// The last block height [`PrivateStore::follow_next`] processed.
     pub fn followed(&self) -> Result<u64, LedgerError> {
         Ok(self
             .db
@@ -464,7 +452,7 @@ impl PrivateStore {
         match self.get::<StoredParticulars>(PARTICULARS, &key, "particulars")? {
             Some(mut stored) => {
                 stored.committed = true;
-                self.list(batch, &body.shipment, &key, &stored);
+                self.list(batch, &body.shipment, &summary.particulars, &stored);
                 followed.listed += 1;
             }
             None => {

@@ -142,7 +142,7 @@ pub async fn run(
         ledger,
         Mempool::new(MempoolLimits::for_validators(genesis.validators.len())),
     );
-    if PrivateStore::holds_any(&shared.rules, &operator) {
+    if shared.rules.genesis().holds_particulars(&operator) {
         let path = private_path(&config.data_dir);
         let store = PrivateStore::open(&path, operator).map_err(|source| RunError::Ledger {
             path: path.clone(),

@@ -358,10 +358,21 @@ impl Genesis {
     /// Whether organisation `org` may read (and its nodes hold) the private particulars of a
     /// declaration filed by `declared_by`: customs reading everything, and the declarer.
     pub fn entitled_to_particulars(&self, org: &OrgId, declared_by: &OrgId) -> bool {
-        org == declared_by
+        org == declared_by || self.reads_everything(org)
+    }
+
+    /// Whether `org` may hold any declaration's particulars: a platform its own, whoever reads
+    /// everything all of them. Carriers and brands hold none.
+    pub fn holds_particulars(&self, org: &OrgId) -> bool {
+        self.reads_everything(org)
             || self
                 .organisation(org)
-                .is_some_and(|o| self.read_scopes(&o.roles).contains(&ReadScope::Everything))
+                .is_some_and(|o| o.roles.contains(&Role::Platform))
+    }
+
+    fn reads_everything(&self, org: &OrgId) -> bool {
+        self.organisation(org)
+            .is_some_and(|o| self.read_scopes(&o.roles).contains(&ReadScope::Everything))
     }
 
     fn validate_read_policy(&self) -> Result<(), GenesisError> {

@@ -54,6 +54,15 @@ pub struct Particulars {
     pub ioss: Option<IossNumber>,
 }
 
+impl Particulars {
+    /// The sum of the line values in minor units of `currency`, or `None` if it overflows.
+    pub fn total_value_minor(&self) -> Option<u64> {
+        self.values_minor
+            .iter()
+            .try_fold(0u64, |sum, value| sum.checked_add(*value))
+    }
+}
+
 /// The particulars with the salt that opens the commitment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 #[serde(deny_unknown_fields)]
@@ -134,14 +143,7 @@ impl SealedParticulars {
     /// The whole declaration, if these are the particulars `summary` commits to and they fit
     /// its goods lines. Pure: what the SDK runs on what a node disclosed.
     pub fn open(&self, summary: &DeclarationSummary) -> Result<Declaration, ParticularsError> {
-        let found = self.commitment();
-        if found != summary.particulars {
-            return Err(ParticularsError::NotCommitted {
-                committed: summary.particulars,
-                found,
-            });
-        }
-        self.check_fits(summary)?;
+        self.check(summary)?;
         let particulars = &self.particulars;
         let items = summary
             .goods
@@ -168,6 +170,19 @@ impl SealedParticulars {
         })
     }
 
+    /// Whether these are the particulars `summary` commits to and they fit its goods lines,
+    /// without assembling the declaration (what a node checks before it keeps them).
+    pub fn check(&self, summary: &DeclarationSummary) -> Result<(), ParticularsError> {
+        let found = self.commitment();
+        if found != summary.particulars {
+            return Err(ParticularsError::NotCommitted {
+                committed: summary.particulars,
+                found,
+            });
+        }
+        self.check_fits(summary)
+    }
+
     /// The checks that need no commitment: one value per goods line, and a sum that fits.
     pub fn check_fits(&self, summary: &DeclarationSummary) -> Result<(), ParticularsError> {
         let values = &self.particulars.values_minor;
@@ -183,9 +198,8 @@ impl SealedParticulars {
                 lines: summary.goods.len(),
             });
         }
-        values
-            .iter()
-            .try_fold(0u64, |sum, value| sum.checked_add(*value))
+        self.particulars
+            .total_value_minor()
             .ok_or(ParticularsError::ValueOverflow)?;
         Ok(())
     }

@@ -204,7 +204,7 @@ fn the_retention_period_erases_particulars_without_a_purge_event() {
     let mut factory = waybill_tests::EventFactory::new();
     let event = factory.event("platform", "RET-1", kind);
     store
-        .deposit(&event, &fixtures::org("platform"), &sealed)
+        .deposit(&event, &sealed.commitment(), &sealed)
         .unwrap();
     let declared_at = fixtures::NOW_MS + 1_000;
     waybill_tests::commit_block(&mut ledger, vec![event], declared_at).unwrap();

@@ -74,15 +74,16 @@ fn not_a_holder(shared: &Shared, declared_by: &OrgId) -> ApiError {
     )
 }
 
-/// The checks a filed declaration passes before its event is admitted, and the deposit that
-/// makes its particulars durable here first.
-fn deposit_filed(
-    shared: &Shared,
+/// The checks a filed declaration passes before its event is admitted: a declaration, with
+/// the particulars it commits to, from a caller who may file them, at a node that may hold
+/// them. The store that will keep them, and their commitment.
+fn check_filed<'s>(
+    shared: &'s Shared,
     reader: &Reader,
     field: &str,
     event: &SignedEvent,
     sealed: &SealedParticulars,
-) -> ApiResult<()> {
+) -> ApiResult<(&'s PrivateStore, Hash)> {
     let EventKind::Declare(summary) = &event.body.kind else {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -93,7 +94,7 @@ fn deposit_filed(
             ),
         ));
     };
-    sealed.open(summary).map_err(|error| {
+    sealed.check(summary).map_err(|error| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "particulars_mismatch",
@@ -104,20 +105,22 @@ fn deposit_filed(
     reader
         .particulars(&shared.rules, declared_by)
         .map_err(|refusal| super::not_allowed(shared, refusal))?;
-    let holds = shared.private.as_ref().is_some_and(|store| {
-        shared
-            .rules
-            .genesis()
-            .entitled_to_particulars(store.holder(), declared_by)
-    });
-    if !holds {
-        return Err(not_a_holder(shared, declared_by));
-    }
-    Ok(())
+    let store = shared
+        .private
+        .as_ref()
+        .filter(|store| {
+            shared
+                .rules
+                .genesis()
+                .entitled_to_particulars(store.holder(), declared_by)
+        })
+        .ok_or_else(|| not_a_holder(shared, declared_by))?;
+    Ok((store, summary.particulars))
 }
 
 /// Admits a filed declaration: checks, then (its signature verified) the particulars are
-/// synced to the private store, then the event goes to the mempool.
+/// synced to the private store, then the event goes to the mempool. The event's id and the
+/// particulars' commitment.
 fn admit_filed(
     shared: &Shared,
     reader: &Reader,
@@ -125,17 +128,12 @@ fn admit_filed(
     event: SignedEvent,
     sealed: &SealedParticulars,
     now: u64,
-) -> ApiResult<Hash> {
-    deposit_filed(shared, reader, field, &event, sealed)?;
+) -> ApiResult<(Hash, Hash)> {
+    let (store, commitment) = check_filed(shared, reader, field, &event, sealed)?;
     admission::admit_with(shared, event, now, Origin::Client, |checked| {
-        let store = shared.private.as_ref().ok_or_else(|| {
-            AdmissionRefusal::Storage(crate::ledger::LedgerError::Inconsistent {
-                detail: "the private store closed".into(),
-            })
-        })?;
-        let body = &checked.event().body;
-        Ok(store.deposit(checked.event(), &body.signer.org, sealed)?)
+        Ok(store.deposit(checked.event(), &commitment, sealed)?)
     })
+    .map(|id| (id, commitment))
     .map_err(|refusal| {
         refused(shared, &refusal);
         ApiError::from(refusal)
@@ -153,9 +151,8 @@ pub(super) async fn submit_declaration(
     let filed: FiledDeclaration = parse_json(&body)?;
     let shared = state.shared.clone();
     let gossip = filed.event.clone();
-    let commitment = filed.particulars.commitment();
-    let id = blocking(move || {
-        let id = admit_filed(
+    let (id, commitment) = blocking(move || {
+        let (id, commitment) = admit_filed(
             &shared,
             &reader,
             "event",
@@ -164,7 +161,7 @@ pub(super) async fn submit_declaration(
             now_ms(),
         )?;
         admission::keep_accepted(&shared, &[id])?;
-        Ok(id)
+        Ok((id, commitment))
     })
     .await?;
     drop(turn);
@@ -206,10 +203,12 @@ impl BatchParticulars {
             .0
             .get(&summary.particulars)
             .ok_or_else(|| (particulars_missing(&field), false))?;
-        admit_filed(shared, reader, &field, event, sealed, now).map_err(|error| {
-            let bad_signature = error.code == "bad_signature";
-            (error, bad_signature)
-        })
+        admit_filed(shared, reader, &field, event, sealed, now)
+            .map(|(id, _)| id)
+            .map_err(|error| {
+                let bad_signature = error.code == "bad_signature";
+                (error, bad_signature)
+            })
     }
 }
 
@@ -237,29 +236,26 @@ pub(super) async fn shipment_particulars(
         reader
             .particulars(&shared.rules, declared_by)
             .map_err(|refusal| super::not_allowed(&shared, refusal))?;
-        let answer = |state: &str, extra: serde_json::Value| {
-            let mut body = json!({"shipment": shipment, "particulars": commitment, "state": state});
-            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-                body.extend(extra.clone());
-            }
-            Ok(Json(body).into_response())
-        };
-        if state.particulars_purged {
-            return answer("purged", json!({}));
-        }
+        let mut answer = json!({"shipment": shipment, "particulars": commitment});
         let held = match shared.private.as_ref() {
             // The ledger names this commitment as the declaration's: a record that opens it is
             // the one, even before the steward has followed its block.
-            Some(store) => store.held(&shipment, &commitment)?,
-            None => None,
+            Some(store) if !state.particulars_purged => store.held(&shipment, &commitment)?,
+            _ => None,
         };
-        match held {
-            Some(stored) => answer("disclosed", json!({"sealed": stored.sealed})),
-            None => answer(
-                "not_held",
-                json!({"message": format!("this node (run by {}) holds no copy of these particulars (not entitled, not yet received, or erased by the retention period)", shared.operator())}),
-            ),
+        if state.particulars_purged {
+            answer["state"] = json!("purged");
+        } else if let Some(stored) = held {
+            answer["state"] = json!("disclosed");
+            answer["sealed"] = json!(stored.sealed);
+        } else {
+            answer["state"] = json!("not_held");
+            answer["message"] = json!(format!(
+                "this node (run by {}) holds no copy of these particulars (not entitled, not yet received, or erased by the retention period)",
+                shared.operator()
+            ));
         }
+        Ok(Json(answer).into_response())
     })
     .await
 }

@@ -99,10 +99,51 @@ pub fn identity(keypair: &Keypair) -> Result<libp2p::identity::Keypair, NetworkE
         .map_err(|e| NetworkError::Libp2p(format!("node key: {e}")))
 }
 
-/// The block-sync request-response codec: `u32` length prefix, then canonical bytes, each
-/// direction bounded before anything is allocated.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SyncCodec;
+/// A request-response exchange between validators: its messages, their bounds and a name
+/// for errors. [`FramedCodec`] carries any of them.
+pub trait Exchange: Send + 'static {
+    type Request: bincode::Encode + bincode::Decode<()> + Send + Sync;
+    type Response: bincode::Encode + bincode::Decode<()> + Send + Sync;
+    const REQUEST_BYTES_MAX: usize;
+    const RESPONSE_BYTES_MAX: usize;
+    const REQUEST: &'static str;
+    const RESPONSE: &'static str;
+}
+
+/// Block sync (`wire::SyncRequest`, `wire::SyncResponse`).
+#[derive(Debug)]
+pub struct BlockSync;
+
+impl Exchange for BlockSync {
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+    const REQUEST_BYTES_MAX: usize = SYNC_REQUEST_BYTES_MAX;
+    const RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_BYTES_MAX;
+    const REQUEST: &'static str = "sync request";
+    const RESPONSE: &'static str = "sync response";
+}
+
+/// The request-response codec of every exchange: `u32` length prefix, then canonical bytes,
+/// each direction bounded before anything is allocated.
+pub struct FramedCodec<E>(std::marker::PhantomData<fn() -> E>);
+
+impl<E> Default for FramedCodec<E> {
+    fn default() -> Self {
+        FramedCodec(std::marker::PhantomData)
+    }
+}
+
+impl<E> std::fmt::Debug for FramedCodec<E> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("FramedCodec")
+    }
+}
+
+impl<E> Clone for FramedCodec<E> {
+    fn clone(&self) -> Self {
+        FramedCodec::default()
+    }
+}
 
 async fn read_framed<T, M>(io: &mut T, max: usize, what: &'static str) -> io::Result<M>
 where
@@ -135,30 +176,30 @@ where
 }
 
 #[async_trait::async_trait]
-impl request_response::Codec for SyncCodec {
+impl<E: Exchange> request_response::Codec for FramedCodec<E> {
     type Protocol = StreamProtocol;
-    type Request = SyncRequest;
-    type Response = SyncResponse;
+    type Request = E::Request;
+    type Response = E::Response;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<E::Request>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_framed(io, SYNC_REQUEST_BYTES_MAX, "sync request").await
+        read_framed(io, E::REQUEST_BYTES_MAX, E::REQUEST).await
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<E::Response>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_framed(io, SYNC_RESPONSE_BYTES_MAX, "sync response").await
+        read_framed(io, E::RESPONSE_BYTES_MAX, E::RESPONSE).await
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: SyncRequest,
+        request: E::Request,
     ) -> io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
@@ -170,7 +211,7 @@ impl request_response::Codec for SyncCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        response: SyncResponse,
+        response: E::Response,
     ) -> io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
@@ -184,8 +225,8 @@ struct Behaviour {
     allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     gossipsub: gossipsub::Behaviour,
     identify: identify::Behaviour,
-    sync: request_response::Behaviour<SyncCodec>,
-    particulars: request_response::Behaviour<particulars::ParticularsCodec>,
+    sync: request_response::Behaviour<FramedCodec<BlockSync>>,
+    particulars: request_response::Behaviour<FramedCodec<particulars::Particulars>>,
 }
 
 /// A validator this node talks to.

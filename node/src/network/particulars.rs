@@ -5,15 +5,11 @@
 //! hold. The answer is checked against the commitment before it is kept
 //! (`PrivateStore::receive`).
 
-use std::io;
-
 use bincode::{Decode, Encode};
-use libp2p::request_response;
-use libp2p::{PeerId, StreamProtocol};
+use libp2p::PeerId;
 use waybill_protocol::particulars::SealedParticulars;
 use waybill_protocol::{Hash, OrgId, ShipmentId};
 
-use super::{read_framed, write_framed};
 use crate::limits::{
     PARTICULARS_PER_REQUEST_MAX, PARTICULARS_REQUEST_BYTES_MAX, PARTICULARS_RESPONSE_BYTES_MAX,
 };
@@ -31,57 +27,17 @@ pub struct ParticularsResponse {
     pub found: Vec<(ShipmentId, SealedParticulars)>,
 }
 
-/// Framed like block sync, each direction bounded before anything is allocated.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ParticularsCodec;
+/// The particulars exchange, framed like block sync.
+#[derive(Debug)]
+pub struct Particulars;
 
-#[async_trait::async_trait]
-impl request_response::Codec for ParticularsCodec {
-    type Protocol = StreamProtocol;
+impl super::Exchange for Particulars {
     type Request = ParticularsRequest;
     type Response = ParticularsResponse;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Self::Request>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        read_framed(io, PARTICULARS_REQUEST_BYTES_MAX, "particulars request").await
-    }
-
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Self::Response>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        read_framed(io, PARTICULARS_RESPONSE_BYTES_MAX, "particulars response").await
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        request: Self::Request,
-    ) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        write_framed(io, &request).await
-    }
-
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        response: Self::Response,
-    ) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        write_framed(io, &response).await
-    }
+    const REQUEST_BYTES_MAX: usize = PARTICULARS_REQUEST_BYTES_MAX;
+    const RESPONSE_BYTES_MAX: usize = PARTICULARS_RESPONSE_BYTES_MAX;
+    const REQUEST: &'static str = "particulars request";
+    const RESPONSE: &'static str = "particulars response";
 }
 
 /// What this node gives a peer run by `asker`: what it holds of the request, filtered by what
