@@ -6,8 +6,10 @@
 //! the node's word.
 
 use serde::Serialize;
-use waybill_protocol::event::{Declaration, EventKind, SignedEvent};
-use waybill_protocol::particulars::{DeclarationSummary, SealedParticulars};
+use waybill_protocol::event::{Declaration, EventKind, Party, SignedEvent};
+use waybill_protocol::particulars::{
+    DeclarationSummary, DisclosedParts, PartValue, ParticularsPart, SealedParticulars,
+};
 use waybill_protocol::provenance::ProvenanceProof;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, OrgId};
@@ -16,6 +18,11 @@ use waybill_protocol::{Hash, OrgId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParticularsAnswer {
     Disclosed(Box<SealedParticulars>),
+    /// The parts a genesis grant gives this reader, and the grant the node names.
+    DisclosedInPart {
+        parts: Box<DisclosedParts>,
+        grant: String,
+    },
     /// The node says they were purged.
     Purged,
     /// The node holds no copy (not entitled to, not yet received), or refused this reader.
@@ -30,6 +37,13 @@ pub enum ParticularsAnswer {
 pub enum Disclosure {
     /// Opened against the declaration's commitment: the whole declaration as filed.
     Verified { declaration: Box<Declaration> },
+    /// The parts a genesis grant gives this reader, opened against the commitment; the rest
+    /// withheld.
+    VerifiedInPart {
+        parts: Vec<PartValue>,
+        withheld: Vec<ParticularsPart>,
+        grant: String,
+    },
     /// Not given to this reader, or not held by the node asked.
     Withheld { reason: String },
     /// Erased: by a purge event in the verified history, or by the genesis retention period.
@@ -59,9 +73,54 @@ impl Disclosure {
                     .map_or("?".into(), |v| v.to_string()),
                 declaration.currency
             ),
+            Disclosure::VerifiedInPart {
+                parts,
+                withheld,
+                grant,
+            } => {
+                let opened: Vec<String> = parts.iter().map(describe_part).collect();
+                let withheld: Vec<&str> = withheld.iter().map(|part| part.name()).collect();
+                format!(
+                    "particulars verified in part ({grant}): {}; withheld: {}",
+                    opened.join("; "),
+                    withheld.join(", ")
+                )
+            }
             Disclosure::Withheld { reason } => format!("particulars withheld: {reason}"),
             Disclosure::Purged { detail } => detail.clone(),
             Disclosure::Forged { reason } => format!("particulars NOT VERIFIED: {reason}"),
+        }
+    }
+}
+
+/// One opened part, for people.
+fn describe_part(value: &PartValue) -> String {
+    let party = |party: &Party| format!("{} ({})", party.name, party.country);
+    match value {
+        PartValue::Consignor(consignor) => format!("consignor {}", party(consignor)),
+        PartValue::Delivery(delivery) => format!(
+            "delivery to {}, {} ({})",
+            delivery.name,
+            delivery
+                .address
+                .as_ref()
+                .map_or("no address", |a| a.as_str()),
+            delivery.country
+        ),
+        PartValue::ConsigneeRegistration(registration) => format!(
+            "consignee registration {}",
+            registration.as_ref().map_or("none", |r| r.as_str())
+        ),
+        PartValue::Seller(seller) => {
+            format!("seller {}", seller.as_ref().map_or("none".into(), party))
+        }
+        PartValue::Values(values) => format!(
+            "{} values in {}",
+            values.values_minor.len(),
+            values.currency
+        ),
+        PartValue::Ioss(ioss) => {
+            format!("IOSS {}", ioss.as_ref().map_or("none", |i| i.as_str()))
         }
     }
 }
@@ -122,6 +181,16 @@ pub fn disclose(
         ParticularsAnswer::Disclosed(sealed) => match sealed.open(summary) {
             Ok(declaration) => Disclosure::Verified {
                 declaration: Box::new(declaration),
+            },
+            Err(error) => Disclosure::Forged {
+                reason: error.to_string(),
+            },
+        },
+        ParticularsAnswer::DisclosedInPart { parts, grant } => match parts.open(summary) {
+            Ok(opened) => Disclosure::VerifiedInPart {
+                withheld: parts.sealed.iter().map(|sealed| sealed.part).collect(),
+                parts: opened,
+                grant,
             },
             Err(error) => Disclosure::Forged {
                 reason: error.to_string(),

@@ -226,6 +226,13 @@ impl NodeClient {
                     "the disclosed particulars",
                     body["sealed"].clone(),
                 )?))),
+                Some("disclosed_in_part") => Ok(ParticularsAnswer::DisclosedInPart {
+                    parts: Box::new(Self::parse(
+                        "the particulars disclosed in part",
+                        body["parts"].clone(),
+                    )?),
+                    grant: body["grant"].as_str().unwrap_or("a grant").to_string(),
+                }),
                 Some("purged") => Ok(ParticularsAnswer::Purged),
                 _ => Ok(ParticularsAnswer::NotGiven {
                     reason: body["message"]

@@ -38,6 +38,11 @@ enum Command {
         /// Event signing keys per organisation: keys/<org>.key, then keys/<org>-1.key, …
         #[arg(long, default_value_t = 1)]
         keys_per_organisation: usize,
+        /// Grant carriers the delivery address of the shipments they hold once customs
+        /// released them (the last mile); by default only customs and the declaring platform
+        /// read a declaration's particulars.
+        #[arg(long)]
+        grant_last_mile_delivery: bool,
     },
     /// Check a genesis file; exit 0 if valid, 1 if it is refused (with the reason), 2 if unreadable.
     Validate { file: PathBuf },
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
             chain_id,
             base_port,
             keys_per_organisation,
+            grant_last_mile_delivery,
         } => {
             let genesis_time_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -73,6 +79,11 @@ fn main() -> ExitCode {
                 base_port,
                 genesis_time_ms,
                 keys_per_organisation,
+                particulars_grants: if grant_last_mile_delivery {
+                    testnet::last_mile_delivery_grant()
+                } else {
+                    Vec::new()
+                },
                 out,
             };
             match testnet::create(&plan) {

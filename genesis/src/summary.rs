@@ -85,5 +85,27 @@ pub fn describe(genesis: &Genesis) -> String {
         let kinds: Vec<&str> = permission.event_types.iter().map(|k| k.name()).collect();
         let _ = writeln!(out, "  {:<9} {}", permission.role.name(), kinds.join(", "));
     }
+    let _ = writeln!(out, "\nreads");
+    for grant in &genesis.read_policy {
+        let scopes: Vec<&str> = grant.scopes.iter().map(|s| s.name()).collect();
+        let _ = writeln!(out, "  {:<9} {}", grant.role.name(), scopes.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "\nparticulars: customs and the declaring platform; kept {}",
+        genesis
+            .particulars_retention_days
+            .map_or("until a purge".into(), |days| format!("{days} days"))
+    );
+    for grant in &genesis.particulars_grants {
+        let parts: Vec<&str> = grant.parts.iter().map(|p| p.name()).collect();
+        let _ = writeln!(
+            out,
+            "  {:<9} {} while {}",
+            grant.role.name(),
+            parts.join(", "),
+            grant.when
+        );
+    }
     out
 }

@@ -34,7 +34,19 @@ pub struct TestnetPlan {
     /// `keys/<org>-<i>.key`. Several keys let one organisation sign from several systems (a
     /// carrier's depots, the benchmark's submitters), each with its own nonces.
     pub keys_per_organisation: usize,
+    /// The genesis `particulars_grants` (none by default: customs and the declarer only).
+    pub particulars_grants: Vec<ParticularsGrant>,
     pub out: PathBuf,
+}
+
+/// The grant of `--grant-last-mile-delivery`: a carrier holding custody of a released
+/// shipment reads where it goes and to whom, never its values.
+pub fn last_mile_delivery_grant() -> Vec<ParticularsGrant> {
+    vec![ParticularsGrant {
+        role: Role::Carrier,
+        parts: vec![waybill_protocol::particulars::ParticularsPart::Delivery],
+        when: GrantCondition::LastMile,
+    }]
 }
 
 /// What was built, for the caller to print.
@@ -202,6 +214,7 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
         permissions: default_permissions(),
         read_policy: default_read_policy(),
         particulars_retention_days: None,
+        particulars_grants: plan.particulars_grants.clone(),
     };
     genesis.validate()?;
     let genesis_path = dir.join("genesis.json");

@@ -10,8 +10,10 @@
 use std::collections::BTreeSet;
 
 use waybill_protocol::event::{Epc, EventKind, SignedEvent};
+use waybill_protocol::execution::ShipmentState;
 use waybill_protocol::genesis::ReadScope;
 use waybill_protocol::index::IndexKey;
+use waybill_protocol::particulars::ParticularsPart;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Gtin, OrgId};
 
@@ -70,6 +72,17 @@ impl Refusal {
             ),
         }
     }
+}
+
+/// How much of a declaration's particulars a reader may have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParticularsRead {
+    Whole,
+    /// The parts a genesis grant gives, and that grant.
+    Parts {
+        parts: BTreeSet<ParticularsPart>,
+        grant: String,
+    },
 }
 
 /// What one caller may read.
@@ -131,11 +144,40 @@ impl Reader {
                 org: org.clone(),
                 what: format!("the private particulars of a declaration by {declared_by}"),
                 rule: format!(
-                    "{}; particulars go to customs and the declaring platform only",
+                    "{}; particulars go to customs and the declaring platform, and parts of them only as a genesis particulars_grants entry allows while its condition holds",
                     granted(scopes)
                 ),
             }),
         }
+    }
+
+    /// How much of the particulars of a declaration by `declared_by` this reader may have,
+    /// for a shipment in `state`: the whole to customs and the declarer, the parts a genesis
+    /// grant gives while its condition holds (the delivery address on the last mile).
+    pub fn particulars_of(
+        &self,
+        rules: &ChainRules,
+        declared_by: &OrgId,
+        state: &ShipmentState,
+    ) -> Result<ParticularsRead, Refusal> {
+        let refusal = match self.particulars(rules, declared_by) {
+            Ok(()) => return Ok(ParticularsRead::Whole),
+            Err(refusal) => refusal,
+        };
+        let Reader::Member { org, .. } = self else {
+            return Err(refusal);
+        };
+        let (grant, parts) = rules.genesis().granted_parts(org, state).ok_or(refusal)?;
+        let names: Vec<&str> = grant.parts.iter().map(|part| part.name()).collect();
+        Ok(ParticularsRead::Parts {
+            parts,
+            grant: format!(
+                "particulars_grants[{}]: {} while {}",
+                grant.role,
+                names.join(", "),
+                grant.when
+            ),
+        })
     }
 
     /// A key's history, given its first events (`complete` if that is all of it).

@@ -25,8 +25,12 @@ pub mod tag {
     pub const PROPOSAL: &[u8] = b"waybill/proposal/v1";
     pub const GENESIS: &[u8] = b"waybill/genesis/v1";
     pub const VALIDATORS: &[u8] = b"waybill/validators/v1";
-    /// A declaration's commitment to its private particulars.
-    pub const PARTICULARS: &[u8] = b"waybill/particulars/v1";
+    /// A declaration's commitment to its private particulars: over its parts' commitments.
+    pub const PARTICULARS: &[u8] = b"waybill/particulars/v2";
+    /// One part of the particulars, salted with its own salt.
+    pub const PARTICULARS_PART: &[u8] = b"waybill/particulars-part/v1";
+    /// A part's salt, derived from the declaration's salt and the part.
+    pub const PARTICULARS_PART_SALT: &[u8] = b"waybill/particulars-salt/v1";
     /// Every tag, for the prefix-freeness test.
     pub const ALL: &[&[u8]] = &[
         EVENT,
@@ -36,6 +40,8 @@ pub mod tag {
         GENESIS,
         VALIDATORS,
         PARTICULARS,
+        PARTICULARS_PART,
+        PARTICULARS_PART_SALT,
     ];
 }
 

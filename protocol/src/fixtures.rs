@@ -102,6 +102,7 @@ pub fn genesis(validator_count: usize) -> Genesis {
         permissions: default_permissions(),
         read_policy: default_read_policy(),
         particulars_retention_days: None,
+        particulars_grants: Vec::new(),
     }
 }
 

@@ -13,8 +13,10 @@ use crate::block::ValidatorIndex;
 use crate::codec;
 use crate::crypto::{CryptoError, Hash, PublicKey, tag};
 use crate::event::EventType;
+use crate::execution::ShipmentState;
 use crate::ids::*;
 use crate::limits::*;
+use crate::particulars::ParticularsPart;
 
 /// What an organisation is to the network.
 #[derive(
@@ -67,6 +69,58 @@ pub struct Genesis {
     /// node holding them, without a purge event; `None` (the default) keeps them until one.
     #[serde(default)]
     pub particulars_retention_days: Option<u32>,
+    /// Parts of declarations' particulars a role reads beyond customs and the declarer, while
+    /// a condition on the shipment holds (the delivery address to the carrier on the last
+    /// mile). One entry per role, in role order; never the values. Default: none.
+    #[serde(default)]
+    pub particulars_grants: Vec<ParticularsGrant>,
+}
+
+/// A grant of some parts of a declaration's particulars to a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct ParticularsGrant {
+    pub role: Role,
+    /// In part order, no repeats; never `values`.
+    pub parts: Vec<ParticularsPart>,
+    pub when: GrantCondition,
+}
+
+/// When a grant of particulars applies to an organisation, judged on the shipment's state.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Encode, Decode,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantCondition {
+    /// It holds custody of the shipment, until delivery, return or seizure.
+    HoldsCustody,
+    /// It holds custody of a shipment customs released: the last mile.
+    LastMile,
+}
+
+impl GrantCondition {
+    pub fn name(self) -> &'static str {
+        match self {
+            GrantCondition::HoldsCustody => "holds_custody",
+            GrantCondition::LastMile => "last_mile",
+        }
+    }
+
+    /// Whether `org` meets the condition for a shipment in `state`.
+    pub fn holds(self, org: &OrgId, state: &ShipmentState) -> bool {
+        let in_custody = state.custodian.as_ref() == Some(org)
+            && !(state.delivered || state.returned || state.seized);
+        match self {
+            GrantCondition::HoldsCustody => in_custody,
+            GrantCondition::LastMile => in_custody && state.released,
+        }
+    }
+}
+
+impl fmt::Display for GrantCondition {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
 }
 
 /// What a role may read.
@@ -332,7 +386,43 @@ impl Genesis {
         self.validate_consensus()?;
         self.validate_permissions()?;
         self.validate_read_policy()?;
+        self.validate_particulars_grants()?;
         self.validate_retention()
+    }
+
+    fn validate_particulars_grants(&self) -> Result<(), GenesisError> {
+        let roles: Vec<Role> = self.particulars_grants.iter().map(|g| g.role).collect();
+        check_strictly_ascending("particulars_grants[].role", &roles)?;
+        for grant in &self.particulars_grants {
+            let field = format!("particulars_grants[{}].parts", grant.role);
+            if grant.parts.is_empty() {
+                return Err(GenesisError::Empty { field });
+            }
+            check_strictly_ascending(&field, &grant.parts)?;
+            if grant.parts.contains(&ParticularsPart::Values) {
+                return Err(GenesisError::Invalid {
+                    field,
+                    reason: "the values are never granted: they go to customs and the declaring platform only".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The parts of a declaration's particulars that organisation `org` is granted for a
+    /// shipment in `state`, with the grant that gives them; `None` if no grant applies. Customs
+    /// and the declarer read the whole particulars ([`Genesis::entitled_to_particulars`]).
+    pub fn granted_parts(
+        &self,
+        org: &OrgId,
+        state: &ShipmentState,
+    ) -> Option<(&ParticularsGrant, BTreeSet<ParticularsPart>)> {
+        let roles = &self.organisation(org)?.roles;
+        let grant = self
+            .particulars_grants
+            .iter()
+            .find(|grant| roles.contains(&grant.role) && grant.when.holds(org, state))?;
+        Some((grant, grant.parts.iter().copied().collect()))
     }
 
     fn validate_retention(&self) -> Result<(), GenesisError> {

@@ -6,10 +6,18 @@
 //!
 //! The salt is 32 random bytes the declaring platform draws for each declaration: without it,
 //! a commitment to a short list of likely consignees could be confirmed by guessing.
+//!
+//! The commitment is over the commitments of the particulars' parts ([`ParticularsPart`]),
+//! each salted with a salt of its own derived from the declaration's, so that a read policy can
+//! grant one part (the delivery address to the carrier on the last mile) with its salt and the
+//! other parts' commitments: the reader checks its part against the ledger and learns nothing
+//! of the rest ([`DisclosedParts`]).
 
 use std::fmt;
 
 use bincode::{Decode, Encode};
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codec;
@@ -26,7 +34,8 @@ pub struct DeclarationSummary {
     pub goods: Vec<GoodsLine>,
     pub pieces: u32,
     pub gross_mass_g: u64,
-    /// `H("waybill/particulars/v1" ‖ salt ‖ encode(particulars))`.
+    /// `H("waybill/particulars/v2" ‖ c(consignor) ‖ c(delivery) ‖ … ‖ c(ioss))`, over each
+    /// part's commitment `c` in part order ([`SealedParticulars::commitment`]).
     pub particulars: Hash,
 }
 
@@ -60,6 +69,191 @@ impl Particulars {
         self.values_minor
             .iter()
             .try_fold(0u64, |sum, value| sum.checked_add(*value))
+    }
+
+    /// One part's value.
+    pub fn part(&self, part: ParticularsPart) -> PartValue {
+        match part {
+            ParticularsPart::Consignor => PartValue::Consignor(self.consignor.clone()),
+            ParticularsPart::Delivery => PartValue::Delivery(Delivery {
+                name: self.consignee.name.clone(),
+                address: self.consignee.address.clone(),
+                country: self.consignee.country.clone(),
+            }),
+            ParticularsPart::ConsigneeRegistration => {
+                PartValue::ConsigneeRegistration(self.consignee.registration.clone())
+            }
+            ParticularsPart::Seller => PartValue::Seller(self.seller.clone()),
+            ParticularsPart::Values => PartValue::Values(DeclaredValues {
+                currency: self.currency.clone(),
+                values_minor: self.values_minor.clone(),
+            }),
+            ParticularsPart::Ioss => PartValue::Ioss(self.ioss.clone()),
+        }
+    }
+}
+
+/// The parts of a declaration's particulars, each committed to on its own so that a read
+/// policy may grant one without the others. The order is the commitment's.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Encode, Decode,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticularsPart {
+    Consignor,
+    /// The consignee's name, address and country: what the carrier delivering needs.
+    Delivery,
+    /// The consignee's EORI, VAT or tax number.
+    ConsigneeRegistration,
+    Seller,
+    /// The currency and the line values: never granted beyond customs and the declarer.
+    Values,
+    Ioss,
+}
+
+impl ParticularsPart {
+    pub const ALL: [ParticularsPart; 6] = [
+        ParticularsPart::Consignor,
+        ParticularsPart::Delivery,
+        ParticularsPart::ConsigneeRegistration,
+        ParticularsPart::Seller,
+        ParticularsPart::Values,
+        ParticularsPart::Ioss,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ParticularsPart::Consignor => "consignor",
+            ParticularsPart::Delivery => "delivery",
+            ParticularsPart::ConsigneeRegistration => "consignee_registration",
+            ParticularsPart::Seller => "seller",
+            ParticularsPart::Values => "values",
+            ParticularsPart::Ioss => "ioss",
+        }
+    }
+}
+
+impl fmt::Display for ParticularsPart {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// Where the goods go and to whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    pub name: PartyName,
+    pub address: Option<Address>,
+    pub country: CountryCode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredValues {
+    pub currency: CurrencyCode,
+    /// In goods line order.
+    pub values_minor: Vec<u64>,
+}
+
+/// One part's value; its variant names the part, so a value cannot stand for another part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PartValue {
+    Consignor(Party),
+    Delivery(Delivery),
+    ConsigneeRegistration(Option<Reference>),
+    Seller(Option<Party>),
+    Values(DeclaredValues),
+    Ioss(Option<IossNumber>),
+}
+
+impl PartValue {
+    pub fn part(&self) -> ParticularsPart {
+        match self {
+            PartValue::Consignor(_) => ParticularsPart::Consignor,
+            PartValue::Delivery(_) => ParticularsPart::Delivery,
+            PartValue::ConsigneeRegistration(_) => ParticularsPart::ConsigneeRegistration,
+            PartValue::Seller(_) => ParticularsPart::Seller,
+            PartValue::Values(_) => ParticularsPart::Values,
+            PartValue::Ioss(_) => ParticularsPart::Ioss,
+        }
+    }
+
+    /// `H("waybill/particulars-part/v1" ‖ part salt ‖ encode(value))`.
+    pub fn commitment(&self, salt: &Salt) -> Hash {
+        let mut bytes = Vec::with_capacity(256);
+        bytes.extend_from_slice(tag::PARTICULARS_PART);
+        bytes.extend_from_slice(&salt.0);
+        codec::encode_into(self, &mut bytes);
+        Hash::of_parts(&[&bytes])
+    }
+}
+
+/// A part given with its salt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenedPart {
+    pub salt: Salt,
+    pub value: PartValue,
+}
+
+/// A part kept back: its commitment only, which the whole commitment needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedPart {
+    pub part: ParticularsPart,
+    pub commitment: Hash,
+}
+
+/// Particulars disclosed in part, as a read policy grants them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosedParts {
+    pub opened: Vec<OpenedPart>,
+    pub sealed: Vec<SealedPart>,
+}
+
+impl DisclosedParts {
+    /// The opened parts, if together with the sealed ones they are the particulars `summary`
+    /// commits to: every part once, and values (if opened) fitting the goods lines. Pure.
+    pub fn open(&self, summary: &DeclarationSummary) -> Result<Vec<PartValue>, ParticularsError> {
+        let mut commitments: [Option<Hash>; ParticularsPart::ALL.len()] = Default::default();
+        let given = self
+            .opened
+            .iter()
+            .map(|opened| (opened.value.part(), opened.value.commitment(&opened.salt)))
+            .chain(
+                self.sealed
+                    .iter()
+                    .map(|sealed| (sealed.part, sealed.commitment)),
+            );
+        for (part, commitment) in given {
+            let slot = &mut commitments[part as usize];
+            if slot.replace(commitment).is_some() {
+                return Err(ParticularsError::PartTwice { part });
+            }
+        }
+        let mut parts = [Hash::ZERO; ParticularsPart::ALL.len()];
+        for (part, (slot, commitment)) in ParticularsPart::ALL
+            .into_iter()
+            .zip(parts.iter_mut().zip(commitments))
+        {
+            *slot = commitment.ok_or(ParticularsError::PartMissing { part })?;
+        }
+        let found = commitment_over(&parts);
+        if found != summary.particulars {
+            return Err(ParticularsError::NotCommitted {
+                committed: summary.particulars,
+                found,
+            });
+        }
+        for opened in &self.opened {
+            if let PartValue::Values(values) = &opened.value {
+                check_values_fit(&values.values_minor, summary)?;
+            }
+        }
+        Ok(self.opened.iter().map(|o| o.value.clone()).collect())
     }
 }
 
@@ -128,16 +322,54 @@ pub enum ParticularsError {
     ValueOverflow,
     #[error("particulars.values_minor: {count} entries, at most {max} allowed")]
     TooMany { count: usize, max: usize },
+    #[error("parts: part {part} is given twice")]
+    PartTwice { part: ParticularsPart },
+    #[error("parts: part {part} is missing (neither opened nor sealed)")]
+    PartMissing { part: ParticularsPart },
 }
 
 impl SealedParticulars {
     /// The commitment a declaration summary names for these particulars.
     pub fn commitment(&self) -> Hash {
-        let mut bytes = Vec::with_capacity(512);
-        bytes.extend_from_slice(tag::PARTICULARS);
-        bytes.extend_from_slice(&self.salt.0);
-        codec::encode_into(&self.particulars, &mut bytes);
-        Hash::of_parts(&[&bytes])
+        commitment_over(&ParticularsPart::ALL.map(|part| self.part_commitment(part)))
+    }
+
+    /// The salt of one part: `H("waybill/particulars-salt/v1" ‖ salt ‖ part)`. Giving it away
+    /// opens that part only; the declaration's salt cannot be derived from it.
+    pub fn part_salt(&self, part: ParticularsPart) -> Salt {
+        let digest = Hash::of_parts(&[tag::PARTICULARS_PART_SALT, &self.salt.0, &[part as u8]]);
+        Salt(digest.0)
+    }
+
+    /// One part's commitment, as the whole commitment is built from.
+    pub fn part_commitment(&self, part: ParticularsPart) -> Hash {
+        self.particulars
+            .part(part)
+            .commitment(&self.part_salt(part))
+    }
+
+    /// What a reader granted `parts` gets: those parts with their salts, and the other parts'
+    /// commitments only.
+    pub fn disclose(&self, parts: &BTreeSet<ParticularsPart>) -> DisclosedParts {
+        let (opened, sealed) = ParticularsPart::ALL
+            .into_iter()
+            .partition::<Vec<_>, _>(|part| parts.contains(part));
+        DisclosedParts {
+            opened: opened
+                .into_iter()
+                .map(|part| OpenedPart {
+                    salt: self.part_salt(part),
+                    value: self.particulars.part(part),
+                })
+                .collect(),
+            sealed: sealed
+                .into_iter()
+                .map(|part| SealedPart {
+                    part,
+                    commitment: self.part_commitment(part),
+                })
+                .collect(),
+        }
     }
 
     /// The whole declaration, if these are the particulars `summary` commits to and they fit
@@ -185,24 +417,39 @@ impl SealedParticulars {
 
     /// The checks that need no commitment: one value per goods line, and a sum that fits.
     pub fn check_fits(&self, summary: &DeclarationSummary) -> Result<(), ParticularsError> {
-        let values = &self.particulars.values_minor;
-        if values.len() > DECLARED_ITEMS_PER_EVENT_MAX {
-            return Err(ParticularsError::TooMany {
-                count: values.len(),
-                max: DECLARED_ITEMS_PER_EVENT_MAX,
-            });
-        }
-        if values.len() != summary.goods.len() {
-            return Err(ParticularsError::ValueCount {
-                values: values.len(),
-                lines: summary.goods.len(),
-            });
-        }
-        self.particulars
-            .total_value_minor()
-            .ok_or(ParticularsError::ValueOverflow)?;
-        Ok(())
+        check_values_fit(&self.particulars.values_minor, summary)
     }
+}
+
+/// One value per goods line, at most the limit, and a sum that fits.
+fn check_values_fit(values: &[u64], summary: &DeclarationSummary) -> Result<(), ParticularsError> {
+    if values.len() > DECLARED_ITEMS_PER_EVENT_MAX {
+        return Err(ParticularsError::TooMany {
+            count: values.len(),
+            max: DECLARED_ITEMS_PER_EVENT_MAX,
+        });
+    }
+    if values.len() != summary.goods.len() {
+        return Err(ParticularsError::ValueCount {
+            values: values.len(),
+            lines: summary.goods.len(),
+        });
+    }
+    values
+        .iter()
+        .try_fold(0u64, |sum, value| sum.checked_add(*value))
+        .ok_or(ParticularsError::ValueOverflow)?;
+    Ok(())
+}
+
+/// The whole commitment over the parts' commitments, in part order.
+fn commitment_over(parts: &[Hash; ParticularsPart::ALL.len()]) -> Hash {
+    let mut bytes = Vec::with_capacity(tag::PARTICULARS.len() + 32 * parts.len());
+    bytes.extend_from_slice(tag::PARTICULARS);
+    for part in parts {
+        bytes.extend_from_slice(&part.0);
+    }
+    Hash::of_parts(&[&bytes])
 }
 
 impl Declaration {

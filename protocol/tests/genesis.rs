@@ -3,14 +3,25 @@
 #![allow(clippy::unwrap_used)]
 
 use waybill_protocol::event::EventType;
+use waybill_protocol::execution::ShipmentState;
 use waybill_protocol::fixtures;
 use waybill_protocol::genesis::*;
+use waybill_protocol::particulars::ParticularsPart;
 use waybill_protocol::*;
 
 fn refused(change: impl FnOnce(&mut Genesis)) -> String {
     let mut genesis = fixtures::genesis(4);
     change(&mut genesis);
     genesis.validate().unwrap_err().to_string()
+}
+
+/// A grant of `parts` to carriers on the last mile.
+fn grant(parts: &[ParticularsPart]) -> Vec<ParticularsGrant> {
+    vec![ParticularsGrant {
+        role: Role::Carrier,
+        parts: parts.to_vec(),
+        when: GrantCondition::LastMile,
+    }]
 }
 
 fn small_order_key() -> PublicKey {
@@ -152,6 +163,29 @@ fn each_broken_genesis_is_refused_naming_the_problem() {
             refused(|g| g.permissions[0].event_types.push(EventType::Commission)),
             "permissions[customs].event_types: entries must be in ascending order",
         ),
+        (
+            refused(|g| g.particulars_grants = grant(&[ParticularsPart::Values])),
+            "particulars_grants[carrier].parts: the values are never granted",
+        ),
+        (
+            refused(|g| g.particulars_grants = grant(&[])),
+            "particulars_grants[carrier].parts: must not be empty",
+        ),
+        (
+            refused(|g| {
+                g.particulars_grants =
+                    grant(&[ParticularsPart::Delivery, ParticularsPart::Consignor])
+            }),
+            "particulars_grants[carrier].parts: entries must be in ascending order",
+        ),
+        (
+            refused(|g| {
+                g.particulars_grants = grant(&[ParticularsPart::Delivery]);
+                g.particulars_grants
+                    .extend(grant(&[ParticularsPart::Consignor]));
+            }),
+            "particulars_grants[].role: Carrier appears more than once",
+        ),
     ];
     for (message, expected) in cases {
         assert!(
@@ -215,5 +249,84 @@ fn permission_table_matches_the_design() {
     expect(
         Role::Customs,
         &[RiskAssessed, Inspect, Hold, Release, Seize, Flag, Purge],
+    );
+}
+
+/// A grant applies to the organisation holding custody, while it does (and, on the last mile,
+/// once customs released the shipment); never to anyone else or after delivery.
+#[test]
+fn a_particulars_grant_applies_only_while_its_condition_holds() {
+    let mut genesis = fixtures::genesis(4);
+    genesis.particulars_grants = grant(&[ParticularsPart::Delivery]);
+    genesis.validate().unwrap();
+    let carrier = fixtures::org("carrier-a");
+    let held = ShipmentState {
+        custodian: Some(carrier.clone()),
+        ..ShipmentState::default()
+    };
+    let released = ShipmentState {
+        released: true,
+        ..held.clone()
+    };
+    let delivered = ShipmentState {
+        delivered: true,
+        ..released.clone()
+    };
+    let granted = |org: &OrgId, state: &ShipmentState, when: GrantCondition| {
+        let mut genesis = genesis.clone();
+        genesis.particulars_grants[0].when = when;
+        genesis.granted_parts(org, state).map(|(_, parts)| parts)
+    };
+    let delivery = Some([ParticularsPart::Delivery].into_iter().collect());
+    let cases = [
+        (&carrier, &held, GrantCondition::LastMile, None),
+        (
+            &carrier,
+            &released,
+            GrantCondition::LastMile,
+            delivery.clone(),
+        ),
+        (&carrier, &delivered, GrantCondition::LastMile, None),
+        (
+            &carrier,
+            &held,
+            GrantCondition::HoldsCustody,
+            delivery.clone(),
+        ),
+        (&carrier, &delivered, GrantCondition::HoldsCustody, None),
+        (
+            &fixtures::org("carrier-b"),
+            &released,
+            GrantCondition::LastMile,
+            None,
+        ),
+        // The grant is to carriers: a brand holding nothing gets nothing either way.
+        (
+            &fixtures::org("brand"),
+            &released,
+            GrantCondition::LastMile,
+            None,
+        ),
+    ];
+    for (org, state, when, expected) in cases {
+        assert_eq!(
+            granted(org, state, when),
+            expected,
+            "{org} {when} {state:?}"
+        );
+    }
+    let custodian_brand = ShipmentState {
+        custodian: Some(fixtures::org("brand")),
+        released: true,
+        ..ShipmentState::default()
+    };
+    assert_eq!(
+        granted(
+            &fixtures::org("brand"),
+            &custodian_brand,
+            GrantCondition::LastMile
+        ),
+        None,
+        "the grant names a role, and the brand is not a carrier"
     );
 }

@@ -72,6 +72,22 @@ impl Cluster {
 
     /// As [`Cluster::start`], with `keys_per_organisation` event signing keys per organisation.
     pub fn start_with_keys(validators: usize, keys_per_organisation: usize) -> Cluster {
+        Cluster::start_planned(validators, keys_per_organisation, Vec::new())
+    }
+
+    /// As [`Cluster::start`], with the genesis granting parts of particulars.
+    pub fn start_with_grants(
+        validators: usize,
+        particulars_grants: Vec<waybill_protocol::genesis::ParticularsGrant>,
+    ) -> Cluster {
+        Cluster::start_planned(validators, 1, particulars_grants)
+    }
+
+    fn start_planned(
+        validators: usize,
+        keys_per_organisation: usize,
+        particulars_grants: Vec<waybill_protocol::genesis::ParticularsGrant>,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let testnet = testnet::create(&TestnetPlan {
             chain_id: ChainId::new("waybill-it").expect("chain id"),
@@ -79,6 +95,7 @@ impl Cluster {
             base_port: None,
             genesis_time_ms: fixtures::NOW_MS - 86_400_000,
             keys_per_organisation,
+            particulars_grants,
             out: dir.path().join("net"),
         })
         .expect("testnet");

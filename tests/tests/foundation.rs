@@ -20,6 +20,7 @@ fn make_testnet(dir: &Path, validators: usize) -> Testnet {
         base_port: None,
         genesis_time_ms: fixtures::NOW_MS,
         keys_per_organisation: 1,
+        particulars_grants: Vec::new(),
         out: dir.to_path_buf(),
     })
     .unwrap()

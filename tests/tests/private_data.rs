@@ -268,3 +268,98 @@ fn the_retention_period_erases_particulars_without_a_purge_event() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A genesis grant gives the carrier on the last mile the delivery address, opened against the
+/// ledger's commitment by the SDK, and nothing else of the particulars; before customs released
+/// the shipment, to another carrier and after delivery, the route refuses.
+#[test]
+fn a_granted_carrier_reads_only_the_delivery_address_and_only_on_the_last_mile() {
+    use waybill_protocol::event::RiskStatus;
+    use waybill_protocol::particulars::{PartValue, ParticularsPart};
+
+    // One validator, run by customs: it holds the particulars and answers every reader.
+    let mut cluster =
+        Cluster::start_with_grants(1, waybill_genesis::testnet::last_mile_delivery_grant());
+    let path = "/v1/shipments/MILE-1/particulars";
+    let kind = waybill_tests::file_declaration(&marked_declaration());
+    let declare = cluster.event("platform", "MILE-1", kind);
+    let pick_up = cluster.pick_up("MILE-1");
+    let submitted = [
+        id_of(&cluster.submit(0, &declare)),
+        id_of(&cluster.submit(0, &pick_up)),
+    ];
+    let committed = |cluster: &mut Cluster, ids: &[String]| {
+        cluster.wait_until(COMMIT_WAIT, "the events committed", |c| {
+            ids.iter().all(|id| c.committed_on(0, id))
+        })
+    };
+    committed(&mut cluster, &submitted);
+    let refused = |cluster: &Cluster, org: &str| {
+        let answer = cluster.get_as(0, Some(org), path).expect("an answer");
+        assert_eq!(answer.status, 403, "{org}: {:?}", answer.body);
+        answer.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before_release = refused(&cluster, "carrier-a");
+    assert!(
+        before_release.contains("particulars_grants"),
+        "{before_release}"
+    );
+
+    let approve = cluster.event(
+        "customs",
+        "MILE-1",
+        EventKind::RiskAssessed {
+            status: RiskStatus::Approved,
+        },
+    );
+    let release = cluster.event("customs", "MILE-1", EventKind::Release);
+    let released = [
+        id_of(&cluster.submit(0, &approve)),
+        id_of(&cluster.submit(0, &release)),
+    ];
+    committed(&mut cluster, &released);
+
+    let answer = cluster
+        .get_as(0, Some("carrier-a"), path)
+        .expect("an answer");
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["state"], "disclosed_in_part");
+    assert!(answer.body.get("sealed").is_none(), "{:?}", answer.body);
+    let text = answer.body.to_string();
+    let salt = waybill_tests::filed_particulars(&declare)
+        .expect("filed")
+        .salt;
+    let salt = serde_json::to_value(salt).unwrap();
+    let salt = salt.as_str().unwrap();
+    for absent in [salt, "values_minor", "Shenzhen Sneaker Co", "IM1234567890"] {
+        assert!(!text.contains(absent), "{absent} in {text}");
+    }
+    match disclosed(&cluster, 0, "carrier-a", "MILE-1") {
+        Some(Disclosure::VerifiedInPart {
+            parts, withheld, ..
+        }) => {
+            let [PartValue::Delivery(delivery)] = parts.as_slice() else {
+                panic!("the delivery part only: {parts:?}");
+            };
+            assert_eq!(delivery.name.as_str(), MARKER);
+            assert!(withheld.contains(&ParticularsPart::Values), "{withheld:?}");
+        }
+        other => panic!("carrier-a on the last mile: {other:?}"),
+    }
+    // The whole particulars still go to customs; another carrier gets none.
+    let customs = disclosed(&cluster, 0, "customs", "MILE-1");
+    assert!(
+        customs.as_ref().and_then(Disclosure::declaration).is_some(),
+        "{customs:?}"
+    );
+    refused(&cluster, "carrier-b");
+
+    let deliver = cluster.event("carrier-a", "MILE-1", EventKind::Deliver);
+    let delivered = [id_of(&cluster.submit(0, &deliver))];
+    committed(&mut cluster, &delivered);
+    refused(&cluster, "carrier-a");
+    cluster.stop_all_and_verify_chains();
+}

@@ -21,7 +21,7 @@ use super::{
     ApiError, ApiResult, ApiState, LISTING_NOTE, admission_turn, blocking, check_history,
     parse_json, publish, read_body, reader, refused, shipment_id,
 };
-use crate::access::Reader;
+use crate::access::{ParticularsRead, Reader};
 use crate::admission::{self, AdmissionRefusal, Origin};
 use crate::caller::Caller;
 use crate::engine::now_ms;
@@ -213,8 +213,9 @@ impl BatchParticulars {
 }
 
 /// `GET /v1/shipments/{id}/particulars`: the declaration's particulars with their salt, to
-/// customs and the declaring platform, from a node holding them; the SDK checks them against
-/// the commitment in the proven declaration.
+/// customs and the declaring platform, from a node holding them; the parts a genesis grant
+/// gives, with their salts and the other parts' commitments, to a reader it applies to. The
+/// SDK checks either against the commitment in the proven declaration.
 pub(super) async fn shipment_particulars(
     State(state): State<ApiState>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -233,8 +234,8 @@ pub(super) async fn shipment_particulars(
                 format!("shipment {shipment} has no committed declaration on this node"),
             ));
         };
-        reader
-            .particulars(&shared.rules, declared_by)
+        let read = reader
+            .particulars_of(&shared.rules, declared_by, &state)
             .map_err(|refusal| super::not_allowed(&shared, refusal))?;
         let mut answer = json!({"shipment": shipment, "particulars": commitment});
         let held = match shared.private.as_ref() {
@@ -246,8 +247,17 @@ pub(super) async fn shipment_particulars(
         if state.particulars_purged {
             answer["state"] = json!("purged");
         } else if let Some(stored) = held {
-            answer["state"] = json!("disclosed");
-            answer["sealed"] = json!(stored.sealed);
+            match read {
+                ParticularsRead::Whole => {
+                    answer["state"] = json!("disclosed");
+                    answer["sealed"] = json!(stored.sealed);
+                }
+                ParticularsRead::Parts { parts, grant } => {
+                    answer["state"] = json!("disclosed_in_part");
+                    answer["parts"] = json!(stored.sealed.disclose(&parts));
+                    answer["grant"] = json!(grant);
+                }
+            }
         } else {
             answer["state"] = json!("not_held");
             answer["message"] = json!(format!(
