@@ -6,11 +6,13 @@
 //! timer list rather than an async task: nothing here awaits, and a long block validation cannot
 //! starve the tokio workers that serve the API and the swarm.
 //!
-//! Durability order for our own messages: sign, append to the WAL, fsync, and only then send.
-//! Received inputs are appended without an fsync of their own (they ride on the next one): they
-//! only speed up a restart, they are not needed for safety.
+//! The durable order for our own messages (sign, append to the WAL, fsync, and only then send),
+//! re-sends, deferral while a decided block is missing and WAL rotation are the consensus
+//! crate's [`Driver`], which the simulation runs too; the engine is its [`Host`] here: blocks
+//! built, validated and committed against the ledger, messages handed to the network task,
+//! timers on the wall clock.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -26,15 +28,15 @@ use waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
 use crate::limits::BLOCK_TIME_LAG_MS_MAX;
 use waybill_protocol::{CommitCertificate, Hash, Keypair, ValidatorIndex};
 
-use crate::consensus::wal::{Replay, WalEntry};
+use crate::consensus::wal_file::{WalFile, WalFileError};
 use crate::consensus::{
-    Consensus, Input, Output, SignatureCheck, SignedPosition, Signer, TimeoutStep,
-    message_position, proposal_position, vote_position,
+    Consensus, Driver, Evidence, Host, Input, MessageRejection, SignError, SignatureCheck, Signer,
+    TimeoutStep,
 };
 use crate::ledger::{BlockProposal, ExecutedBlock, LedgerError};
 use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse};
 use crate::node::{CommittedBlock, CommittedEvent, Shared};
-use crate::wal::{WalFile, WalFileError};
+use waybill_protocol::block::CertificateError;
 
 /// What the network task hands the engine.
 #[derive(Debug)]
@@ -143,12 +145,16 @@ pub fn check_events(
 }
 
 pub struct Engine {
-    shared: Arc<Shared>,
-    consensus: Consensus,
-    signer: Signer,
-    wal: WalFile,
-    me: ValidatorIndex,
+    driver: Driver<WalFile>,
+    host: EngineHost,
     inputs: Receiver<EngineInput>,
+}
+
+/// What the driver asks of the node: blocks built, validated and committed against the ledger,
+/// messages handed to the network task, timers on the wall clock.
+struct EngineHost {
+    shared: Arc<Shared>,
+    me: ValidatorIndex,
     outputs: Sender<EngineOutput>,
     timers: BTreeMap<(Instant, u64), crate::consensus::Timeout>,
     timer_seq: u64,
@@ -160,22 +166,14 @@ pub struct Engine {
     awaiting_body: Vec<(u64, Hash)>,
     /// A `RequestBlock` deferred while the mempool is empty, and until when.
     proposing: Option<(u64, u32, Instant)>,
-    /// A decision whose block we do not have: consensus outputs wait until sync brings it.
-    blocked_on: Option<CommitCertificate>,
-    deferred: VecDeque<Output>,
-    /// Our signed messages at the current height (for re-sending, and to re-send rather than
-    /// re-sign after a restart).
-    own: Vec<ConsensusMessage>,
-    next_resend: Instant,
     height_started: Instant,
-    replaying: bool,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("height", &self.consensus.height())
-            .field("round", &self.consensus.round())
+            .field("height", &self.driver.consensus().height())
+            .field("round", &self.driver.consensus().round())
             .finish()
     }
 }
@@ -190,32 +188,21 @@ impl Engine {
         inputs: Receiver<EngineInput>,
         outputs: Sender<EngineOutput>,
     ) -> Result<Engine, EngineError> {
-        let (mut wal, contents) = WalFile::open(wal_path)?;
+        let (wal, contents) = WalFile::open(wal_path)?;
         if contents.torn_tail {
             tracing::warn!(
                 valid_bytes = contents.valid_len,
                 "consensus WAL ended in a torn record (crash while writing); it was cut off"
             );
         }
-        let tip = shared.committed_height();
-        let replay: Replay = crate::consensus::wal::replay(&contents.entries, tip);
-        if !contents.entries.contains(&WalEntry::Height(replay.height)) {
-            wal.start_height(replay.height)?;
-        }
         let me = shared.validator;
-        let mut signer = Signer::new(shared.rules.chain_id().clone(), keypair);
-        if let Some(last) = replay.signed.last() {
-            signer.restore(last);
-        }
+        let signer = Signer::new(shared.rules.chain_id().clone(), keypair);
         let consensus = Consensus::new(shared.rules.clone(), Some(me), SignatureCheck::Verify);
-        let own = replay.signed.clone();
-        let mut engine = Engine {
-            shared,
-            consensus,
-            signer,
-            wal,
+        let resend_ms = RESEND_INTERVAL.as_millis() as u64;
+        let mut driver = Driver::new(consensus, signer, wal, resend_ms);
+        let mut host = EngineHost {
+            shared: shared.clone(),
             me,
-            inputs,
             outputs,
             timers: BTreeMap::new(),
             timer_seq: 0,
@@ -223,38 +210,32 @@ impl Engine {
             executed: HashMap::new(),
             awaiting_body: Vec::new(),
             proposing: None,
-            blocked_on: None,
-            deferred: VecDeque::new(),
-            own,
-            next_resend: Instant::now() + RESEND_INTERVAL,
             height_started: Instant::now(),
-            replaying: true,
         };
+        let tip = shared.committed_height();
+        let replayed = driver.start(&mut host, &contents.entries, tip, now_ms())?;
         tracing::info!(
-            height = replay.height,
-            replayed_inputs = replay.inputs.len(),
-            signed = replay.signed.len(),
+            height = replayed.height,
+            replayed_inputs = replayed.inputs,
+            signed = replayed.signed,
             "consensus starting"
         );
-        engine.apply(Input::Start {
-            height: replay.height,
-        })?;
-        for input in replay.inputs {
-            engine.apply(input)?;
-        }
-        engine.replaying = false;
-        Ok(engine)
+        Ok(Engine {
+            driver,
+            host,
+            inputs,
+        })
     }
 
     /// Runs until the input queue closes (shutdown) or a storage error makes going on unsafe.
     pub fn run(mut self) -> Result<(), EngineError> {
         loop {
             let now = Instant::now();
-            let mut deadline = self.next_resend;
-            if let Some(((at, _), _)) = self.timers.first_key_value() {
+            let mut deadline = now + RESEND_INTERVAL;
+            if let Some(((at, _), _)) = self.host.timers.first_key_value() {
                 deadline = deadline.min(*at);
             }
-            if let Some((_, _, until)) = self.proposing {
+            if let Some((_, _, until)) = self.host.proposing {
                 // Polls the mempool while waiting to propose: events arriving end the wait.
                 deadline = deadline.min(until).min(now + PROPOSER_POLL);
             }
@@ -270,11 +251,9 @@ impl Engine {
             }
             self.fire_timers()?;
             self.maybe_propose()?;
-            if Instant::now() >= self.next_resend {
-                self.resend();
-            }
+            self.driver.tick(&mut self.host, now_ms())?;
         }
-        self.wal.sync()?;
+        self.driver.sync_wal()?;
         Ok(())
     }
 
@@ -286,18 +265,29 @@ impl Engine {
         }
     }
 
+    /// Feeds one input to the driver.
+    fn apply(&mut self, input: Input) -> Result<(), EngineError> {
+        self.driver.handle(&mut self.host, input)?;
+        self.host.shared.consensus_round.store(
+            u64::from(self.driver.consensus().round()),
+            Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
     fn receive_gossip(&mut self, gossip: ConsensusGossip) -> Result<(), EngineError> {
         let message = match gossip {
             ConsensusGossip::Proposal { proposal, block } => {
                 let p = &proposal.proposal;
                 // Only the round's proposer's block is kept, and only for this height or the
                 // next: a validator cannot make us hold bodies for rounds not its own.
-                let height = self.consensus.height();
+                let consensus = self.driver.consensus();
+                let height = consensus.height();
                 let keep = block.header.hash() == p.block_hash
                     && (height..=height + 1).contains(&p.height)
-                    && p.proposer == self.consensus.proposer(p.height, p.round);
+                    && p.proposer == consensus.proposer(p.height, p.round);
                 if keep {
-                    self.keep_proposed(p.block_hash, *block);
+                    self.host.keep_proposed(p.block_hash, *block);
                 }
                 ConsensusMessage::Proposal(proposal)
             }
@@ -307,6 +297,247 @@ impl Engine {
         self.validate_awaiting()
     }
 
+    fn fire_timers(&mut self) -> Result<(), EngineError> {
+        let now = Instant::now();
+        while let Some(entry) = self.host.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let timeout = entry.remove();
+            let idle = timeout.step == TimeoutStep::Propose
+                && timeout.round == 0
+                && self.host.height_started.elapsed() < IDLE_BLOCK_INTERVAL
+                && self.host.shared.lock_mempool().is_empty();
+            if idle {
+                self.host.timer_seq += 1;
+                self.host
+                    .timers
+                    .insert((now + PROPOSER_POLL * 10, self.host.timer_seq), timeout);
+                continue;
+            }
+            self.apply(Input::Timeout(timeout))?;
+        }
+        Ok(())
+    }
+
+    fn maybe_propose(&mut self) -> Result<(), EngineError> {
+        if self.host.proposing.is_some() {
+            let consensus = self.driver.consensus();
+            let now_at = (consensus.height(), consensus.round());
+            if let Some(input) = self.host.try_propose(now_at, false)? {
+                self.apply(input)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_awaiting(&mut self) -> Result<(), EngineError> {
+        if self.host.awaiting_body.is_empty() {
+            return Ok(());
+        }
+        let host = &mut self.host;
+        let ready: Vec<(u64, Hash)> = host
+            .awaiting_body
+            .iter()
+            .filter(|(_, hash)| host.proposed.contains_key(hash))
+            .copied()
+            .collect();
+        let height = self.driver.consensus().height();
+        host.awaiting_body
+            .retain(|(h, hash)| *h == height && !host.proposed.contains_key(hash));
+        for (h, hash) in ready {
+            if h != height {
+                continue;
+            }
+            if let Some(input) = self.host.validate(h, hash)? {
+                self.apply(input)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies blocks a peer sent: each must follow our tip and carry a certificate that
+    /// verifies against the genesis validators before it is executed and committed.
+    fn apply_synced(&mut self, response: SyncResponse) -> Result<(), EngineError> {
+        let mut applied = 0u64;
+        for synced in response.blocks {
+            let shared = &self.host.shared;
+            let tip = shared.committed_height();
+            if synced.header.height <= tip {
+                continue;
+            }
+            if synced.header.height != tip + 1 {
+                break;
+            }
+            if let Err(reason) = synced.certificate.verify(&shared.rules, &synced.header) {
+                tracing::warn!(height = synced.header.height, %reason, "synced block's certificate does not verify");
+                break;
+            }
+            let hash = synced.header.hash();
+            let block = match self.host.executed.remove(&hash) {
+                Some(block) => block,
+                None => self.host.execute_certified(BlockBody {
+                    header: synced.header.clone(),
+                    events: synced.events,
+                })?,
+            };
+            applied += 1;
+            let unblocks = self.driver.blocked_on().is_some_and(|blocked| {
+                blocked.height == synced.header.height && blocked.block_hash == hash
+            });
+            if unblocks {
+                self.host.commit(block, &synced.certificate)?;
+                self.driver.unblock(&mut self.host)?;
+                continue;
+            }
+            if self.driver.consensus().height() == synced.header.height {
+                self.host.executed.insert(hash, block);
+                self.apply(Input::Commit {
+                    certificate: synced.certificate,
+                })?;
+            } else {
+                // Consensus is elsewhere (it should not be): commit directly, keeping the
+                // ledger and consensus from drifting further.
+                let height = synced.header.height;
+                self.host.commit(block, &synced.certificate)?;
+                self.driver.committed(height)?;
+            }
+        }
+        let shared = &self.host.shared;
+        if applied > 0 {
+            shared
+                .metrics
+                .blocks_synced
+                .fetch_add(applied, Ordering::Relaxed);
+            tracing::info!(
+                applied,
+                peer_tip = response.tip_height,
+                "applied synced blocks"
+            );
+        }
+        let behind = response.tip_height > shared.committed_height();
+        shared.syncing.store(behind, Ordering::Release);
+        if behind {
+            shared.sync_wanted.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+}
+
+impl Host for EngineHost {
+    type Error = EngineError;
+
+    /// A proposal goes with its block, or not at all if we no longer hold the block (after a
+    /// restart: the round then times out and moves on).
+    fn send(&mut self, message: &ConsensusMessage, _fresh: bool) -> Result<(), EngineError> {
+        let gossip = match message {
+            ConsensusMessage::Vote(vote) => ConsensusGossip::Vote(vote.clone()),
+            ConsensusMessage::Proposal(proposal) => {
+                match self.proposed.get(&proposal.proposal.block_hash) {
+                    Some(block) => ConsensusGossip::Proposal {
+                        proposal: proposal.clone(),
+                        block: Box::new(block.clone()),
+                    },
+                    None => {
+                        tracing::warn!(
+                            block = %proposal.proposal.block_hash,
+                            "not sending a proposal whose block we no longer hold"
+                        );
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        // The network task drains this queue continuously; waiting here is back-pressure.
+        if self
+            .outputs
+            .blocking_send(EngineOutput::Gossip(gossip))
+            .is_err()
+        {
+            tracing::debug!("network task gone; not sending");
+        }
+        Ok(())
+    }
+
+    fn schedule(&mut self, timeout: crate::consensus::Timeout, duration_ms: u64) {
+        self.timer_seq += 1;
+        let at = Instant::now() + Duration::from_millis(duration_ms);
+        self.timers.insert((at, self.timer_seq), timeout);
+    }
+
+    fn request_block(&mut self, height: u64, round: u32) -> Result<Option<Input>, EngineError> {
+        let wait = if round == 0 {
+            IDLE_BLOCK_INTERVAL.saturating_sub(self.height_started.elapsed())
+        } else {
+            let propose_ms = self.shared.rules.genesis().consensus.timeout_propose_ms;
+            Duration::from_millis(propose_ms / 2)
+        };
+        self.proposing = Some((height, round, Instant::now() + wait));
+        // Built right away if events are pending, else when some arrive or the wait ends.
+        self.try_propose((height, round), false)
+    }
+
+    fn validate_block(
+        &mut self,
+        height: u64,
+        _round: u32,
+        block_hash: Hash,
+    ) -> Result<Option<Input>, EngineError> {
+        self.validate(height, block_hash)
+    }
+
+    fn decide(
+        &mut self,
+        height: u64,
+        block_hash: Hash,
+        certificate: &CommitCertificate,
+    ) -> Result<bool, EngineError> {
+        match self.executed.remove(&block_hash) {
+            Some(block) => {
+                self.commit(block, certificate)?;
+                Ok(true)
+            }
+            None => {
+                // Rare: decided (e.g. from replayed precommits) without the block.
+                tracing::warn!(
+                    height,
+                    block = %block_hash,
+                    "decided a block we do not hold; fetching it by block sync"
+                );
+                self.shared.sync_wanted.store(true, Ordering::Release);
+                Ok(false)
+            }
+        }
+    }
+
+    fn evidence(&mut self, evidence: Evidence) -> Result<(), EngineError> {
+        let (offender, height) = evidence.offender();
+        tracing::warn!(validator = offender.0, height, "equivocation evidence");
+        self.shared.metrics.evidence.fetch_add(1, Ordering::Relaxed);
+        if evidence.verify(&self.shared.rules).is_ok() {
+            self.shared.read_ledger().record_evidence(&evidence)?;
+        }
+        Ok(())
+    }
+
+    fn rejected(&mut self, sender: u16, reason: MessageRejection) {
+        tracing::debug!(sender, %reason, "consensus message not taken into account");
+        self.shared
+            .metrics
+            .consensus_rejected
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn commit_rejected(&mut self, height: u64, reason: CertificateError) {
+        tracing::warn!(height, %reason, "synced commit refused");
+    }
+
+    fn sign_refused(&mut self, error: SignError) {
+        tracing::error!(%error, "double-sign guard refused to sign");
+    }
+}
+
+impl EngineHost {
     fn keep_proposed(&mut self, hash: Hash, block: BlockBody) {
         if self.proposed.contains_key(&hash) {
             return;
@@ -325,260 +556,17 @@ impl Engine {
         self.proposed.insert(hash, block);
     }
 
-    fn fire_timers(&mut self) -> Result<(), EngineError> {
-        let now = Instant::now();
-        while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let timeout = entry.remove();
-            let idle = timeout.step == TimeoutStep::Propose
-                && timeout.round == 0
-                && self.height_started.elapsed() < IDLE_BLOCK_INTERVAL
-                && self.shared.lock_mempool().is_empty();
-            if idle {
-                self.timer_seq += 1;
-                self.timers
-                    .insert((now + PROPOSER_POLL * 10, self.timer_seq), timeout);
-                continue;
-            }
-            self.apply(Input::Timeout(timeout))?;
-        }
-        Ok(())
-    }
-
-    /// Feeds one input to consensus, logs it if consensus took it, and carries out what it
-    /// asks. A message consensus already holds is skipped, and one it refused is not logged:
-    /// the WAL of a height that stands still grows only by what consensus keeps, which its
-    /// limits bound per validator, not by the re-sends that arrive every second.
-    fn apply(&mut self, input: Input) -> Result<(), EngineError> {
-        let mut queue = VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
-            if let Input::Message(message) = &input {
-                if self.consensus.holds(message) {
-                    continue;
-                }
-            }
-            let entry = (!self.replaying && !matches!(input, Input::Start { .. }))
-                .then(|| WalEntry::Input(input.clone()));
-            let outputs = self.consensus.apply(input);
-            let refused = outputs
-                .iter()
-                .any(|output| matches!(output, Output::Rejected { .. }));
-            if let Some(entry) = entry.filter(|_| !refused) {
-                self.wal.append(&entry);
-            }
-            for output in outputs {
-                if self.blocked_on.is_some() {
-                    self.deferred.push_back(output);
-                    continue;
-                }
-                self.perform(output, &mut queue)?;
-            }
-        }
-        self.shared
-            .consensus_round
-            .store(u64::from(self.consensus.round()), Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn perform(&mut self, output: Output, queue: &mut VecDeque<Input>) -> Result<(), EngineError> {
-        match output {
-            Output::CastProposal(proposal) => {
-                let at = proposal_position(&proposal);
-                let signed = match self.own_at(at) {
-                    Some(ConsensusMessage::Proposal(p)) => p,
-                    _ => match self.signer.sign_proposal(proposal) {
-                        Ok(signed) => {
-                            self.wal
-                                .append(&WalEntry::Signed(ConsensusMessage::Proposal(
-                                    signed.clone(),
-                                )));
-                            self.wal.sync()?;
-                            signed
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, "double-sign guard refused a proposal");
-                            return Ok(());
-                        }
-                    },
-                };
-                let message = ConsensusMessage::Proposal(signed.clone());
-                self.remember_own(message.clone());
-                self.send_own(&message);
-                queue.push_back(Input::Message(ConsensusMessage::Proposal(signed)));
-            }
-            Output::CastVote(vote) => {
-                let at = vote_position(&vote);
-                let signed = match self.own_at(at) {
-                    Some(ConsensusMessage::Vote(v)) => v,
-                    _ => match self.signer.sign_vote(vote) {
-                        Ok(signed) => {
-                            self.wal
-                                .append(&WalEntry::Signed(ConsensusMessage::Vote(signed.clone())));
-                            self.wal.sync()?;
-                            signed
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, "double-sign guard refused a vote");
-                            return Ok(());
-                        }
-                    },
-                };
-                let message = ConsensusMessage::Vote(signed.clone());
-                self.remember_own(message.clone());
-                self.send_own(&message);
-                queue.push_back(Input::Message(ConsensusMessage::Vote(signed)));
-            }
-            Output::ScheduleTimeout {
-                timeout,
-                duration_ms,
-            } => {
-                self.timer_seq += 1;
-                let at = Instant::now() + Duration::from_millis(duration_ms);
-                self.timers.insert((at, self.timer_seq), timeout);
-            }
-            Output::RequestBlock { height, round } => {
-                let wait = if round == 0 {
-                    IDLE_BLOCK_INTERVAL.saturating_sub(self.height_started.elapsed())
-                } else {
-                    Duration::from_millis(self.consensus.timeout_ms(TimeoutStep::Propose, 0) / 2)
-                };
-                self.proposing = Some((height, round, Instant::now() + wait));
-                // Built right away if events are pending, else when some arrive or the wait ends.
-                if let Some(input) = self.try_propose(false)? {
-                    queue.push_back(input);
-                }
-            }
-            Output::ValidateBlock {
-                height, block_hash, ..
-            } => {
-                if let Some(input) = self.validate(height, block_hash)? {
-                    queue.push_back(input);
-                }
-            }
-            Output::Decide {
-                height,
-                block_hash,
-                certificate,
-                ..
-            } => {
-                match self.executed.remove(&block_hash) {
-                    Some(block) => self.commit(block, &certificate)?,
-                    None => {
-                        // Rare: decided (e.g. from replayed precommits) without the block.
-                        tracing::warn!(
-                            height,
-                            block = %block_hash,
-                            "decided a block we do not hold; fetching it by block sync"
-                        );
-                        self.blocked_on = Some(certificate);
-                        self.shared.sync_wanted.store(true, Ordering::Release);
-                    }
-                }
-            }
-            Output::Evidence(evidence) => {
-                let (offender, height) = evidence.offender();
-                tracing::warn!(validator = offender.0, height, "equivocation evidence");
-                self.shared.metrics.evidence.fetch_add(1, Ordering::Relaxed);
-                if evidence.verify(&self.shared.rules).is_ok() {
-                    self.shared.read_ledger().record_evidence(&evidence)?;
-                }
-            }
-            Output::Rejected { sender, reason } => {
-                tracing::debug!(sender, %reason, "consensus message not taken into account");
-                self.shared
-                    .metrics
-                    .consensus_rejected
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            Output::CommitRejected { height, reason } => {
-                tracing::warn!(height, %reason, "synced commit refused");
-            }
-        }
-        Ok(())
-    }
-
-    fn own_at(&self, at: SignedPosition) -> Option<ConsensusMessage> {
-        self.own
-            .iter()
-            .find(|message| message_position(message) == at)
-            .cloned()
-    }
-
-    fn remember_own(&mut self, message: ConsensusMessage) {
-        let at = message_position(&message);
-        self.own.retain(|existing| message_position(existing) != at);
-        self.own.push(message);
-    }
-
-    /// Sends one of our messages; a proposal goes with its block, or not at all if we no longer
-    /// hold the block (after a restart: the round then times out and moves on).
-    fn send_own(&self, message: &ConsensusMessage) {
-        let gossip = match message {
-            ConsensusMessage::Vote(vote) => ConsensusGossip::Vote(vote.clone()),
-            ConsensusMessage::Proposal(proposal) => {
-                match self.proposed.get(&proposal.proposal.block_hash) {
-                    Some(block) => ConsensusGossip::Proposal {
-                        proposal: proposal.clone(),
-                        block: Box::new(block.clone()),
-                    },
-                    None => {
-                        tracing::warn!(
-                            block = %proposal.proposal.block_hash,
-                            "not sending a proposal whose block we no longer hold"
-                        );
-                        return;
-                    }
-                }
-            }
-        };
-        self.send(gossip);
-    }
-
-    fn send(&self, gossip: ConsensusGossip) {
-        if self.replaying {
-            return;
-        }
-        // The network task drains this queue continuously; waiting here is back-pressure.
-        if self
-            .outputs
-            .blocking_send(EngineOutput::Gossip(gossip))
-            .is_err()
-        {
-            tracing::debug!("network task gone; not sending");
-        }
-    }
-
-    /// Re-sends our messages of the current round with a proposal body, if the height has not
-    /// moved for a while.
-    fn resend(&mut self) {
-        self.next_resend = Instant::now() + RESEND_INTERVAL;
-        let round = self.consensus.round();
-        let height = self.consensus.height();
-        for message in &self.own {
-            let at = message_position(message);
-            if at.height == height && at.round == round {
-                self.send_own(message);
-            }
-        }
-    }
-
-    fn maybe_propose(&mut self) -> Result<(), EngineError> {
-        if self.proposing.is_some() {
-            if let Some(input) = self.try_propose(false)? {
-                self.apply(input)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Builds our block if events are pending or the wait for them is over.
-    fn try_propose(&mut self, force: bool) -> Result<Option<Input>, EngineError> {
+    /// `now_at` is where consensus is: a request for another height or round is stale.
+    fn try_propose(
+        &mut self,
+        now_at: (u64, u32),
+        force: bool,
+    ) -> Result<Option<Input>, EngineError> {
         let Some((height, round, until)) = self.proposing else {
             return Ok(None);
         };
-        if height != self.consensus.height() || round != self.consensus.round() {
+        if (height, round) != now_at {
             self.proposing = None;
             return Ok(None);
         }
@@ -704,30 +692,6 @@ impl Engine {
             .map_err(|error| error.to_string())
     }
 
-    fn validate_awaiting(&mut self) -> Result<(), EngineError> {
-        if self.awaiting_body.is_empty() {
-            return Ok(());
-        }
-        let ready: Vec<(u64, Hash)> = self
-            .awaiting_body
-            .iter()
-            .filter(|(_, hash)| self.proposed.contains_key(hash))
-            .copied()
-            .collect();
-        let height = self.consensus.height();
-        self.awaiting_body
-            .retain(|(h, hash)| *h == height && !self.proposed.contains_key(hash));
-        for (h, hash) in ready {
-            if h != height {
-                continue;
-            }
-            if let Some(input) = self.validate(h, hash)? {
-                self.apply(input)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Writes a decided block, clears what it made obsolete and tells everyone.
     fn commit(
         &mut self,
@@ -768,7 +732,6 @@ impl Engine {
             self.shared.height.store(height, Ordering::Release);
             self.shared.lock_mempool().remove_committed(&ids)
         };
-        self.wal.start_height(height + 1)?;
         let metrics = &self.shared.metrics;
         for at in admitted {
             metrics.commit_latency.observe(at.elapsed());
@@ -799,95 +762,20 @@ impl Engine {
         self.executed.clear();
         self.proposed.retain(|_, b| b.header.height > height);
         self.awaiting_body.clear();
-        self.own.clear();
         self.proposing = None;
         self.timers.retain(|_, t| t.height > height);
         Ok(())
     }
 
-    /// Applies blocks a peer sent: each must follow our tip and carry a certificate that
-    /// verifies against the genesis validators before it is executed and committed.
-    fn apply_synced(&mut self, response: SyncResponse) -> Result<(), EngineError> {
-        let mut applied = 0u64;
-        for synced in response.blocks {
-            let tip = self.shared.committed_height();
-            if synced.header.height <= tip {
-                continue;
-            }
-            if synced.header.height != tip + 1 {
-                break;
-            }
-            if let Err(reason) = synced
-                .certificate
-                .verify(&self.shared.rules, &synced.header)
-            {
-                tracing::warn!(height = synced.header.height, %reason, "synced block's certificate does not verify");
-                break;
-            }
-            let hash = synced.header.hash();
-            let block = match self.executed.remove(&hash) {
-                Some(block) => block,
-                None => match self.execute_body(BlockBody {
-                    header: synced.header.clone(),
-                    events: synced.events,
-                }) {
-                    Ok(block) => block,
-                    Err(reason) => {
-                        // A certified block that does not re-execute means this node's
-                        // state differs from the quorum's: going on would fork it.
-                        tracing::error!(height = synced.header.height, %reason, "a certified block does not re-execute here");
-                        return Err(EngineError::Ledger(LedgerError::Inconsistent {
-                            detail: format!(
-                                "certified block {} does not re-execute: {reason}",
-                                synced.header.height
-                            ),
-                        }));
-                    }
-                },
-            };
-            applied += 1;
-            if let Some(blocked) = &self.blocked_on {
-                if blocked.height == synced.header.height && blocked.block_hash == hash {
-                    let certificate = self.blocked_on.take().expect("checked above");
-                    self.commit(block, &certificate)?;
-                    let deferred: Vec<Output> = self.deferred.drain(..).collect();
-                    let mut queue = VecDeque::new();
-                    for output in deferred {
-                        self.perform(output, &mut queue)?;
-                    }
-                    while let Some(input) = queue.pop_front() {
-                        self.apply(input)?;
-                    }
-                    continue;
-                }
-            }
-            if self.consensus.height() == synced.header.height {
-                self.executed.insert(hash, block);
-                self.apply(Input::Commit {
-                    certificate: synced.certificate,
-                })?;
-            } else {
-                // Consensus is elsewhere (it should not be): commit directly, keeping the
-                // ledger and consensus from drifting further.
-                self.commit(block, &synced.certificate)?;
-            }
-        }
-        if applied > 0 {
-            self.shared
-                .metrics
-                .blocks_synced
-                .fetch_add(applied, Ordering::Relaxed);
-            tracing::info!(
-                applied,
-                peer_tip = response.tip_height,
-                "applied synced blocks"
-            );
-        }
-        let behind = response.tip_height > self.shared.committed_height();
-        self.shared.syncing.store(behind, Ordering::Release);
-        if behind {
-            self.shared.sync_wanted.store(true, Ordering::Release);
-        }
-        Ok(())
+    /// Executes a block a quorum certified. A certified block that does not re-execute means
+    /// this node's state differs from the quorum's: going on would fork it.
+    fn execute_certified(&self, body: BlockBody) -> Result<ExecutedBlock, EngineError> {
+        let height = body.header.height;
+        self.execute_body(body).map_err(|reason| {
+            tracing::error!(height, %reason, "a certified block does not re-execute here");
+            EngineError::Ledger(LedgerError::Inconsistent {
+                detail: format!("certified block {height} does not re-execute: {reason}"),
+            })
+        })
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use waybill_protocol::rules::ChainRules;
 
 use crate::api::{self, ApiState};
+use crate::consensus::wal_file::WalFileError;
 use crate::engine::{Engine, EngineError, EngineInput};
 use crate::ledger::{Ledger, LedgerError, LedgerOptions};
 use crate::limits::{
@@ -22,7 +23,6 @@ use crate::network::{self, NetworkChannels, NetworkError, NetworkSetup};
 use crate::node::Shared;
 use crate::private::PrivateStore;
 use crate::setup::{NodeSetup, SetupError};
-use crate::wal::WalFileError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use waybill_node::consensus::Input;
 use waybill_node::consensus::wal::WalEntry;
+use waybill_node::consensus::wal_file::WalFile;
 use waybill_node::engine::{Engine, EngineError, EngineInput, EngineOutput};
 use waybill_node::ledger::{BlockProposal, Ledger, LedgerOptions};
 use waybill_node::mempool::{Mempool, MempoolLimits};
 use waybill_node::network::wire::{BlockBody, ConsensusGossip};
 use waybill_node::node::Shared;
-use waybill_node::wal::WalFile;
 use waybill_protocol::block::{ConsensusMessage, Proposal};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex, Vote, VoteStep, fixtures};

@@ -4,21 +4,26 @@
 //! durability points and restart from their WAL; links can be cut into partitions. The same
 //! seed gives the same run, byte for byte ([`Simulation::digest`] hashes every delivery).
 //!
-//! The engine around each state machine does what the node will: log each input to the WAL,
-//! sign a cast vote, make it durable (sync) and only then send it; re-send its own messages of
-//! the current height every gossip tick; fetch certificates of heights it is behind on (block
-//! sync); rotate the WAL when a height is committed. The application is minimal: a proposer's
-//! block is `H(height ‖ round ‖ proposer)`, and every block is valid.
+//! Each node runs the node's own consensus driver (`waybill_consensus::Driver`): it logs inputs
+//! to the WAL, signs a cast vote, makes it durable (sync) and only then sends it, re-sends its
+//! own messages of the current height every gossip tick and rotates the WAL when a height is
+//! committed. What is simulated is its host and storage: a WAL in memory whose crash keeps only
+//! what was synced, a lossy network, block sync of certificates of heights a node is behind on,
+//! and an application where a proposer's block is `H(height ‖ round ‖ proposer)` and every
+//! block is valid. Byzantine behaviour is the host's: an equivocator's host signs a twin of
+//! each message the driver sends, a spammer's adds noise.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::Arc;
 
-use waybill_node::consensus::wal::{WalEntry, encode_record, read_records, replay};
-use waybill_node::consensus::{
-    Consensus, Input, Output, SignatureCheck, Signer, message_position, proposal_position,
-    vote_position,
+use waybill_consensus::wal::{WalEntry, encode_record, read_records};
+use waybill_consensus::{
+    Consensus, Driver, Evidence, Host, Input, MemoryWal, MessageRejection, SignError,
+    SignatureCheck, Signer, Timeout, WalStorage,
 };
-use waybill_protocol::block::ConsensusMessage;
+use waybill_protocol::block::{CertificateError, ConsensusMessage};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{CommitCertificate, Hash, ValidatorIndex, VoteStep, fixtures};
 
@@ -115,40 +120,97 @@ pub enum Behaviour {
     Spammer,
 }
 
-/// A message the state machine asked to cast, not yet signed.
-#[derive(Debug, Clone)]
-enum Cast {
-    Vote(waybill_protocol::Vote),
-    Proposal(waybill_protocol::block::Proposal),
-}
-
 #[derive(Debug, Clone)]
 enum Event {
     Input(Input),
-    Restart,
+    /// The process starts from its WAL and ledger: at the beginning, or after a crash.
+    Boot {
+        restart: bool,
+    },
+}
+
+/// A node's crash plans and how many messages it has signed in its life (across restarts):
+/// shared by its WAL, which crashes around a sync, and its host, which crashes after a send.
+#[derive(Debug, Default)]
+struct Faults {
+    casts: u32,
+    plans: Vec<CrashPlan>,
+}
+
+impl Faults {
+    fn due(&mut self, point: CrashPoint) -> Option<CrashPlan> {
+        let casts = self.casts;
+        let index = self
+            .plans
+            .iter()
+            .position(|p| p.point == point && p.cast == casts)?;
+        Some(self.plans.remove(index))
+    }
+}
+
+/// What stops a node's driver: its process dies at a planned point, or it decided against
+/// another honest node.
+#[derive(Debug)]
+pub enum Stop {
+    Crash(CrashPlan),
+    Safety(SafetyViolation),
+}
+
+/// A node's WAL: in memory, dying around a sync as planned.
+#[derive(Debug)]
+pub struct SimWal {
+    wal: MemoryWal,
+    faults: Rc<RefCell<Faults>>,
+}
+
+impl WalStorage for SimWal {
+    type Error = Stop;
+
+    fn append(&mut self, entry: &WalEntry) {
+        if matches!(entry, WalEntry::Signed(_)) {
+            self.faults.borrow_mut().casts += 1;
+        }
+        self.wal.append(entry);
+    }
+
+    fn sync(&mut self) -> Result<(), Stop> {
+        if let Some(plan) = self.faults.borrow_mut().due(CrashPoint::BeforeSync) {
+            return Err(Stop::Crash(plan));
+        }
+        let Ok(()) = self.wal.sync();
+        match self.faults.borrow_mut().due(CrashPoint::AfterSync) {
+            Some(plan) => Err(Stop::Crash(plan)),
+            None => Ok(()),
+        }
+    }
+
+    fn start_height(&mut self, height: u64) -> Result<(), Stop> {
+        let Ok(()) = self.wal.start_height(height);
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
 pub struct SimNode {
-    pub consensus: Consensus,
-    signer: Signer,
-    /// Messages this node signed for its current height: re-sent on gossip, and after a restart
-    /// re-sent instead of signed again.
-    own: Vec<ConsensusMessage>,
-    /// The node's WAL as its disk holds it, and how much of it is durable.
-    wal: Vec<u8>,
-    wal_durable: usize,
+    /// The node's own consensus driver, over its simulated WAL.
+    pub driver: Driver<SimWal>,
     /// The ledger: height → decided block. Survives crashes.
     pub decided: BTreeMap<u64, Hash>,
     pub crashed: bool,
-    casts: u32,
     pub restarts: u32,
     pub behaviour: Behaviour,
+    faults: Rc<RefCell<Faults>>,
     /// Everything this node received, for a spammer to replay later.
     heard: Vec<ConsensusMessage>,
     /// Messages seen at the current height (by hash), so each is relayed once.
     seen: BTreeSet<Hash>,
     seen_height: u64,
+}
+
+impl SimNode {
+    pub fn consensus(&self) -> &Consensus {
+        self.driver.consensus()
+    }
 }
 
 /// A safety violation: two honest nodes decided different blocks at one height.
@@ -164,11 +226,11 @@ pub struct SafetyViolation {
     pub second: Hash,
 }
 
+/// Everything but the nodes' drivers: the network, the clock, what was decided.
 #[derive(Debug)]
-pub struct Simulation {
-    pub rules: Arc<ChainRules>,
-    signatures: SignatureCheck,
-    pub nodes: Vec<SimNode>,
+pub struct World {
+    rules: Arc<ChainRules>,
+    validators: usize,
     /// (delivery time, sequence) → (node, event): ordered, so ties go in sending order.
     queue: BTreeMap<(u64, u64), (usize, Event)>,
     sequence: u64,
@@ -180,16 +242,239 @@ pub struct Simulation {
     first_decisions: BTreeMap<u64, (usize, Hash)>,
     certificates: Vec<CommitCertificate>,
     certificates_by_height: BTreeMap<u64, CommitCertificate>,
-    gossip_due: Vec<u64>,
-    crash_plans: Vec<CrashPlan>,
     /// Each side of a partition: a message crosses only between nodes of one group.
     partition: Option<Vec<BTreeSet<usize>>>,
     pub messages_delivered: u64,
     pub rejected: u64,
+    /// Why the last message any node did not take into account was refused.
+    pub last_rejection: Option<MessageRejection>,
     /// Evidence raised by any node: an honest run raises none.
     pub evidence: u64,
-    /// Time spent inside the state machines' `apply`, for the benchmark.
+}
+
+impl World {
+    fn connected(&self, from: usize, to: usize) -> bool {
+        self.partition
+            .as_ref()
+            .is_none_or(|groups| groups.iter().any(|g| g.contains(&from) && g.contains(&to)))
+    }
+
+    fn enqueue(&mut self, delay_ms: u64, to: usize, event: Event) {
+        self.sequence += 1;
+        self.queue
+            .insert((self.now_ms + delay_ms, self.sequence), (to, event));
+    }
+
+    fn delay(&mut self) -> u64 {
+        self.rng
+            .range(self.links.delay_min_ms, self.links.delay_max_ms)
+    }
+
+    fn send_to_others(&mut self, from: usize, message: &ConsensusMessage) {
+        for to in 0..self.validators {
+            if to == from || !self.connected(from, to) || self.rng.chance(self.links.drop_per_mille)
+            {
+                continue;
+            }
+            let copies = if self.rng.chance(self.links.duplicate_per_mille) {
+                2
+            } else {
+                1
+            };
+            for _ in 0..copies {
+                let delay = self.delay();
+                self.enqueue(delay, to, Event::Input(Input::Message(message.clone())));
+            }
+        }
+    }
+
+    /// Signs a conflicting twin of `message` (same position, another block) with the node's
+    /// key, past any guard, and sends the message to the even nodes and the twin to the odd.
+    fn equivocate(&mut self, node: usize, message: &ConsensusMessage) {
+        let key = fixtures::node_keypair(node);
+        let chain = self.rules.chain_id().clone();
+        let twin_hash = Hash::of_parts(&[b"twin", &self.rng.next_u64().to_le_bytes()]);
+        let twin = match message {
+            ConsensusMessage::Vote(signed) => {
+                let mut twin = signed.vote.clone();
+                twin.block = Some(twin_hash);
+                ConsensusMessage::Vote(twin.sign(&chain, &key))
+            }
+            ConsensusMessage::Proposal(signed) => {
+                let mut twin = signed.proposal.clone();
+                twin.block_hash = twin_hash;
+                ConsensusMessage::Proposal(twin.sign(&chain, &key))
+            }
+        };
+        for to in 0..self.validators {
+            if to == node || !self.connected(node, to) {
+                continue;
+            }
+            let sent = if to % 2 == 0 { message } else { &twin };
+            let delay = self.delay();
+            self.enqueue(delay, to, Event::Input(Input::Message(sent.clone())));
+        }
+    }
+
+    /// Records a decision and checks it against the first one any honest node made there.
+    fn decide(
+        &mut self,
+        node: usize,
+        honest: bool,
+        height: u64,
+        block_hash: Hash,
+        certificate: &CommitCertificate,
+    ) -> Result<(), SafetyViolation> {
+        assert_eq!(certificate.block_hash, block_hash);
+        self.certificates_by_height
+            .entry(height)
+            .or_insert_with(|| certificate.clone());
+        self.certificates.push(certificate.clone());
+        if !honest {
+            return Ok(());
+        }
+        match self.first_decisions.get(&height) {
+            Some((first_node, first)) if *first != block_hash => Err(SafetyViolation {
+                height,
+                first_node: *first_node,
+                first: *first,
+                second_node: node,
+                second: block_hash,
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.first_decisions.insert(height, (node, block_hash));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One node's host while its driver runs: the world it lives in and its ledger.
+struct SimHost<'a> {
+    world: &'a mut World,
+    node: usize,
+    behaviour: Behaviour,
+    decided: &'a mut BTreeMap<u64, Hash>,
+    faults: &'a RefCell<Faults>,
+}
+
+impl Host for SimHost<'_> {
+    type Error = Stop;
+
+    fn send(&mut self, message: &ConsensusMessage, fresh: bool) -> Result<(), Stop> {
+        if fresh && self.behaviour == Behaviour::Equivocator {
+            self.world.equivocate(self.node, message);
+        } else {
+            self.world.send_to_others(self.node, message);
+        }
+        if !fresh {
+            return Ok(());
+        }
+        match self.faults.borrow_mut().due(CrashPoint::AfterSend) {
+            Some(plan) => Err(Stop::Crash(plan)),
+            None => Ok(()),
+        }
+    }
+
+    fn schedule(&mut self, timeout: Timeout, duration_ms: u64) {
+        let input = Event::Input(Input::Timeout(timeout));
+        self.world.enqueue(duration_ms, self.node, input);
+    }
+
+    fn request_block(&mut self, height: u64, round: u32) -> Result<Option<Input>, Stop> {
+        let block_hash = Hash::of_parts(&[
+            b"block",
+            &height.to_le_bytes(),
+            &round.to_le_bytes(),
+            &(self.node as u64).to_le_bytes(),
+        ]);
+        let ready = Input::BlockReady {
+            height,
+            round,
+            block_hash,
+        };
+        self.world.enqueue(1, self.node, Event::Input(ready));
+        Ok(None)
+    }
+
+    fn validate_block(
+        &mut self,
+        height: u64,
+        _round: u32,
+        block_hash: Hash,
+    ) -> Result<Option<Input>, Stop> {
+        let verdict = Input::BlockValidity {
+            height,
+            block_hash,
+            valid: true,
+        };
+        self.world.enqueue(1, self.node, Event::Input(verdict));
+        Ok(None)
+    }
+
+    fn decide(
+        &mut self,
+        height: u64,
+        block_hash: Hash,
+        certificate: &CommitCertificate,
+    ) -> Result<bool, Stop> {
+        self.decided.insert(height, block_hash);
+        let honest = self.behaviour == Behaviour::Honest;
+        self.world
+            .decide(self.node, honest, height, block_hash, certificate)
+            .map_err(Stop::Safety)?;
+        Ok(true)
+    }
+
+    fn evidence(&mut self, _evidence: Evidence) -> Result<(), Stop> {
+        self.world.evidence += 1;
+        Ok(())
+    }
+
+    fn rejected(&mut self, _sender: u16, reason: MessageRejection) {
+        self.world.rejected += 1;
+        self.world.last_rejection = Some(reason);
+    }
+
+    fn commit_rejected(&mut self, _height: u64, _reason: CertificateError) {
+        self.world.rejected += 1;
+    }
+
+    fn sign_refused(&mut self, error: SignError) {
+        panic!(
+            "node {}: an honest node never double-signs: {error}",
+            self.node
+        );
+    }
+}
+
+#[derive(Debug)]
+pub struct Simulation {
+    pub rules: Arc<ChainRules>,
+    signatures: SignatureCheck,
+    pub nodes: Vec<SimNode>,
+    pub world: World,
+    gossip_due: Vec<u64>,
+    /// Time spent inside the nodes' drivers, for the benchmark.
     pub apply_time: std::time::Duration,
+}
+
+/// A driver for `node` that has not started: a fresh process over `wal`.
+fn driver(
+    rules: &Arc<ChainRules>,
+    signatures: SignatureCheck,
+    node: usize,
+    wal: MemoryWal,
+    faults: &Rc<RefCell<Faults>>,
+) -> Driver<SimWal> {
+    let consensus = Consensus::new(rules.clone(), Some(ValidatorIndex(node as u16)), signatures);
+    let signer = Signer::new(rules.chain_id().clone(), fixtures::node_keypair(node));
+    let wal = SimWal {
+        wal,
+        faults: faults.clone(),
+    };
+    Driver::new(consensus, signer, wal, GOSSIP_INTERVAL_MS)
 }
 
 impl Simulation {
@@ -205,32 +490,24 @@ impl Simulation {
         );
         let nodes = (0..validators)
             .map(|index| {
-                let wal = encode_record(&WalEntry::Height(1));
+                let faults = Rc::new(RefCell::new(Faults::default()));
+                let wal = MemoryWal::from_bytes(encode_record(&WalEntry::Height(1)));
                 SimNode {
-                    consensus: Consensus::new(
-                        rules.clone(),
-                        Some(ValidatorIndex(index as u16)),
-                        signatures,
-                    ),
-                    signer: Signer::new(rules.chain_id().clone(), fixtures::node_keypair(index)),
-                    own: Vec::new(),
-                    wal_durable: wal.len(),
-                    wal,
+                    driver: driver(&rules, signatures, index, wal, &faults),
                     decided: BTreeMap::new(),
                     crashed: false,
-                    casts: 0,
                     restarts: 0,
                     behaviour: Behaviour::Honest,
+                    faults,
                     heard: Vec::new(),
                     seen: BTreeSet::new(),
                     seen_height: 0,
                 }
             })
             .collect();
-        let mut simulation = Simulation {
-            rules,
-            signatures,
-            nodes,
+        let world = World {
+            rules: rules.clone(),
+            validators,
             queue: BTreeMap::new(),
             sequence: 0,
             now_ms: 0,
@@ -240,22 +517,42 @@ impl Simulation {
             first_decisions: BTreeMap::new(),
             certificates: Vec::new(),
             certificates_by_height: BTreeMap::new(),
-            gossip_due: vec![GOSSIP_INTERVAL_MS; validators],
-            crash_plans: Vec::new(),
             partition: None,
             messages_delivered: 0,
             rejected: 0,
+            last_rejection: None,
             evidence: 0,
+        };
+        let mut simulation = Simulation {
+            rules,
+            signatures,
+            nodes,
+            world,
+            gossip_due: vec![GOSSIP_INTERVAL_MS; validators],
             apply_time: std::time::Duration::ZERO,
         };
         for node in 0..validators {
-            simulation.enqueue(0, node, Event::Input(Input::Start { height: 1 }));
+            simulation
+                .world
+                .enqueue(0, node, Event::Boot { restart: false });
         }
         simulation
     }
 
+    pub fn now_ms(&self) -> u64 {
+        self.world.now_ms
+    }
+
+    pub fn evidence(&self) -> u64 {
+        self.world.evidence
+    }
+
+    pub fn rejected(&self) -> u64 {
+        self.world.rejected
+    }
+
     pub fn plan_crash(&mut self, plan: CrashPlan) {
-        self.crash_plans.push(plan);
+        self.nodes[plan.node].faults.borrow_mut().plans.push(plan);
     }
 
     pub fn set_behaviour(&mut self, node: usize, behaviour: Behaviour) {
@@ -264,45 +561,76 @@ impl Simulation {
 
     /// Cuts the network into `groups`; `None` heals it.
     pub fn partition(&mut self, groups: Option<Vec<BTreeSet<usize>>>) {
-        self.partition = groups;
+        self.world.partition = groups;
     }
 
-    fn connected(&self, from: usize, to: usize) -> bool {
-        self.partition
-            .as_ref()
-            .is_none_or(|groups| groups.iter().any(|g| g.contains(&from) && g.contains(&to)))
-    }
-
-    fn enqueue(&mut self, delay_ms: u64, to: usize, event: Event) {
-        self.sequence += 1;
-        self.queue
-            .insert((self.now_ms + delay_ms, self.sequence), (to, event));
-    }
-
-    fn send_to_others(&mut self, from: usize, message: &ConsensusMessage) {
-        for to in 0..self.nodes.len() {
-            if to == from || !self.connected(from, to) || self.rng.chance(self.links.drop_per_mille)
-            {
-                continue;
+    /// Runs `node`'s driver on `run` with its host; a planned crash kills the node there.
+    fn drive(
+        &mut self,
+        node: usize,
+        run: impl FnOnce(&mut Driver<SimWal>, &mut SimHost<'_>) -> Result<(), Stop>,
+    ) -> Result<(), SafetyViolation> {
+        let state = &mut self.nodes[node];
+        let mut host = SimHost {
+            world: &mut self.world,
+            node,
+            behaviour: state.behaviour,
+            decided: &mut state.decided,
+            faults: &state.faults,
+        };
+        let started = std::time::Instant::now();
+        let outcome = run(&mut state.driver, &mut host);
+        self.apply_time += started.elapsed();
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::Crash(plan)) => {
+                self.crash(plan);
+                Ok(())
             }
-            let copies = if self.rng.chance(self.links.duplicate_per_mille) {
-                2
-            } else {
-                1
-            };
-            for _ in 0..copies {
-                let delay = self
-                    .rng
-                    .range(self.links.delay_min_ms, self.links.delay_max_ms);
-                self.enqueue(delay, to, Event::Input(Input::Message(message.clone())));
-            }
+            Err(Stop::Safety(violation)) => Err(violation),
         }
+    }
+
+    /// Kills a node: its disk keeps the durable part of the WAL (and, before a sync, half of
+    /// the record being written: a torn tail, cut off as a restart would); it comes back after
+    /// `down_ms` as a fresh process over that WAL.
+    fn crash(&mut self, plan: CrashPlan) {
+        let node = &mut self.nodes[plan.node];
+        let wal = &node.driver.wal().wal;
+        let torn = match plan.point {
+            CrashPoint::BeforeSync => wal.pending() / 2,
+            _ => 0,
+        };
+        let (disk, _) = wal
+            .crash(torn)
+            .expect("a simulated WAL is only ever torn at its end");
+        node.driver = driver(&self.rules, self.signatures, plan.node, disk, &node.faults);
+        node.crashed = true;
+        self.world
+            .enqueue(plan.down_ms, plan.node, Event::Boot { restart: true });
+    }
+
+    /// Starts a node's driver from its WAL and ledger, as a (re)started process does.
+    fn boot(&mut self, node: usize, restart: bool) -> Result<(), SafetyViolation> {
+        let state = &mut self.nodes[node];
+        if restart {
+            state.restarts += 1;
+        }
+        state.crashed = false;
+        let entries = read_records(state.driver.wal().wal.bytes())
+            .expect("a simulated WAL is whole after a crash")
+            .entries;
+        let ledger_height = state.decided.keys().next_back().copied().unwrap_or(0);
+        let now = self.world.now_ms;
+        self.drive(node, |driver, host| {
+            driver.start(host, &entries, ledger_height, now).map(|_| ())
+        })
     }
 
     /// Gossip ticks due no later than the next queued event run first: each live node re-sends
     /// its own messages of its height, and a node behind a connected peer fetches the
     /// certificates of the heights it misses (block sync, over the same lossy links).
-    fn gossip(&mut self) {
+    fn gossip(&mut self) -> Result<(), SafetyViolation> {
         loop {
             let Some((node, due)) = self
                 .gossip_due
@@ -311,17 +639,25 @@ impl Simulation {
                 .enumerate()
                 .min_by_key(|(_, due)| *due)
             else {
-                return;
+                return Ok(());
             };
             // Re-read each time: a tick may have queued something earlier than the next tick.
-            let next_event = self.queue.first_key_value().map(|((time, _), _)| *time);
+            let next_event = self
+                .world
+                .queue
+                .first_key_value()
+                .map(|((time, _), _)| *time);
             if next_event.is_some_and(|next| due > next) {
-                return;
+                return Ok(());
             }
-            if next_event.is_none() && self.nodes.iter().all(|n| n.crashed || n.own.is_empty()) {
-                return;
+            let quiet = self
+                .nodes
+                .iter()
+                .all(|n| n.crashed || n.driver.own().is_empty());
+            if next_event.is_none() && quiet {
+                return Ok(());
             }
-            self.now_ms = self.now_ms.max(due);
+            self.world.now_ms = self.world.now_ms.max(due);
             self.gossip_due[node] = due + GOSSIP_INTERVAL_MS;
             if self.nodes[node].crashed {
                 continue;
@@ -329,246 +665,82 @@ impl Simulation {
             if self.nodes[node].behaviour == Behaviour::Spammer {
                 self.spam(node);
             }
-            let height = self.nodes[node].consensus.height();
-            self.nodes[node].own.retain(|m| m.height() == height);
-            for message in self.nodes[node].own.clone() {
-                self.send_to_others(node, &message);
-            }
-            let peer_has_it = (0..self.nodes.len()).any(|peer| {
-                !self.nodes[peer].crashed
-                    && self.connected(peer, node)
-                    && self.nodes[peer].decided.contains_key(&height)
-            });
-            if peer_has_it && !self.rng.chance(self.links.drop_per_mille) {
-                let delay = 2 * self
-                    .rng
-                    .range(self.links.delay_min_ms, self.links.delay_max_ms);
-                let batch: Vec<CommitCertificate> = self
-                    .certificates_by_height
-                    .range(height..height + SYNC_BATCH)
-                    .map(|(_, c)| c.clone())
-                    .collect();
-                for certificate in batch {
-                    self.enqueue(delay, node, Event::Input(Input::Commit { certificate }));
-                }
-            }
+            self.drive(node, |driver, host| driver.tick(host, due))?;
+            self.sync(node);
+        }
+    }
+
+    /// Block sync: a node behind a connected peer gets the certificates of the heights it
+    /// misses, as decisions of its current height (`Input::Commit`).
+    fn sync(&mut self, node: usize) {
+        if self.nodes[node].crashed {
+            return;
+        }
+        let height = self.nodes[node].consensus().height();
+        let peer_has_it = (0..self.nodes.len()).any(|peer| {
+            !self.nodes[peer].crashed
+                && self.world.connected(peer, node)
+                && self.nodes[peer].decided.contains_key(&height)
+        });
+        if !peer_has_it || self.world.rng.chance(self.world.links.drop_per_mille) {
+            return;
+        }
+        let delay = 2 * self.world.delay();
+        let batch: Vec<CommitCertificate> = self
+            .world
+            .certificates_by_height
+            .range(height..height + SYNC_BATCH)
+            .map(|(_, c)| c.clone())
+            .collect();
+        for certificate in batch {
+            let commit = Event::Input(Input::Commit { certificate });
+            self.world.enqueue(delay, node, commit);
         }
     }
 
     /// Delivers the next event; false when nothing is left.
     pub fn step(&mut self) -> Result<bool, SafetyViolation> {
-        self.gossip();
-        let Some(((time, sequence), (to, event))) = self.queue.pop_first() else {
+        self.gossip()?;
+        let Some(((time, sequence), (to, event))) = self.world.queue.pop_first() else {
             return Ok(false);
         };
-        self.now_ms = time;
+        self.world.now_ms = time;
         match event {
-            Event::Restart => self.restart(to)?,
+            // A node set crashed before it ever started stays down until `bring_online`.
+            Event::Boot { restart: false } if self.nodes[to].crashed => {}
+            Event::Boot { restart } => self.boot(to, restart)?,
             Event::Input(input) => {
                 if self.nodes[to].crashed {
                     return Ok(true);
                 }
-                self.digest = Hash::of_parts(&[
-                    self.digest.as_bytes(),
+                self.world.digest = Hash::of_parts(&[
+                    self.world.digest.as_bytes(),
                     format!("{time}/{sequence}/{to}/{input:?}").as_bytes(),
                 ]);
                 if let Input::Message(message) = &input {
-                    self.messages_delivered += 1;
+                    self.world.messages_delivered += 1;
                     let receiver = &mut self.nodes[to];
                     if receiver.behaviour == Behaviour::Spammer && receiver.heard.len() < 10_000 {
                         receiver.heard.push(message.clone());
                     }
                     self.relay(to, message.clone());
                 }
-                if !matches!(input, Input::Start { .. }) {
-                    let record = encode_record(&WalEntry::Input(input.clone()));
-                    self.nodes[to].wal.extend_from_slice(&record);
-                }
-                self.deliver(to, input)?;
+                self.drive(to, |driver, host| driver.handle(host, input))?;
             }
         }
         Ok(true)
     }
 
-    fn deliver(&mut self, node: usize, input: Input) -> Result<(), SafetyViolation> {
-        let started = std::time::Instant::now();
-        let outputs = self.nodes[node].consensus.apply(input);
-        self.apply_time += started.elapsed();
-        for output in outputs {
-            if !self.perform(node, output)? {
-                break; // the node crashed
-            }
-        }
-        Ok(())
-    }
-
-    fn crash_due(&mut self, node: usize, point: CrashPoint) -> Option<CrashPlan> {
-        let casts = self.nodes[node].casts;
-        let index = self
-            .crash_plans
-            .iter()
-            .position(|p| p.node == node && p.point == point && p.cast == casts)?;
-        Some(self.crash_plans.remove(index))
-    }
-
-    /// Kills `node`: its disk keeps the durable part of the WAL (and, before a sync, half of the
-    /// record being written: a torn tail); it comes back after `down_ms`.
-    fn crash(&mut self, plan: CrashPlan) {
-        let node = &mut self.nodes[plan.node];
-        let torn = if plan.point == CrashPoint::BeforeSync {
-            (node.wal.len() - node.wal_durable) / 2
-        } else {
-            0
-        };
-        node.wal.truncate(node.wal_durable + torn);
-        node.crashed = true;
-        self.enqueue(plan.down_ms, plan.node, Event::Restart);
-    }
-
-    /// Rebuilds a node from its WAL and ledger, as a restarted process would.
-    fn restart(&mut self, index: usize) -> Result<(), SafetyViolation> {
-        let contents = read_records(&self.nodes[index].wal)
-            .expect("a simulated WAL is only ever torn at its end");
-        let ledger_height = self.nodes[index]
-            .decided
-            .keys()
-            .next_back()
-            .copied()
-            .unwrap_or(0);
-        let resume = replay(&contents.entries, ledger_height);
-        let node = &mut self.nodes[index];
-        node.wal.truncate(contents.valid_len);
-        if !contents.entries.contains(&WalEntry::Height(resume.height)) {
-            node.wal = encode_record(&WalEntry::Height(resume.height));
-        }
-        node.wal_durable = node.wal.len();
-        node.consensus = Consensus::new(
-            self.rules.clone(),
-            Some(ValidatorIndex(index as u16)),
-            self.signatures,
-        );
-        node.signer = Signer::new(self.rules.chain_id().clone(), fixtures::node_keypair(index));
-        if let Some(last) = resume.signed.last() {
-            node.signer.restore(last);
-        }
-        node.own = resume.signed;
-        node.crashed = false;
-        node.restarts += 1;
-        self.deliver(
-            index,
-            Input::Start {
-                height: resume.height,
-            },
-        )?;
-        for input in resume.inputs {
-            self.deliver(index, input)?;
-        }
-        Ok(())
-    }
-
-    /// Casts (signs, logs, syncs, sends) one of `node`'s own messages, or re-sends the one its
-    /// WAL already holds at that position. False if the node crashed on the way.
-    fn cast(&mut self, node: usize, unsigned: Cast) -> Result<bool, SafetyViolation> {
-        let at = match &unsigned {
-            Cast::Vote(vote) => vote_position(vote),
-            Cast::Proposal(proposal) => proposal_position(proposal),
-        };
-        if self.nodes[node].behaviour == Behaviour::Equivocator {
-            self.equivocate(node, unsigned);
-            return Ok(true);
-        }
-        if let Some(logged) = self.nodes[node]
-            .own
-            .iter()
-            .find(|m| message_position(m) == at)
-            .cloned()
-        {
-            self.enqueue(0, node, Event::Input(Input::Message(logged.clone())));
-            self.send_to_others(node, &logged);
-            return Ok(true);
-        }
-        let signer = &mut self.nodes[node].signer;
-        let message = match unsigned {
-            Cast::Vote(vote) => ConsensusMessage::Vote(
-                signer
-                    .sign_vote(vote)
-                    .expect("an honest node never double-signs"),
-            ),
-            Cast::Proposal(proposal) => ConsensusMessage::Proposal(
-                signer
-                    .sign_proposal(proposal)
-                    .expect("an honest node never double-signs"),
-            ),
-        };
-        self.nodes[node].casts += 1;
-        let record = encode_record(&WalEntry::Signed(message.clone()));
-        self.nodes[node].wal.extend_from_slice(&record);
-        if let Some(plan) = self.crash_due(node, CrashPoint::BeforeSync) {
-            self.crash(plan);
-            return Ok(false);
-        }
-        self.nodes[node].wal_durable = self.nodes[node].wal.len();
-        if let Some(plan) = self.crash_due(node, CrashPoint::AfterSync) {
-            self.crash(plan);
-            return Ok(false);
-        }
-        self.enqueue(0, node, Event::Input(Input::Message(message.clone())));
-        self.send_to_others(node, &message);
-        self.nodes[node].own.push(message);
-        if let Some(plan) = self.crash_due(node, CrashPoint::AfterSend) {
-            self.crash(plan);
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    /// Signs `unsigned` and a conflicting twin, sends one to the even nodes and the other to the
-    /// odd ones.
-    fn equivocate(&mut self, node: usize, unsigned: Cast) {
-        let key = fixtures::node_keypair(node);
-        let chain = self.rules.chain_id().clone();
-        let twin_hash = Hash::of_parts(&[b"twin", &self.rng.next_u64().to_le_bytes()]);
-        let (first, second) = match unsigned {
-            Cast::Vote(vote) => {
-                let mut twin = vote.clone();
-                twin.block = Some(twin_hash);
-                (
-                    ConsensusMessage::Vote(vote.sign(&chain, &key)),
-                    ConsensusMessage::Vote(twin.sign(&chain, &key)),
-                )
-            }
-            Cast::Proposal(proposal) => {
-                let mut twin = proposal.clone();
-                twin.block_hash = twin_hash;
-                (
-                    ConsensusMessage::Proposal(proposal.sign(&chain, &key)),
-                    ConsensusMessage::Proposal(twin.sign(&chain, &key)),
-                )
-            }
-        };
-        self.enqueue(0, node, Event::Input(Input::Message(first.clone())));
-        for to in 0..self.nodes.len() {
-            if to == node || !self.connected(node, to) {
-                continue;
-            }
-            let message = if to % 2 == 0 {
-                first.clone()
-            } else {
-                second.clone()
-            };
-            let delay = self
-                .rng
-                .range(self.links.delay_min_ms, self.links.delay_max_ms);
-            self.enqueue(delay, to, Event::Input(Input::Message(message)));
-        }
-        self.nodes[node].own.push(first);
+    /// Hands `input` to `node`'s driver now, outside the schedule.
+    pub fn deliver(&mut self, node: usize, input: Input) -> Result<(), SafetyViolation> {
+        self.drive(node, |driver, host| driver.handle(host, input))
     }
 
     /// Gossip relays what it hears: the first time a node sees a message of its height from
     /// another validator, it forwards it to one random peer. So conflicting messages an
     /// equivocator sent to different peers meet somewhere.
     fn relay(&mut self, node: usize, message: ConsensusMessage) {
-        let height = self.nodes[node].consensus.height();
+        let height = self.nodes[node].consensus().height();
         let receiver = &mut self.nodes[node];
         if receiver.seen_height != height {
             receiver.seen.clear();
@@ -582,23 +754,22 @@ impl Simulation {
         if !receiver.seen.insert(id) {
             return;
         }
-        let peer = self.rng.range(0, self.nodes.len() as u64 - 1) as usize;
+        let world = &mut self.world;
+        let peer = world.rng.range(0, self.nodes.len() as u64 - 1) as usize;
         if peer == node
             || peer == sender
-            || !self.connected(node, peer)
-            || self.rng.chance(self.links.drop_per_mille)
+            || !world.connected(node, peer)
+            || world.rng.chance(world.links.drop_per_mille)
         {
             return;
         }
-        let delay = self
-            .rng
-            .range(self.links.delay_min_ms, self.links.delay_max_ms);
-        self.enqueue(delay, peer, Event::Input(Input::Message(message)));
+        let delay = world.delay();
+        world.enqueue(delay, peer, Event::Input(Input::Message(message)));
     }
 
     /// A spammer's noise for one gossip tick.
     fn spam(&mut self, node: usize) {
-        let height = self.nodes[node].consensus.height();
+        let height = self.nodes[node].consensus().height();
         let chain = self.rules.chain_id().clone();
         let victim = ValidatorIndex(((node + 1) % self.nodes.len()) as u16);
         let vote = |height, round, validator| waybill_protocol::Vote {
@@ -620,97 +791,17 @@ impl Simulation {
             vote(height + 1_000, 0, own).sign(&chain, &fixtures::node_keypair(node)),
         ));
         noise.push(ConsensusMessage::Vote(
-            vote(height, 10_000 + self.rng.range(0, 1_000) as u32, own)
+            vote(height, 10_000 + self.world.rng.range(0, 1_000) as u32, own)
                 .sign(&chain, &fixtures::node_keypair(node)),
         ));
         let heard = &self.nodes[node].heard;
         if !heard.is_empty() {
-            let old = heard[self.rng.range(0, heard.len() as u64 - 1) as usize].clone();
+            let old = heard[self.world.rng.range(0, heard.len() as u64 - 1) as usize].clone();
             noise.push(old);
         }
         for message in noise {
-            self.send_to_others(node, &message);
+            self.world.send_to_others(node, &message);
         }
-    }
-
-    fn perform(&mut self, node: usize, output: Output) -> Result<bool, SafetyViolation> {
-        match output {
-            Output::CastVote(vote) => return self.cast(node, Cast::Vote(vote)),
-            Output::CastProposal(proposal) => return self.cast(node, Cast::Proposal(proposal)),
-            Output::ScheduleTimeout {
-                timeout,
-                duration_ms,
-            } => self.enqueue(duration_ms, node, Event::Input(Input::Timeout(timeout))),
-            Output::RequestBlock { height, round } => {
-                let block_hash = Hash::of_parts(&[
-                    b"block",
-                    &height.to_le_bytes(),
-                    &round.to_le_bytes(),
-                    &(node as u64).to_le_bytes(),
-                ]);
-                self.enqueue(
-                    1,
-                    node,
-                    Event::Input(Input::BlockReady {
-                        height,
-                        round,
-                        block_hash,
-                    }),
-                );
-            }
-            Output::ValidateBlock {
-                height, block_hash, ..
-            } => {
-                self.enqueue(
-                    1,
-                    node,
-                    Event::Input(Input::BlockValidity {
-                        height,
-                        block_hash,
-                        valid: true,
-                    }),
-                );
-            }
-            Output::Decide {
-                height,
-                block_hash,
-                certificate,
-                ..
-            } => {
-                assert_eq!(certificate.block_hash, block_hash);
-                let state = &mut self.nodes[node];
-                state.decided.insert(height, block_hash);
-                // The ledger holds the block now: the WAL starts the next height.
-                state.wal = encode_record(&WalEntry::Height(height + 1));
-                state.wal_durable = state.wal.len();
-                state.own.clear();
-                self.certificates_by_height
-                    .entry(height)
-                    .or_insert_with(|| certificate.clone());
-                self.certificates.push(certificate);
-                if self.nodes[node].behaviour != Behaviour::Honest {
-                    return Ok(true);
-                }
-                match self.first_decisions.get(&height) {
-                    Some((first_node, first)) if *first != block_hash => {
-                        return Err(SafetyViolation {
-                            height,
-                            first_node: *first_node,
-                            first: *first,
-                            second_node: node,
-                            second: block_hash,
-                        });
-                    }
-                    Some(_) => {}
-                    None => {
-                        self.first_decisions.insert(height, (node, block_hash));
-                    }
-                }
-            }
-            Output::Evidence(_) => self.evidence += 1,
-            Output::Rejected { .. } | Output::CommitRejected { .. } => self.rejected += 1,
-        }
-        Ok(true)
     }
 
     /// Runs until every live node has decided `height`, or `deadline_ms` of virtual time passes.
@@ -720,7 +811,7 @@ impl Simulation {
         deadline_ms: u64,
     ) -> Result<bool, SafetyViolation> {
         while !self.all_live_reached(height) {
-            if self.now_ms > deadline_ms || !self.step()? {
+            if self.world.now_ms > deadline_ms || !self.step()? {
                 return Ok(false);
             }
         }
@@ -729,7 +820,7 @@ impl Simulation {
 
     /// Runs until `time_ms` of virtual time.
     pub fn run_until_time(&mut self, time_ms: u64) -> Result<(), SafetyViolation> {
-        while self.now_ms < time_ms {
+        while self.world.now_ms < time_ms {
             if !self.step()? {
                 break;
             }
@@ -748,16 +839,16 @@ impl Simulation {
     /// up by sync.
     pub fn bring_online(&mut self, node: usize) {
         self.nodes[node].crashed = false;
-        self.enqueue(0, node, Event::Input(Input::Start { height: 1 }));
+        self.world.enqueue(0, node, Event::Boot { restart: false });
     }
 
     /// Every certificate any node decided with, in decision order.
     pub fn certificates(&self) -> &[CommitCertificate] {
-        &self.certificates
+        &self.world.certificates
     }
 
     pub fn digest(&self) -> Hash {
-        self.digest
+        self.world.digest
     }
 
     /// The highest height every node has decided.

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use waybill_node::consensus::{
+use waybill_consensus::{
     Consensus, Evidence, Input, MessageRejection, Output, SignError, SignatureCheck, Signer,
 };
 use waybill_protocol::block::{ConsensusMessage, Proposal};
@@ -26,7 +26,7 @@ fn run(validators: usize, seed: u64, links: Links, heights: u64, crashed: &[usiz
     assert!(
         reached,
         "seed {seed}: not every live node reached height {heights} by {deadline_ms} ms (at {} ms)",
-        simulation.now_ms
+        simulation.now_ms()
     );
     simulation
 }
@@ -39,7 +39,11 @@ fn four_honest_validators_on_perfect_links_decide_every_height_in_round_zero() {
     }
     // Proposal, prevote, precommit: three message delays of 1 ms each (plus 1 ms to build the
     // block and 1 ms to validate it), every height.
-    assert!(simulation.now_ms <= 30 * 6, "took {} ms", simulation.now_ms);
+    assert!(
+        simulation.now_ms() <= 30 * 6,
+        "took {} ms",
+        simulation.now_ms()
+    );
 }
 
 #[test]
@@ -83,14 +87,15 @@ fn a_node_crashing_at_every_durability_point_restarts_from_its_wal() {
                 assert!(
                     reached,
                     "{point:?} node {node} cast {cast}: stalled at {} ms",
-                    simulation.now_ms
+                    simulation.now_ms()
                 );
                 assert_eq!(
                     simulation.nodes[node].restarts, 1,
                     "{point:?} node {node} cast {cast}: the crash happened"
                 );
                 assert_eq!(
-                    simulation.evidence, 0,
+                    simulation.evidence(),
+                    0,
                     "{point:?} node {node} cast {cast}: a restarted node equivocated"
                 );
             }
@@ -105,7 +110,7 @@ fn a_minority_partition_decides_nothing_and_all_converge_after_healing() {
     let minority: std::collections::BTreeSet<usize> = [0, 1].into();
     let majority: std::collections::BTreeSet<usize> = [2, 3, 4, 5, 6].into();
     simulation.partition(Some(vec![minority.clone(), majority.clone()]));
-    let cut_at = simulation.now_ms;
+    let cut_at = simulation.now_ms();
     let minority_height: Vec<u64> = minority
         .iter()
         .map(|&n| simulation.nodes[n].decided.len() as u64)
@@ -127,7 +132,7 @@ fn a_minority_partition_decides_nothing_and_all_converge_after_healing() {
     let target = majority_height + 3;
     assert!(
         simulation
-            .run_until_height(target, simulation.now_ms + 600_000)
+            .run_until_height(target, simulation.now_ms() + 600_000)
             .unwrap(),
         "all converge after healing"
     );
@@ -157,7 +162,7 @@ fn f_equivocating_validators_cannot_split_the_honest_ones_and_are_caught() {
             "n={validators} byzantine {byzantine:?}: honest nodes stalled"
         );
         assert!(
-            simulation.evidence > 0,
+            simulation.evidence() > 0,
             "n={validators} byzantine {byzantine:?}: equivocation went unnoticed"
         );
     }
@@ -175,9 +180,9 @@ fn f_spamming_validators_are_rejected_without_stalling_or_growing_memory() {
             simulation.run_until_height(10, 2_400_000).unwrap(),
             "n={validators}: honest nodes stalled"
         );
-        assert!(simulation.rejected > 0);
+        assert!(simulation.rejected() > 0);
         for node in &simulation.nodes {
-            let (rounds, future) = node.consensus.log_sizes();
+            let (rounds, future) = node.consensus().log_sizes();
             assert!(rounds <= waybill_protocol::limits::CONSENSUS_ROUNDS_KEPT_MAX);
             assert!(future <= waybill_protocol::limits::CONSENSUS_FUTURE_MESSAGES_MAX);
         }
@@ -198,13 +203,13 @@ fn a_validator_offline_for_a_thousand_heights_catches_up() {
     assert!(simulation.run_until_height(1_000, 10_000_000).unwrap());
     assert!(simulation.nodes[3].decided.is_empty());
     simulation.bring_online(3);
-    let target = simulation.nodes[0].consensus.height() + 20;
+    let target = simulation.nodes[0].consensus().height() + 20;
     assert!(
         simulation
-            .run_until_height(target, simulation.now_ms + 600_000)
+            .run_until_height(target, simulation.now_ms() + 600_000)
             .unwrap(),
         "node 3 at height {}",
-        simulation.nodes[3].consensus.height()
+        simulation.nodes[3].consensus().height()
     );
     // It holds every decision, each the same as the others' (safety is checked as it goes).
     assert!(simulation.nodes[3].decided.len() as u64 >= target);
@@ -464,13 +469,12 @@ fn replayed_messages_of_a_decided_height_are_rejected() {
     let mut simulation = Simulation::new(4, 9, Links::PERFECT, SignatureCheck::Verify);
     assert!(simulation.run_until_height(2, 60_000).unwrap());
     let old = vote(1, 1, 0, VoteStep::Precommit, Some(Hash([7; 32])));
-    let outputs = simulation.nodes[0].consensus.apply(Input::Message(old));
-    assert!(
-        matches!(
-            rejections(&outputs)[..],
-            [MessageRejection::OldHeight { height: 1 }]
-        ),
-        "{outputs:?}"
+    let rejected = simulation.rejected();
+    simulation.deliver(0, Input::Message(old)).unwrap();
+    assert_eq!(simulation.rejected(), rejected + 1);
+    assert_eq!(
+        simulation.world.last_rejection,
+        Some(MessageRejection::OldHeight { height: 1 })
     );
 }
 
@@ -588,7 +592,7 @@ fn sweep_one(seed: u64) {
         let cut: std::collections::BTreeSet<usize> = (0..faulty).collect();
         let rest: std::collections::BTreeSet<usize> = (faulty..validators).collect();
         simulation.partition(Some(vec![cut, rest]));
-        let heal_at = simulation.now_ms + rng.range(100, 3_000);
+        let heal_at = simulation.now_ms() + rng.range(100, 3_000);
         simulation
             .run_until_time(heal_at)
             .unwrap_or_else(|v| panic!("seed {seed}: {v}"));
@@ -596,7 +600,7 @@ fn sweep_one(seed: u64) {
     }
     let heights = 5;
     let reached = simulation
-        .run_until_height(heights, simulation.now_ms + 120_000 * heights)
+        .run_until_height(heights, simulation.now_ms() + 120_000 * heights)
         .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
     assert!(
         reached,
@@ -604,7 +608,8 @@ fn sweep_one(seed: u64) {
     );
     if byzantine == 0 {
         assert_eq!(
-            simulation.evidence, 0,
+            simulation.evidence(),
+            0,
             "seed {seed}: an honest node equivocated"
         );
     }
@@ -642,7 +647,7 @@ fn evidence_verifies_and_is_stored_once_and_retrievable() {
     };
     assert_eq!(
         same.verify(&rules),
-        Err(waybill_node::consensus::EvidenceError::NotConflicting)
+        Err(waybill_consensus::EvidenceError::NotConflicting)
     );
 
     let dir = tempfile::tempdir().unwrap();

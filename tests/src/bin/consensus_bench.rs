@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use waybill_node::consensus::SignatureCheck;
+use waybill_consensus::SignatureCheck;
 use waybill_tests::simulation::{Links, Simulation};
 
 fn main() {
@@ -29,6 +29,6 @@ fn main() {
         machines.as_secs_f64(),
         heights as f64 / machines.as_secs_f64(),
         wall.as_secs_f64(),
-        simulation.now_ms as f64 / heights as f64
+        simulation.now_ms() as f64 / heights as f64
     );
 }

@@ -1,12 +1,14 @@
 //! The consensus write-ahead log on disk: `consensus.wal` in the data directory. Appends are
 //! buffered; `sync` makes them durable (fsync) and is called before any signed message leaves
-//! the node. A torn final record is cut off on open; any other damage stops the node.
+//! the node. A torn final record is cut off on open; any other damage stops the node. This is
+//! the crate's one module that touches the file system; the driver sees only [`WalStorage`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::consensus::wal::{WalContents, WalEntry, WalError, encode_record, read_records};
+use crate::storage::WalStorage;
+use crate::wal::{WalContents, WalEntry, WalError, encode_record, read_records};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalFileError {
@@ -67,14 +69,17 @@ impl WalFile {
             reason: error.to_string(),
         }
     }
+}
 
-    /// Buffers an entry; it is durable after the next [`WalFile::sync`].
-    pub fn append(&mut self, entry: &WalEntry) {
+impl WalStorage for WalFile {
+    type Error = WalFileError;
+
+    fn append(&mut self, entry: &WalEntry) {
         self.pending.extend_from_slice(&encode_record(entry));
     }
 
     /// Writes what is buffered and fsyncs.
-    pub fn sync(&mut self) -> Result<(), WalFileError> {
+    fn sync(&mut self) -> Result<(), WalFileError> {
         if !self.pending.is_empty() {
             self.file.write_all(&self.pending).map_err(self.io())?;
             self.pending.clear();
@@ -85,7 +90,7 @@ impl WalFile {
     /// Starts a new height: the old records are obsolete once the ledger holds the block. The
     /// new file is written beside the old one and renamed over it, so a crash leaves one or the
     /// other whole.
-    pub fn start_height(&mut self, height: u64) -> Result<(), WalFileError> {
+    fn start_height(&mut self, height: u64) -> Result<(), WalFileError> {
         let fresh = self.path.with_extension("wal.new");
         let io = self.io();
         let mut file = File::create(&fresh).map_err(&io)?;

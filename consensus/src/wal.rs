@@ -1,4 +1,4 @@
-//! The consensus write-ahead log's records and replay (pure: the file lives in `crate::wal`).
+//! The consensus write-ahead log's records and replay (pure: storage is `crate::storage`).
 //!
 //! A record is `length (u32 LE) ‖ checksum (first 8 bytes of SHA-256 of the payload) ‖
 //! payload (canonical encoding of a [`WalEntry`])`. Reading tolerates exactly one kind of
@@ -13,7 +13,7 @@ use waybill_protocol::block::ConsensusMessage;
 use waybill_protocol::codec;
 use waybill_protocol::limits::MESSAGE_ENCODED_BYTES_MAX;
 
-use super::Input;
+use crate::Input;
 
 /// One logged fact.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]

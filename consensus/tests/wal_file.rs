@@ -4,9 +4,9 @@
 
 use std::io::Write;
 
-use waybill_node::consensus::wal::{WalEntry, WalError, encode_record, replay};
-use waybill_node::consensus::{Input, Timeout, TimeoutStep};
-use waybill_node::wal::{WalFile, WalFileError};
+use waybill_consensus::wal::{WalEntry, WalError, encode_record, replay};
+use waybill_consensus::wal_file::{WalFile, WalFileError};
+use waybill_consensus::{Input, Timeout, TimeoutStep, WalStorage};
 use waybill_protocol::block::ConsensusMessage;
 use waybill_protocol::{Hash, ValidatorIndex, Vote, VoteStep, fixtures};
 

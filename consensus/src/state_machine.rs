@@ -3,7 +3,7 @@
 //! application's verdict (`Input::BlockValidity`), asked for with `Output::ValidateBlock`.
 //!
 //! Votes and proposals the node casts go out unsigned (`Output::CastVote`, `CastProposal`): the
-//! engine persists and signs them through the [`super::Signer`], broadcasts them, and feeds them
+//! driver persists and signs them through the [`crate::Signer`], broadcasts them, and feeds them
 //! back as `Input::Message` like any other.
 //!
 //! Bounded: messages beyond `CONSENSUS_ROUNDS_AHEAD_MAX` rounds ahead, beyond the next height,
