@@ -25,7 +25,10 @@ use waybill_protocol::event::SignedEvent;
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
 
-use crate::limits::BLOCK_TIME_LAG_MS_MAX;
+use crate::limits::{
+    BLOCK_TIME_LAG_MS_MAX, IDLE_BLOCK_INTERVAL, PARALLEL_CHECK_MIN, PROPOSED_BLOCKS_MAX,
+    PROPOSER_POLL, RESEND_INTERVAL,
+};
 use waybill_protocol::{CommitCertificate, Hash, Keypair, ValidatorIndex};
 
 use crate::consensus::wal_file::{WalFile, WalFileError};
@@ -53,22 +56,11 @@ pub enum EngineInput {
 #[derive(Debug)]
 pub enum EngineOutput {
     Gossip(ConsensusGossip),
+    /// Blocks are wanted that consensus cannot give: a decided block this node does not hold,
+    /// or a peer's tip above ours. (The engine is the only one to say so; the network also
+    /// asks on its own when commits stall.)
+    SyncWanted,
 }
-
-/// Proposed blocks kept per height (all rounds, all proposers): a bound on what peers can make
-/// us hold.
-const PROPOSED_BLOCKS_MAX: usize = 16;
-/// How often our own messages of the current round are sent again while the height stands
-/// still: gossip does not retransmit, and a peer that restarted has missed them.
-const RESEND_INTERVAL: Duration = Duration::from_millis(1_000);
-/// An idle chain makes no empty blocks: round 0's proposer waits this long for events, and the
-/// others hold round 0's propose timeout while their mempools are empty. Timeouts only serve
-/// liveness, so this changes nothing about safety; under load nobody waits.
-const IDLE_BLOCK_INTERVAL: Duration = Duration::from_secs(10);
-/// How often a proposer waiting for events looks at the mempool.
-const PROPOSER_POLL: Duration = Duration::from_millis(10);
-/// Events at or above this count are signature-checked on two threads.
-const PARALLEL_CHECK_MIN: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -418,7 +410,7 @@ impl Engine {
         let behind = response.tip_height > shared.committed_height();
         shared.syncing.store(behind, Ordering::Release);
         if behind {
-            shared.sync_wanted.store(true, Ordering::Release);
+            self.host.output(EngineOutput::SyncWanted);
         }
         Ok(())
     }
@@ -448,14 +440,7 @@ impl Host for EngineHost {
                 }
             }
         };
-        // The network task drains this queue continuously; waiting here is back-pressure.
-        if self
-            .outputs
-            .blocking_send(EngineOutput::Gossip(gossip))
-            .is_err()
-        {
-            tracing::debug!("network task gone; not sending");
-        }
+        self.output(EngineOutput::Gossip(gossip));
         Ok(())
     }
 
@@ -504,7 +489,7 @@ impl Host for EngineHost {
                     block = %block_hash,
                     "decided a block we do not hold; fetching it by block sync"
                 );
-                self.shared.sync_wanted.store(true, Ordering::Release);
+                self.output(EngineOutput::SyncWanted);
                 Ok(false)
             }
         }
@@ -538,6 +523,13 @@ impl Host for EngineHost {
 }
 
 impl EngineHost {
+    /// The network task drains this queue continuously; waiting here is back-pressure.
+    fn output(&self, output: EngineOutput) {
+        if self.outputs.blocking_send(output).is_err() {
+            tracing::debug!("network task gone; not sending");
+        }
+    }
+
     fn keep_proposed(&mut self, hash: Hash, block: BlockBody) {
         if self.proposed.contains_key(&hash) {
             return;

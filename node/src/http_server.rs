@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::Request;
@@ -21,11 +20,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use crate::caller::Caller;
-use crate::limits::{API_CONNECTIONS_MAX, API_HEADER_BYTES_MAX, API_HEADER_READ_TIMEOUT};
+use crate::limits::{
+    ACCEPT_RETRY, API_CONNECTIONS_MAX, API_HEADER_BYTES_MAX, API_HEADER_READ_TIMEOUT,
+    LINGER_BYTES_MAX, LINGER_TIME,
+};
 use crate::node::Shared;
-
-/// How long the loop pauses after a failed accept before it tries again.
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// How the API speaks: TLS with caller authentication, or plain HTTP (`insecure_http`).
 #[derive(Clone)]
@@ -161,10 +160,6 @@ impl Connection {
         }
     }
 }
-
-/// How long, and how many bytes, a connection is read and discarded before it is closed.
-const LINGER_TIME: Duration = Duration::from_secs(1);
-const LINGER_BYTES_MAX: usize = 1024 * 1024;
 
 /// A stream whose close first reads what the client is still sending (within
 /// [`LINGER_TIME`] and [`LINGER_BYTES_MAX`]): a request refused before its body was read (413)

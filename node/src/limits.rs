@@ -134,6 +134,51 @@ pub const PARTICULARS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the steward brings the private store in step with the ledger.
 pub const PRIVATE_FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 
+/// How long the accept loop pauses after a failed accept before it tries again.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// How long, and how many bytes, a refused connection is read and discarded before it is
+/// closed (so the client reads the answer instead of a reset).
+pub const LINGER_TIME: Duration = Duration::from_secs(1);
+pub const LINGER_BYTES_MAX: usize = 1024 * 1024;
+
+// ---- Consensus engine -----------------------------------------------------------------------
+
+/// Proposed blocks kept per height (all rounds, all proposers): a bound on what peers can make
+/// us hold.
+pub const PROPOSED_BLOCKS_MAX: usize = 16;
+/// How often our own messages of the current height are sent again while it stands still:
+/// gossip does not retransmit, and a peer that restarted has missed them.
+pub const RESEND_INTERVAL: Duration = Duration::from_millis(1_000);
+/// An idle chain makes no empty blocks: round 0's proposer waits this long for events, and the
+/// others hold round 0's propose timeout while their mempools are empty. Timeouts only serve
+/// liveness, so this changes nothing about safety; under load nobody waits.
+pub const IDLE_BLOCK_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a proposer waiting for events looks at the mempool.
+pub const PROPOSER_POLL: Duration = Duration::from_millis(10);
+/// Events at or above this count are signature-checked on two threads.
+pub const PARALLEL_CHECK_MIN: usize = 256;
+/// Signature checks remembered so a block's events are not verified twice: about two full
+/// blocks of events.
+pub const RECENTLY_VERIFIED_MAX: usize = 20_000;
+
+// ---- Network timing -------------------------------------------------------------------------
+
+/// The swarm task's housekeeping period (sync checks, peer scores).
+pub const NETWORK_TICK: Duration = Duration::from_millis(500);
+/// No commit for this long and peers are connected: ask one for blocks.
+pub const STALL_BEFORE_SYNC: Duration = Duration::from_secs(3);
+/// How long a starting node waits for a peer's pending events before it takes events anyway.
+pub const HAND_OVER_WAIT_MAX: Duration = Duration::from_secs(10);
+pub const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a gossip message may wait in a peer's send queue before libp2p gives it up.
+pub const GOSSIP_QUEUE_PATIENCE: Duration = Duration::from_secs(60);
+
+// ---- Ledger ---------------------------------------------------------------------------------
+
+/// The largest single value the ledger stores besides events (headers, certificates, receipts,
+/// state, the tip with its log frontier).
+pub const STORED_VALUE_BYTES_MAX: usize = 64 * 1024;
+
 // ---- Disk -----------------------------------------------------------------------------------
 
 /// Free space below which the node refuses new events (507), unless its configuration says
@@ -184,4 +229,22 @@ const _: () =
 const _: () = assert!(BATCH_BODY_BYTES_MAX >= DECLARATION_BODY_BYTES_MAX);
 // The byte budget holds several of the largest proposals, and counts in whole KiB.
 const _: () = assert!(ENGINE_QUEUE_BYTES_MAX >= 4 * CONSENSUS_GOSSIP_BYTES_MAX);
+// Proposals of this height and the next are kept, from every round's proposer of a few rounds.
+const _: () = assert!(PROPOSED_BLOCKS_MAX >= 2 * 4);
+// The engine wakes at least once per re-send, and polls the mempool much faster than that; an
+// idle chain still makes a block well within a proof's default maximum age (120 s).
+const _: () = assert!(PROPOSER_POLL.as_millis() * 10 <= RESEND_INTERVAL.as_millis());
+const _: () = assert!(RESEND_INTERVAL.as_millis() < IDLE_BLOCK_INTERVAL.as_millis());
+const _: () = assert!(IDLE_BLOCK_INTERVAL.as_secs() * 4 <= 120);
+const _: () = assert!(PARALLEL_CHECK_MIN <= BLOCK_EVENTS_MAX);
+const _: () = assert!(RECENTLY_VERIFIED_MAX >= 2 * BLOCK_EVENTS_MAX);
+// A stall is noticed after several ticks; a sync request may take longer than a stall before it
+// is given up, and a node waits for a peer's pending events less than one request's timeout.
+const _: () = assert!(STALL_BEFORE_SYNC.as_millis() >= 4 * NETWORK_TICK.as_millis());
+const _: () = assert!(SYNC_REQUEST_TIMEOUT.as_millis() > STALL_BEFORE_SYNC.as_millis());
+const _: () = assert!(HAND_OVER_WAIT_MAX.as_millis() < SYNC_REQUEST_TIMEOUT.as_millis());
+const _: () = assert!(GOSSIP_QUEUE_PATIENCE.as_millis() >= SYNC_REQUEST_TIMEOUT.as_millis());
+// A header, certificate or receipt of the largest validator set fits one stored value.
+const _: () = assert!(STORED_VALUE_BYTES_MAX >= 64 * VALIDATORS_MAX + 1024);
+const _: () = assert!(LINGER_BYTES_MAX >= API_HEADER_BYTES_MAX);
 const _: () = assert!(ENGINE_QUEUE_BYTES_MAX / 1024 <= tokio::sync::Semaphore::MAX_PERMITS);

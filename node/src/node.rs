@@ -18,7 +18,7 @@ use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex};
 
 use crate::ledger::Ledger;
-use crate::limits::COMMIT_FEED_BLOCKS;
+use crate::limits::{COMMIT_FEED_BLOCKS, RECENTLY_VERIFIED_MAX};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 
@@ -60,13 +60,14 @@ pub struct Shared {
     /// The committed height, readable without the ledger lock (the network task's sync logic).
     pub height: AtomicU64,
     pub consensus_round: AtomicU64,
+    /// Whether a peer's tip is ahead of ours: written by the engine only, as it applies what
+    /// block sync brought.
     pub syncing: AtomicBool,
     /// Whether the API takes events: set by the network once a peer has handed over its
     /// pending events (or none answered in time), so events a client sends here cannot reach a
-    /// proposal ahead of that client's earlier events still pending elsewhere.
+    /// proposal ahead of that client's earlier events still pending elsewhere. Written by the
+    /// network only.
     pub ready: AtomicBool,
-    /// Set by the engine when it needs blocks it cannot get from consensus.
-    pub sync_wanted: AtomicBool,
     pub last_commit: Mutex<Instant>,
     pub peer_count: AtomicUsize,
     /// Events whose signatures block validation checked and that were not pending here; a
@@ -82,9 +83,6 @@ struct RecentlyVerified {
     order: std::collections::VecDeque<Hash>,
     by_id: std::collections::HashMap<Hash, CheckedEvent>,
 }
-
-/// About two full blocks of events.
-const RECENTLY_VERIFIED_MAX: usize = 20_000;
 
 impl Shared {
     pub fn new(
@@ -107,7 +105,6 @@ impl Shared {
             consensus_round: AtomicU64::new(0),
             syncing: AtomicBool::new(false),
             ready: AtomicBool::new(false),
-            sync_wanted: AtomicBool::new(false),
             last_commit: Mutex::new(Instant::now()),
             peer_count: AtomicUsize::new(0),
             recently_verified: Mutex::new(RecentlyVerified::default()),

@@ -41,6 +41,7 @@ use super::{
     BlockProposal, EventLocation, ExecutedBlock, LedgerError, MapStorage, StateStore, Tip,
     build_block, check_header,
 };
+use crate::limits::STORED_VALUE_BYTES_MAX;
 
 const META: &str = "meta";
 const HEADERS: &str = "headers";
@@ -79,9 +80,6 @@ const FAMILIES: [&str; 14] = [
 ];
 
 const TIP_KEY: &[u8] = b"tip";
-/// The largest single value the ledger stores besides events (headers, certificates, receipts,
-/// state, the tip with its log frontier).
-const STORED_VALUE_BYTES_MAX: usize = 64 * 1024;
 
 /// Tunables of a ledger.
 #[derive(Debug, Clone, Copy)]

@@ -36,12 +36,6 @@ use crate::limits::*;
 use crate::node::{PeerInfo, Shared};
 use wire::*;
 
-const TICK: Duration = Duration::from_millis(500);
-/// No commit for this long and peers are connected: ask one for blocks.
-const STALL_BEFORE_SYNC: Duration = Duration::from_secs(3);
-/// How long a starting node waits for a peer's pending events before it takes events anyway.
-const HAND_OVER_WAIT_MAX: Duration = Duration::from_secs(10);
-const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Gossipsub's P4 weight (per topic, times the square of the invalid-message counter).
 const INVALID_MESSAGE_WEIGHT: f64 = -1_000.0;
 /// What is left of the invalid-message counter after each second.
@@ -275,9 +269,6 @@ impl NetworkSetup {
     }
 }
 
-/// How long a gossip message may wait in a peer's send queue before libp2p gives it up.
-const GOSSIP_QUEUE_PATIENCE: Duration = Duration::from_secs(60);
-
 /// Gossip tuned for a small, fixed validator set: the defaults (mesh_n 6, mesh_n_low 5) never
 /// form a mesh with three peers, so the mesh is sized to the set and publishing floods.
 fn gossip_config(validators: usize) -> Result<gossipsub::Config, NetworkError> {
@@ -334,6 +325,8 @@ struct Network {
     consensus_topic: IdentTopic,
     to_engine: SyncSender<EngineInput>,
     sync_in_flight: Option<(OutboundRequestId, tokio::time::Instant)>,
+    /// The engine asked for blocks consensus cannot give it; cleared when a request goes out.
+    sync_wanted: bool,
     sync_cursor: usize,
     /// The height range of the last sync response handed to the engine: requests continue
     /// after it instead of asking for blocks already on their way.
@@ -479,6 +472,7 @@ pub async fn run(
         consensus_topic,
         to_engine: channels.to_engine,
         sync_in_flight: None,
+        sync_wanted: false,
         sync_cursor: 0,
         sync_handed: None,
         want_pending: true,
@@ -499,7 +493,7 @@ pub async fn run(
         mut shutdown,
         ..
     } = channels;
-    let mut tick = tokio::time::interval(TICK);
+    let mut tick = tokio::time::interval(NETWORK_TICK);
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -553,6 +547,10 @@ impl Network {
                 let topic = self.consensus_topic.hash();
                 self.publish(topic, codec::encode(&gossip));
             }
+            EngineOutput::SyncWanted => {
+                self.sync_wanted = true;
+                self.request_sync(None);
+            }
         }
     }
 
@@ -605,7 +603,7 @@ impl Network {
             self.shared.ready.store(true, Ordering::Release);
             tracing::info!("no pending events handed over; taking events");
         }
-        let wanted = self.shared.sync_wanted.load(Ordering::Acquire) || stalled || hand_over;
+        let wanted = self.sync_wanted || stalled || hand_over;
         if wanted {
             self.request_sync(None);
         }
@@ -700,7 +698,7 @@ impl Network {
             self.sync_cursor = (self.sync_cursor + 1) % connected.len();
             connected[self.sync_cursor]
         });
-        self.shared.sync_wanted.store(false, Ordering::Release);
+        self.sync_wanted = false;
         let request = SyncRequest {
             from_height,
             blocks_max: SYNC_BLOCKS_PER_REQUEST_MAX,
@@ -866,10 +864,6 @@ impl Network {
                 } => {
                     if self.sync_in_flight.map(|(id, _)| id) == Some(request_id) {
                         self.sync_in_flight = None;
-                    }
-                    let committed = self.shared.committed_height();
-                    if response.tip_height > committed {
-                        self.shared.syncing.store(true, Ordering::Release);
                     }
                     let range = response
                         .blocks

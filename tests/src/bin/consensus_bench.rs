@@ -1,6 +1,7 @@
-//! Consensus benchmark (issue 4): decided heights per second of CPU spent inside the state
-//! machines alone (`Consensus::apply`), n = 4, no faults, no signature checks; and the
-//! simulated message delays per height. Usage: waybill-consensus-bench [HEIGHTS]
+//! Consensus benchmark (issue 4): decided heights per second of CPU spent inside the nodes'
+//! consensus drivers (state machine, double-sign guard, WAL records, the simulated host's
+//! bookkeeping), n = 4, no faults, no signature checks on receipt; and the simulated message
+//! delays per height. Usage: waybill-consensus-bench [HEIGHTS]
 
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ fn main() {
     let wall = wall.elapsed();
     let machines = simulation.apply_time;
     println!(
-        "| n | heights | state machines (CPU) | heights/s (state machines) | whole simulation | virtual ms/height |"
+        "| n | heights | drivers (CPU) | heights/s (drivers) | whole simulation | virtual ms/height |"
     );
     println!("|---|---|---|---|---|---|");
     println!(
