@@ -248,3 +248,31 @@ fn pending_events_come_back_in_acceptance_order() {
     assert_eq!(pending.len(), 13);
     assert_eq!(pending[0], old);
 }
+
+/// Evidence of an equivocation is stored once, in the ledger's evidence family, and read back.
+#[test]
+fn evidence_is_stored_once_and_retrievable() {
+    use waybill_consensus::Evidence;
+    use waybill_protocol::{Hash, ValidatorIndex, Vote, VoteStep};
+
+    let precommit = |block: u8| {
+        Vote {
+            height: 1,
+            round: 0,
+            step: VoteStep::Precommit,
+            block: Some(Hash([block; 32])),
+            validator: ValidatorIndex(2),
+        }
+        .sign(&fixtures::chain_id(), &fixtures::node_keypair(2))
+    };
+    let evidence = Evidence::DoubleVote {
+        first: precommit(1),
+        second: precommit(2),
+    };
+    evidence.verify(&rules()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open_ledger(dir.path()).unwrap();
+    assert!(ledger.record_evidence(&evidence).unwrap());
+    assert!(!ledger.record_evidence(&evidence).unwrap(), "stored once");
+    assert_eq!(ledger.evidence().unwrap(), vec![evidence]);
+}

@@ -40,12 +40,16 @@ const IMPURE: [&str; 7] = [
     "axum",
 ];
 
-/// The protocol crate is the pure core shared by node and client, and the consensus crate is
-/// pure too, so it builds and is tested without RocksDB's C++: no async runtime, networking,
-/// database or HTTP may enter either dependency tree.
+/// The protocol crate is the pure core shared by node and client, and the consensus crate and
+/// its simulation are pure too, so they build and are tested without RocksDB's C++: no async
+/// runtime, networking, database or HTTP may enter their dependency trees.
 #[test]
-fn protocol_and_consensus_crates_pull_no_runtime_network_or_database() {
-    for package in ["waybill-protocol", "waybill-consensus"] {
+fn protocol_consensus_and_simulation_crates_pull_no_runtime_network_or_database() {
+    for package in [
+        "waybill-protocol",
+        "waybill-consensus",
+        "waybill-simulation",
+    ] {
         let tree = dependency_tree(package);
         assert!(tree.contains("waybill-protocol"), "{tree}");
         for forbidden in IMPURE {
@@ -120,6 +124,7 @@ fn the_driver_is_the_only_caller_of_sign_and_wal_append() {
     let mut stack = vec![
         root.join("node/src"),
         root.join("tests/src"),
+        root.join("simulation/src"),
         root.join("consensus/src"),
     ];
     while let Some(dir) = stack.pop() {
