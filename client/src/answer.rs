@@ -18,7 +18,8 @@ use crate::timeline::{VerifiedHistory, verified_history};
 
 /// The default oldest proof accepted: an idle network still makes a block every 10 s, so a
 /// live node's answer is seldom more than a few seconds old.
-pub const MAX_AGE_DEFAULT: Duration = Duration::from_secs(120);
+pub const MAX_AGE_DEFAULT: Duration =
+    Duration::from_secs(waybill_protocol::limits::PROOF_AGE_DEFAULT_SECONDS);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {

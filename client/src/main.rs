@@ -51,7 +51,7 @@ struct Cli {
     json: bool,
     /// The oldest proof accepted from a node, in seconds of its block's age (an idle network
     /// still makes a block every 10 s).
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 120)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = waybill_protocol::limits::PROOF_AGE_DEFAULT_SECONDS)]
     max_age: u64,
     /// The lowest block height accepted: one you have already seen, so a node cannot answer
     /// from before it.

@@ -3,7 +3,7 @@
 //! WAL in a file ([`crate::wal_file::WalFile`]); the simulation keeps it in memory
 //! ([`MemoryWal`]), where a crash keeps only what was synced.
 
-use crate::wal::{WalContents, WalEntry, WalError, encode_record, read_records};
+use crate::wal::{WalEntry, WalError, encode_record, read_records};
 
 /// A WAL's storage.
 pub trait WalStorage {
@@ -47,12 +47,11 @@ impl MemoryWal {
 
     /// What a crash leaves: the durable bytes and `torn` bytes of what was being written (a
     /// torn final record), cut to a whole record as a restart would.
-    pub fn crash(&self, torn: usize) -> Result<(MemoryWal, WalContents), WalError> {
+    pub fn crash(&self, torn: usize) -> Result<MemoryWal, WalError> {
         let kept = self.durable + torn.min(self.pending());
         let mut bytes = self.bytes[..kept].to_vec();
-        let contents = read_records(&bytes)?;
-        bytes.truncate(contents.valid_len);
-        Ok((MemoryWal::from_bytes(bytes), contents))
+        bytes.truncate(read_records(&bytes)?.valid_len);
+        Ok(MemoryWal::from_bytes(bytes))
     }
 }
 

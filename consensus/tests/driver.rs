@@ -219,7 +219,7 @@ impl Validator {
 
     /// The durable bytes a crash leaves.
     fn disk(&self) -> Vec<u8> {
-        let (disk, _) = self.driver.wal().wal.crash(0).unwrap();
+        let disk = self.driver.wal().wal.crash(0).unwrap();
         disk.bytes().to_vec()
     }
 }
@@ -279,7 +279,8 @@ fn a_crash_before_the_sync_sends_nothing_and_the_restart_signs_again() {
 }
 
 #[test]
-fn a_crash_after_the_sync_sends_the_logged_message_after_the_restart_without_signing_it_again() {
+fn a_crash_after_the_sync_sends_nothing_and_the_restart_replays_the_message_without_signing_it_again()
+ {
     let mut node = validator(Vec::new(), Some(Crash::AfterSync), true);
     node.start(0).unwrap();
     assert!(
@@ -342,7 +343,7 @@ fn a_decision_without_its_block_holds_what_follows_until_the_block_arrives() {
 }
 
 #[test]
-fn re_sends_are_of_the_current_height_only_and_wait_for_the_interval() {
+fn re_sends_wait_for_the_interval_and_are_the_same_messages() {
     // One of four: it proposes and prevotes, then waits for the others.
     let mut node = validator_of(4, 1, Vec::new(), None, true);
     node.start(0).unwrap();

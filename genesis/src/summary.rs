@@ -98,14 +98,7 @@ pub fn describe(genesis: &Genesis) -> String {
             .map_or("until a purge".into(), |days| format!("{days} days"))
     );
     for grant in &genesis.particulars_grants {
-        let parts: Vec<&str> = grant.parts.iter().map(|p| p.name()).collect();
-        let _ = writeln!(
-            out,
-            "  {:<9} {} while {}",
-            grant.role.name(),
-            parts.join(", "),
-            grant.when
-        );
+        let _ = writeln!(out, "  {:<9} {grant}", grant.role.name());
     }
     out
 }

@@ -11,9 +11,8 @@ use std::collections::BTreeSet;
 
 use waybill_protocol::event::{Epc, EventKind, SignedEvent};
 use waybill_protocol::execution::ShipmentState;
-use waybill_protocol::genesis::ReadScope;
+use waybill_protocol::genesis::{ParticularsGrant, ReadScope};
 use waybill_protocol::index::IndexKey;
-use waybill_protocol::particulars::ParticularsPart;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Gtin, OrgId};
 
@@ -78,11 +77,8 @@ impl Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParticularsRead {
     Whole,
-    /// The parts a genesis grant gives, and that grant.
-    Parts {
-        parts: BTreeSet<ParticularsPart>,
-        grant: String,
-    },
+    /// The parts the genesis grant gives.
+    Parts(ParticularsGrant),
 }
 
 /// What one caller may read.
@@ -167,17 +163,11 @@ impl Reader {
         let Reader::Member { org, .. } = self else {
             return Err(refusal);
         };
-        let (grant, parts) = rules.genesis().granted_parts(org, state).ok_or(refusal)?;
-        let names: Vec<&str> = grant.parts.iter().map(|part| part.name()).collect();
-        Ok(ParticularsRead::Parts {
-            parts,
-            grant: format!(
-                "particulars_grants[{}]: {} while {}",
-                grant.role,
-                names.join(", "),
-                grant.when
-            ),
-        })
+        let grant = rules
+            .genesis()
+            .particulars_grant(org, state)
+            .ok_or(refusal)?;
+        Ok(ParticularsRead::Parts(grant.clone()))
     }
 
     /// A key's history, given its first events (`complete` if that is all of it).

@@ -235,7 +235,9 @@ const _: () = assert!(PROPOSED_BLOCKS_MAX >= 2 * 4);
 // idle chain still makes a block well within a proof's default maximum age (120 s).
 const _: () = assert!(PROPOSER_POLL.as_millis() * 10 <= RESEND_INTERVAL.as_millis());
 const _: () = assert!(RESEND_INTERVAL.as_millis() < IDLE_BLOCK_INTERVAL.as_millis());
-const _: () = assert!(IDLE_BLOCK_INTERVAL.as_secs() * 4 <= 120);
+const _: () = assert!(
+    IDLE_BLOCK_INTERVAL.as_secs() * 4 <= waybill_protocol::limits::PROOF_AGE_DEFAULT_SECONDS
+);
 const _: () = assert!(PARALLEL_CHECK_MIN <= BLOCK_EVENTS_MAX);
 const _: () = assert!(RECENTLY_VERIFIED_MAX >= 2 * BLOCK_EVENTS_MAX);
 // A stall is noticed after several ticks; a sync request may take longer than a stall before it

@@ -117,6 +117,14 @@ impl GrantCondition {
     }
 }
 
+/// "delivery while last_mile".
+impl fmt::Display for ParticularsGrant {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<&str> = self.parts.iter().map(|part| part.name()).collect();
+        write!(formatter, "{} while {}", parts.join(", "), self.when)
+    }
+}
+
 impl fmt::Display for GrantCondition {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(self.name())
@@ -409,20 +417,18 @@ impl Genesis {
         Ok(())
     }
 
-    /// The parts of a declaration's particulars that organisation `org` is granted for a
-    /// shipment in `state`, with the grant that gives them; `None` if no grant applies. Customs
-    /// and the declarer read the whole particulars ([`Genesis::entitled_to_particulars`]).
-    pub fn granted_parts(
+    /// The grant of parts of a declaration's particulars that applies to organisation `org`
+    /// for a shipment in `state`; `None` if none does. Customs and the declarer read the whole
+    /// particulars ([`Genesis::entitled_to_particulars`]).
+    pub fn particulars_grant(
         &self,
         org: &OrgId,
         state: &ShipmentState,
-    ) -> Option<(&ParticularsGrant, BTreeSet<ParticularsPart>)> {
+    ) -> Option<&ParticularsGrant> {
         let roles = &self.organisation(org)?.roles;
-        let grant = self
-            .particulars_grants
+        self.particulars_grants
             .iter()
-            .find(|grant| roles.contains(&grant.role) && grant.when.holds(org, state))?;
-        Some((grant, grant.parts.iter().copied().collect()))
+            .find(|grant| roles.contains(&grant.role) && grant.when.holds(org, state))
     }
 
     fn validate_retention(&self) -> Result<(), GenesisError> {

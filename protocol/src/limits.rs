@@ -93,5 +93,8 @@ pub const CONSENSUS_ROUNDS_KEPT_MAX: usize = 256;
 pub const CONSENSUS_FUTURE_MESSAGES_MAX: usize = 4 * VALIDATORS_MAX;
 /// Consensus: evidence items kept before the oldest is dropped.
 pub const EVIDENCE_KEPT_MAX: usize = 1_024;
+/// The oldest proof a client accepts by default (`--max-age`), in seconds of its block's age.
+/// Nodes make a block at least this often many times over, even when idle (node limits).
+pub const PROOF_AGE_DEFAULT_SECONDS: u64 = 120;
 
 const _: () = assert!(CONSENSUS_ROUNDS_KEPT_MAX > CONSENSUS_ROUNDS_AHEAD_MAX as usize);

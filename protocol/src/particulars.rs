@@ -16,7 +16,6 @@
 use std::fmt;
 
 use bincode::{Decode, Encode};
-use std::collections::BTreeSet;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -66,9 +65,7 @@ pub struct Particulars {
 impl Particulars {
     /// The sum of the line values in minor units of `currency`, or `None` if it overflows.
     pub fn total_value_minor(&self) -> Option<u64> {
-        self.values_minor
-            .iter()
-            .try_fold(0u64, |sum, value| sum.checked_add(*value))
+        sum_minor(&self.values_minor)
     }
 
     /// One part's value.
@@ -132,6 +129,15 @@ impl ParticularsPart {
         }
     }
 }
+
+// A part's discriminant is its position in `ALL`: salts and the commitment index by it.
+const _: () = {
+    let mut index = 0;
+    while index < ParticularsPart::ALL.len() {
+        assert!(ParticularsPart::ALL[index] as usize == index);
+        index += 1;
+    }
+};
 
 impl fmt::Display for ParticularsPart {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -350,7 +356,7 @@ impl SealedParticulars {
 
     /// What a reader granted `parts` gets: those parts with their salts, and the other parts'
     /// commitments only.
-    pub fn disclose(&self, parts: &BTreeSet<ParticularsPart>) -> DisclosedParts {
+    pub fn disclose(&self, parts: &[ParticularsPart]) -> DisclosedParts {
         let (opened, sealed) = ParticularsPart::ALL
             .into_iter()
             .partition::<Vec<_>, _>(|part| parts.contains(part));
@@ -435,11 +441,15 @@ fn check_values_fit(values: &[u64], summary: &DeclarationSummary) -> Result<(), 
             lines: summary.goods.len(),
         });
     }
+    sum_minor(values).ok_or(ParticularsError::ValueOverflow)?;
+    Ok(())
+}
+
+/// The sum of line values, or `None` if it overflows.
+fn sum_minor(values: &[u64]) -> Option<u64> {
     values
         .iter()
         .try_fold(0u64, |sum, value| sum.checked_add(*value))
-        .ok_or(ParticularsError::ValueOverflow)?;
-    Ok(())
 }
 
 /// The whole commitment over the parts' commitments, in part order.

@@ -275,9 +275,11 @@ fn a_particulars_grant_applies_only_while_its_condition_holds() {
     let granted = |org: &OrgId, state: &ShipmentState, when: GrantCondition| {
         let mut genesis = genesis.clone();
         genesis.particulars_grants[0].when = when;
-        genesis.granted_parts(org, state).map(|(_, parts)| parts)
+        genesis
+            .particulars_grant(org, state)
+            .map(|grant| grant.parts.clone())
     };
-    let delivery = Some([ParticularsPart::Delivery].into_iter().collect());
+    let delivery = Some(vec![ParticularsPart::Delivery]);
     let cases = [
         (&carrier, &held, GrantCondition::LastMile, None),
         (

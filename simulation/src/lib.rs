@@ -601,7 +601,7 @@ impl Simulation {
             CrashPoint::BeforeSync => wal.pending() / 2,
             _ => 0,
         };
-        let (disk, _) = wal
+        let disk = wal
             .crash(torn)
             .expect("a simulated WAL is only ever torn at its end");
         node.driver = driver(&self.rules, self.signatures, plan.node, disk, &node.faults);

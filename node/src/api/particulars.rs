@@ -252,10 +252,10 @@ pub(super) async fn shipment_particulars(
                     answer["state"] = json!("disclosed");
                     answer["sealed"] = json!(stored.sealed);
                 }
-                ParticularsRead::Parts { parts, grant } => {
+                ParticularsRead::Parts(grant) => {
                     answer["state"] = json!("disclosed_in_part");
-                    answer["parts"] = json!(stored.sealed.disclose(&parts));
-                    answer["grant"] = json!(grant);
+                    answer["parts"] = json!(stored.sealed.disclose(&grant.parts));
+                    answer["grant"] = json!(format!("particulars_grants[{}]: {grant}", grant.role));
                 }
             }
         } else {
