@@ -279,8 +279,7 @@ fn prepare_output(out: &Path) -> Result<(), TestnetError> {
 }
 
 /// (p2p, api, metrics) ports per validator. From a base: p2p and API pairs first, then the
-/// metrics ports. Otherwise free ports, found by binding port 0 on loopback, holding every
-/// listener until all are chosen so no port is handed out twice.
+/// metrics ports. Otherwise free ports, see [`FreePorts`].
 fn allocate_ports(base: Option<u16>, count: usize) -> Result<Vec<(u16, u16, u16)>, TestnetError> {
     if let Some(base) = base {
         let last = u32::from(base) + 3 * count as u32 - 1;
@@ -292,21 +291,76 @@ fn allocate_ports(base: Option<u16>, count: usize) -> Result<Vec<(u16, u16, u16)
             .map(|i| (base + 2 * i, base + 2 * i + 1, metrics + i))
             .collect());
     }
-    let mut listeners = Vec::new();
-    for _ in 0..3 * count {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|error| TestnetError::NoFreePort(error.to_string()))?;
-        listeners.push(listener);
-    }
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<Result<_, _>>()
-        .map_err(|error| TestnetError::NoFreePort(error.to_string()))?;
+    let ports = FreePorts::take(3 * count)?;
     Ok(ports
         .chunks(3)
         .map(|ports| (ports[0], ports[1], ports[2]))
         .collect())
+}
+
+/// Free loopback ports for nodes that start later, perhaps seconds later, and restart on the
+/// same ports. A port the kernel picked for a port-0 bind is in its ephemeral range, where any
+/// outgoing connection or other port-0 bind may take it once released (a test that started 4
+/// nodes one after another lost a metrics port that way). So ports come from below that range,
+/// where the kernel never picks: a cursor shared by the whole process walks the band, so two
+/// testnets of one process never get the same port, it starts at an offset drawn from the
+/// process id, so concurrent processes start apart, and each port is checked free by binding it.
+struct FreePorts;
+
+/// The band's low end: above the ports services usually register.
+const FREE_PORTS_LOW: u16 = 20_000;
+/// Linux's default ephemeral range starts here; used when the kernel's own is unreadable.
+const EPHEMERAL_LOW_DEFAULT: u16 = 32_768;
+const _: () = assert!(FREE_PORTS_LOW < EPHEMERAL_LOW_DEFAULT);
+
+static FREE_PORTS_CURSOR: std::sync::Mutex<Option<u16>> = std::sync::Mutex::new(None);
+
+impl FreePorts {
+    fn take(count: usize) -> Result<Vec<u16>, TestnetError> {
+        let high = Self::ephemeral_low();
+        let band = high - FREE_PORTS_LOW;
+        let mut cursor = FREE_PORTS_CURSOR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = cursor.unwrap_or_else(|| {
+            // Spread processes apart by their id; it need not be random, only different.
+            FREE_PORTS_LOW
+                + (std::process::id().wrapping_mul(2_654_435_761) % u32::from(band)) as u16
+        });
+        let mut listeners = Vec::with_capacity(count);
+        for _ in 0..band {
+            if listeners.len() == count {
+                break;
+            }
+            let port = next;
+            next = if next + 1 >= high {
+                FREE_PORTS_LOW
+            } else {
+                next + 1
+            };
+            // Held until all are chosen, so one call never returns a port twice.
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                listeners.push((port, listener));
+            }
+        }
+        *cursor = Some(next);
+        if listeners.len() < count {
+            return Err(TestnetError::NoFreePort(format!(
+                "only {} of {count} ports free in {FREE_PORTS_LOW}..{high}",
+                listeners.len()
+            )));
+        }
+        Ok(listeners.into_iter().map(|(port, _)| port).collect())
+    }
+
+    /// The low end of the kernel's ephemeral port range, or Linux's default.
+    fn ephemeral_low() -> u16 {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+            .filter(|low| *low > FREE_PORTS_LOW + 1_000)
+            .unwrap_or(EPHEMERAL_LOW_DEFAULT)
+    }
 }
 
 /// `export` lines for the CLI: the genesis, the first node's API, one key per organisation.
@@ -327,4 +381,24 @@ fn env_file(genesis: &Genesis, genesis_path: &Path, key_paths: &[(&str, PathBuf)
 
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_below_the_ephemeral_range_and_never_handed_out_twice() {
+        let first = FreePorts::take(12).expect("ports");
+        let second = FreePorts::take(12).expect("ports");
+        let mut all: Vec<u16> = first.iter().chain(&second).copied().collect();
+        let high = FreePorts::ephemeral_low();
+        assert!(
+            all.iter().all(|p| (FREE_PORTS_LOW..high).contains(p)),
+            "{all:?}"
+        );
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 24, "a port was handed out twice");
+    }
 }

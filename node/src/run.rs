@@ -44,6 +44,8 @@ pub enum RunError {
     Network(#[from] NetworkError),
     #[error("HTTP API on {address}: {reason}")]
     Api { address: String, reason: String },
+    #[error("metrics listener on {address}: {reason}")]
+    Metrics { address: String, reason: String },
     #[error("data directory {path}: {reason}")]
     DataDir { path: PathBuf, reason: String },
 }
@@ -243,9 +245,9 @@ pub async fn run(
         .to_string();
     let metrics_listener = tokio::net::TcpListener::bind(&metrics_address)
         .await
-        .map_err(|e| RunError::Api {
+        .map_err(|e| RunError::Metrics {
             address: metrics_address.clone(),
-            reason: format!("metrics listener: {e}"),
+            reason: e.to_string(),
         })?;
     tracing::info!(address = %metrics_address, "metrics up");
     let metrics_server = tokio::spawn(crate::http_server::serve(

@@ -161,9 +161,25 @@ impl Cluster {
         self.processes[node] = Some(child);
         // Ready: answering, and taking events (it has had a peer's pending events, or waited).
         self.wait_until(Duration::from_secs(60), "the API to take events", |c| {
+            c.assert_alive(node);
             c.get(node, "/v1/status")
                 .is_some_and(|a| a.status == 200 && a.body["ready"] == true)
         });
+    }
+
+    /// Panics at once with the node's log if its process has exited: a node that failed to
+    /// start is reported as such, not after a minute of waiting for its API.
+    fn assert_alive(&mut self, node: usize) {
+        let exited = self.processes[node]
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten());
+        if let Some(status) = exited {
+            self.processes[node] = None;
+            panic!(
+                "node {node} exited ({status}) while starting\n{}",
+                self.log_tail(node)
+            );
+        }
     }
 
     /// The TLS configuration of a client of `node` calling as `org` (`None`: no credentials).
