@@ -215,6 +215,7 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
         read_policy: default_read_policy(),
         particulars_retention_days: None,
         particulars_grants: plan.particulars_grants.clone(),
+        rules: waybill_protocol::rules_version::default_schedule(),
     };
     genesis.validate()?;
     let genesis_path = dir.join("genesis.json");

@@ -35,8 +35,8 @@ use crate::host::DiskSpace;
 use crate::ledger::{LedgerError, StateStore};
 use crate::limits::{
     ADMISSION_WAIT_MAX, ADMISSIONS_CONCURRENT_MAX, API_BODY_READ_TIMEOUT, BATCH_BODY_BYTES_MAX,
-    BATCH_EVENTS_MAX, ENTITLEMENT_EVENTS_MAX, EVENT_BODY_BYTES_MAX, LISTING_ENTRIES_MAX,
-    RETRY_AFTER_SECONDS, STREAM_SUBSCRIBERS_MAX,
+    BATCH_EVENTS_MAX, CERTIFICATION_WAIT, ENTITLEMENT_EVENTS_MAX, EVENT_BODY_BYTES_MAX,
+    LISTING_ENTRIES_MAX, RETRY_AFTER_SECONDS, STREAM_SUBSCRIBERS_MAX,
 };
 use crate::metrics::Gauges;
 use crate::network::EventBatch;
@@ -696,7 +696,7 @@ async fn shipment_state(
 }
 
 async fn provenance(state: ApiState, reader: Reader, key: IndexKey) -> ApiResult<Response> {
-    something_to_prove_against(&state)?;
+    something_to_prove_against(&state).await?;
     let shared = state.shared.clone();
     let proof = blocking(move || match proof_of(&shared, &key) {
         // The proof carries the whole history: the party check reads it, not the ledger again.
@@ -738,13 +738,28 @@ fn proof_of(
     }
 }
 
-/// 503 before the first block: there is no certificate to prove anything against yet.
-fn something_to_prove_against(state: &ApiState) -> ApiResult<()> {
-    if state.shared.committed_height() == 0 {
+/// Proofs are as of the certified height, the tip's parent (see `Ledger::certified_height`).
+/// A tip with events is certified by the block that follows it at once, so this waits for that
+/// block (at most `CERTIFICATION_WAIT`) and an event reported committed is in the next proof
+/// asked for. 503 while no block is certified: there is no certificate to prove against.
+async fn something_to_prove_against(state: &ApiState) -> ApiResult<()> {
+    let mut commits = state.shared.commits.subscribe();
+    let shared = state.shared.clone();
+    let tip_uncertified = blocking(move || {
+        let ledger = shared.read_ledger();
+        let tip = ledger.tip().height;
+        Ok(tip > 0 && ledger.header(tip)?.is_some_and(|h| h.event_count > 0))
+    })
+    .await?;
+    if tip_uncertified {
+        // Any commit after the subscription certifies the tip we saw; a lag means several.
+        let _ = tokio::time::timeout(CERTIFICATION_WAIT, commits.recv()).await;
+    }
+    if state.shared.committed_height() < 2 {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_blocks_yet",
-            "nothing is committed yet, so there is no certificate to prove against; retry after the first block",
+            "no block is certified yet (a block's certificate is final once the next block carries it), so there is nothing to prove against; retry in a moment",
         ));
     }
     Ok(())
@@ -772,7 +787,7 @@ async fn provenance_page(
     key: IndexKey,
     query: PageQuery,
 ) -> ApiResult<Response> {
-    something_to_prove_against(&state)?;
+    something_to_prove_against(&state).await?;
     let shared = state.shared.clone();
     let page = blocking(move || {
         check_history(&shared, &reader, &key)?;

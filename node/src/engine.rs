@@ -36,7 +36,7 @@ use crate::consensus::{
     Consensus, Driver, Evidence, Host, Input, MessageRejection, SignError, SignatureCheck, Signer,
     TimeoutStep,
 };
-use crate::ledger::{BlockProposal, ExecutedBlock, LedgerError};
+use crate::ledger::{ExecutedBlock, LedgerError};
 use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse};
 use crate::node::{CommittedBlock, CommittedEvent, Shared};
 use waybill_protocol::block::CertificateError;
@@ -68,6 +68,13 @@ pub enum EngineError {
     Wal(#[from] WalFileError),
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
+}
+
+/// Whether the ledger's tip block has events (see `EngineHost::tip_has_events`).
+fn tip_has_events(shared: &Shared) -> Result<bool, LedgerError> {
+    let ledger = shared.read_ledger();
+    let height = ledger.tip().height;
+    Ok(height > 0 && ledger.header(height)?.is_some_and(|h| h.event_count > 0))
 }
 
 pub fn now_ms() -> u64 {
@@ -159,6 +166,10 @@ struct EngineHost {
     /// A `RequestBlock` deferred while the mempool is empty, and until when.
     proposing: Option<(u64, u32, Instant)>,
     height_started: Instant,
+    /// Whether the tip block has events: then the next block follows at once, events or not,
+    /// because only it makes the tip's certificate canonical, and proofs of those events are
+    /// served as of the certified height.
+    tip_has_events: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -203,6 +214,7 @@ impl Engine {
             awaiting_body: Vec::new(),
             proposing: None,
             height_started: Instant::now(),
+            tip_has_events: tip_has_events(&shared)?,
         };
         let tip = shared.committed_height();
         let replayed = driver.start(&mut host, &contents.entries, tip, now_ms())?;
@@ -298,6 +310,7 @@ impl Engine {
             let timeout = entry.remove();
             let idle = timeout.step == TimeoutStep::Propose
                 && timeout.round == 0
+                && !self.host.tip_has_events
                 && self.host.height_started.elapsed() < IDLE_BLOCK_INTERVAL
                 && self.host.shared.lock_mempool().is_empty();
             if idle {
@@ -370,6 +383,7 @@ impl Engine {
                 Some(block) => block,
                 None => self.host.execute_certified(BlockBody {
                     header: synced.header.clone(),
+                    last_commit: synced.last_commit,
                     events: synced.events,
                 })?,
             };
@@ -451,7 +465,9 @@ impl Host for EngineHost {
     }
 
     fn request_block(&mut self, height: u64, round: u32) -> Result<Option<Input>, EngineError> {
-        let wait = if round == 0 {
+        let wait = if round == 0 && self.tip_has_events {
+            Duration::ZERO
+        } else if round == 0 {
             IDLE_BLOCK_INTERVAL.saturating_sub(self.height_started.elapsed())
         } else {
             let propose_ms = self.shared.rules.genesis().consensus.timeout_propose_ms;
@@ -583,11 +599,9 @@ impl EngineHost {
                 .filter(|e| crate::ledger::fits_block_time(e, time_ms))
                 .map(|e| (**e).clone())
                 .collect();
-            ledger.execute(BlockProposal {
-                time_ms,
-                proposer: self.me,
-                events,
-            })
+            ledger
+                .proposal(time_ms, self.me, events)
+                .and_then(|proposal| ledger.execute(proposal))
         };
         let block = match built {
             Ok(block) => block,
@@ -605,6 +619,7 @@ impl EngineHost {
         let hash = block.header.hash();
         let body = BlockBody {
             header: block.header.clone(),
+            last_commit: block.last_commit.clone(),
             events: block.events.iter().map(|e| e.event().clone()).collect(),
         };
         tracing::debug!(height, round, events = body.events.len(), "proposing");
@@ -680,7 +695,7 @@ impl EngineHost {
             .map_err(|(index, error)| format!("event {index}: {error}"))?;
         self.shared
             .read_ledger()
-            .validate(&body.header, events)
+            .validate(&body.header, body.last_commit, events)
             .map_err(|error| error.to_string())
     }
 
@@ -739,6 +754,7 @@ impl EngineHost {
             .block_interval
             .observe(self.height_started.elapsed());
         self.height_started = Instant::now();
+        self.tip_has_events = !ids.is_empty();
         *self
             .shared
             .last_commit

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use waybill_protocol::limits::{
-    BLOCK_ENCODED_BYTES_MAX, BLOCK_EVENTS_MAX, EVENT_ENCODED_BYTES_MAX,
-    EVENT_TIME_FUTURE_SKEW_MS_MAX, VALIDATORS_MAX,
+    BLOCK_ENCODED_BYTES_MAX, BLOCK_EVENTS_MAX, CERTIFICATE_ENCODED_BYTES_MAX,
+    EVENT_ENCODED_BYTES_MAX, EVENT_TIME_FUTURE_SKEW_MS_MAX, HEADER_ENCODED_BYTES_MAX,
+    VALIDATORS_MAX,
 };
 
 // ---- HTTP API -------------------------------------------------------------------------------
@@ -43,6 +44,9 @@ pub const RETRY_AFTER_SECONDS: u64 = 1;
 pub const LISTING_ENTRIES_MAX: usize = 10_000;
 /// Events of one history read to decide whether a caller is a party to it (read policy).
 pub const ENTITLEMENT_EVENTS_MAX: usize = 100_000;
+/// How long a proof request waits for the block that certifies a tip with events (it follows
+/// at once, within a consensus round) before it is answered as of the certified height.
+pub const CERTIFICATION_WAIT: Duration = Duration::from_secs(3);
 /// Committed blocks kept for slow stream subscribers before they are told they lagged.
 pub const COMMIT_FEED_BLOCKS: usize = 256;
 
@@ -90,6 +94,12 @@ pub const SYNC_RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_FILL_BYTES
     + SYNC_PENDING_FILL_BYTES
     + EVENT_ENCODED_BYTES_MAX;
 pub const SYNC_BLOCKS_PER_REQUEST_MAX: u32 = 256;
+/// What a block carries besides its events: the header, its parent's certificate (and, in
+/// sync, its own), within the margin a consensus message or sync response allows a block.
+const _: () = assert!(
+    HEADER_ENCODED_BYTES_MAX + 2 * CERTIFICATE_ENCODED_BYTES_MAX + 1_024
+        <= CONSENSUS_GOSSIP_BYTES_MAX - BLOCK_ENCODED_BYTES_MAX
+);
 /// Gossip messages waiting for their topic's gossip thread (an events message is at most
 /// `EVENT_GOSSIP_BYTES_MAX`, a consensus one `CONSENSUS_GOSSIP_BYTES_MAX`); past it they are
 /// ignored and counted.
@@ -232,12 +242,16 @@ const _: () = assert!(ENGINE_QUEUE_BYTES_MAX >= 4 * CONSENSUS_GOSSIP_BYTES_MAX);
 // Proposals of this height and the next are kept, from every round's proposer of a few rounds.
 const _: () = assert!(PROPOSED_BLOCKS_MAX >= 2 * 4);
 // The engine wakes at least once per re-send, and polls the mempool much faster than that; an
-// idle chain still makes a block well within a proof's default maximum age (120 s).
+// idle chain's proofs (as of the tip's parent, so up to two idle intervals old) stay well
+// within a proof's default maximum age (120 s).
 const _: () = assert!(PROPOSER_POLL.as_millis() * 10 <= RESEND_INTERVAL.as_millis());
 const _: () = assert!(RESEND_INTERVAL.as_millis() < IDLE_BLOCK_INTERVAL.as_millis());
 const _: () = assert!(
     IDLE_BLOCK_INTERVAL.as_secs() * 4 <= waybill_protocol::limits::PROOF_AGE_DEFAULT_SECONDS
 );
+// Waiting for certification only makes sense for the block that follows at once, never for an
+// idle chain's next block.
+const _: () = assert!(CERTIFICATION_WAIT.as_millis() < IDLE_BLOCK_INTERVAL.as_millis());
 const _: () = assert!(PARALLEL_CHECK_MIN <= BLOCK_EVENTS_MAX);
 const _: () = assert!(RECENTLY_VERIFIED_MAX >= 2 * BLOCK_EVENTS_MAX);
 // A stall is noticed after several ticks; a sync request may take longer than a stall before it

@@ -132,6 +132,12 @@ fn run_verify_chain(data: &std::path::Path, genesis: &std::path::Path) -> anyhow
                  events root, log root, index root, receipt and per-key list re-derived from genesis",
                 report.blocks, report.events, report.applied, report.rejected
             );
+            let by_rules: Vec<String> = report
+                .blocks_by_rules
+                .iter()
+                .map(|(version, blocks)| format!("rules {version}: {blocks} blocks"))
+                .collect();
+            println!("executed under {}", by_rules.join("; "));
             Ok(true)
         }
         Err(fault) => {

@@ -100,6 +100,7 @@ fn proposal_dated(time_ms: u64) -> (Hash, ConsensusGossip) {
             time_ms,
             proposer: ValidatorIndex(1),
             events: Vec::new(),
+            last_commit: None,
         })
         .unwrap();
     let hash = block.header.hash();
@@ -113,6 +114,7 @@ fn proposal_dated(time_ms: u64) -> (Hash, ConsensusGossip) {
     .sign(&fixtures::chain_id(), &fixtures::node_keypair(1));
     let block = Box::new(BlockBody {
         header: block.header,
+        last_commit: None,
         events: Vec::new(),
     });
     (hash, ConsensusGossip::Proposal { proposal, block })

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::crypto::{self, Hash, Keypair, Signature, tag};
 use crate::ids::ChainId;
+use crate::rules_version::RulesVersion;
 
 /// A validator's position in the genesis validator list.
 #[derive(
@@ -21,9 +22,14 @@ pub struct ValidatorIndex(pub u16);
 pub struct BlockHeader {
     pub chain_id: ChainId,
     pub height: u64,
+    /// The execution rules this block was executed under: the genesis schedule's at `height`.
+    pub rules_version: RulesVersion,
     /// The proposer's clock, Unix milliseconds; strictly increasing from block to block.
     pub time_ms: u64,
     pub prev_block_hash: Hash,
+    /// [`BlockHeader::last_commit_hash`] of the parent's certificate this block carries: the
+    /// parent's canonical certificate, the one every node stores and serves in its proofs.
+    pub last_commit_hash: Hash,
     pub proposer: ValidatorIndex,
     /// RFC 6962 root of this block's event leaves.
     pub events_root: Hash,
@@ -40,6 +46,11 @@ impl BlockHeader {
     /// `H("waybill/header/v1" ‖ encode(header))`.
     pub fn hash(&self) -> Hash {
         Hash::tagged(tag::HEADER, &codec::encode(self))
+    }
+
+    /// `H("waybill/last-commit/v1" ‖ encode(last_commit))`, `None` for block 1 (no parent).
+    pub fn last_commit_hash(last_commit: Option<&CommitCertificate>) -> Hash {
+        Hash::tagged(tag::LAST_COMMIT, &codec::encode(&last_commit))
     }
 }
 

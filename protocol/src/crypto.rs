@@ -31,8 +31,11 @@ pub mod tag {
     pub const PARTICULARS_PART: &[u8] = b"waybill/particulars-part/v1";
     /// A part's salt, derived from the declaration's salt and the part.
     pub const PARTICULARS_PART_SALT: &[u8] = b"waybill/particulars-salt/v1";
+    /// The certificate of the parent block that a block carries (or its absence at height 1).
+    pub const LAST_COMMIT: &[u8] = b"waybill/last-commit/v1";
     /// Every tag, for the prefix-freeness test.
     pub const ALL: &[&[u8]] = &[
+        LAST_COMMIT,
         EVENT,
         HEADER,
         VOTE,

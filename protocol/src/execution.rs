@@ -25,9 +25,9 @@
 //!   (`NoPartInShipment`): nobody appends to another's shipment.
 //! - Per signer, each nonce is spent once ([`SpentNonces`]). A nonce that passes is spent even if
 //!   a later rule rejects the event, so a rejected event can never be replayed into acceptance.
-//!   Nonces need not arrive in order: an event that reaches the chain after up to
-//!   [`NONCE_WINDOW`] later nonces of its signer (a batch held by a node that was down) is still
-//!   applied.
+//!   From rules version 2 nonces need not arrive in order: an event that reaches the chain
+//!   after up to [`NONCE_WINDOW`] later nonces of its signer (a batch held by a node that was
+//!   down) is still applied; under version 1 they must strictly increase.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -43,6 +43,7 @@ use crate::ids::{Gtin, KeyId, OrgId, ShipmentId};
 use crate::index::{IndexKey, KeyRecord, index_keys};
 use crate::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
 use crate::rules::ChainRules;
+use crate::rules_version::RulesVersion;
 
 /// Where a shipment stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
@@ -327,10 +328,12 @@ pub enum EventOutcome {
 pub struct BlockContext {
     pub height: u64,
     pub time_ms: u64,
+    /// The genesis schedule's rules at `height`.
+    pub rules: RulesVersion,
 }
 
-/// How many of a signer's highest spent nonces are remembered one by one; every nonce below
-/// them counts as spent.
+/// How many of a signer's highest spent nonces are remembered one by one, from rules version 2
+/// ([`RulesVersion::nonce_window`]); every nonce below them counts as spent.
 pub const NONCE_WINDOW: usize = 1_024;
 
 /// The nonces a signer has spent: every nonce up to `floor`, and each one in `above` (at most
@@ -352,12 +355,14 @@ impl SpentNonces {
         self.above.last().copied().unwrap_or(self.floor)
     }
 
-    pub fn spend(&mut self, nonce: u64) {
+    /// Spends `nonce`, remembering at most `window` (at most [`NONCE_WINDOW`]) nonces above the
+    /// floor: with 0, the floor is the highest nonce and nonces must strictly increase.
+    pub fn spend(&mut self, nonce: u64, window: usize) {
         if nonce <= self.floor {
             return;
         }
         self.above.insert(nonce);
-        while self.above.len() > NONCE_WINDOW {
+        while self.above.len() > window.min(NONCE_WINDOW) {
             if let Some(lowest) = self.above.pop_first() {
                 self.floor = lowest;
             }
@@ -493,7 +498,7 @@ fn execute_event(
             last_nonce: spent.highest(),
         });
     }
-    spent.spend(body.nonce);
+    spent.spend(body.nonce, block.rules.nonce_window());
     state.changed.signers.insert(body.signer.clone());
 
     body.validate(rules.chain_id(), block.time_ms)
@@ -774,7 +779,7 @@ mod spent_nonces_tests {
     fn storage_bytes_round_trip_and_read_the_old_last_nonce() {
         let mut spent = SpentNonces::default();
         for nonce in [7, 3, 9] {
-            spent.spend(nonce);
+            spent.spend(nonce, NONCE_WINDOW);
         }
         let bytes = spent.to_bytes();
         assert_eq!(SpentNonces::from_bytes(&bytes), Some(spent.clone()));
@@ -789,5 +794,17 @@ mod spent_nonces_tests {
         for bad in [vec![], vec![0u8; 9], pair(5, 5), pair(5, 3)] {
             assert_eq!(SpentNonces::from_bytes(&bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn without_a_window_nonces_must_strictly_increase() {
+        let window = RulesVersion::STRICT_NONCES.nonce_window();
+        let mut spent = SpentNonces::default();
+        spent.spend(7, window);
+        assert!(spent.is_spent(3) && spent.is_spent(7) && !spent.is_spent(8));
+        assert_eq!(spent.to_bytes(), 7u64.to_be_bytes());
+        let window = RulesVersion::NONCE_WINDOW.nonce_window();
+        spent.spend(9, window);
+        assert!(!spent.is_spent(8), "the window lets 8 follow 9");
     }
 }

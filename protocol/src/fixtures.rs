@@ -103,6 +103,7 @@ pub fn genesis(validator_count: usize) -> Genesis {
         read_policy: default_read_policy(),
         particulars_retention_days: None,
         particulars_grants: Vec::new(),
+        rules: crate::rules_version::default_schedule(),
     }
 }
 

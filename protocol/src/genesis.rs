@@ -17,6 +17,7 @@ use crate::execution::ShipmentState;
 use crate::ids::*;
 use crate::limits::*;
 use crate::particulars::ParticularsPart;
+use crate::rules_version::{self, RulesActivation, RulesVersion};
 
 /// What an organisation is to the network.
 #[derive(
@@ -74,6 +75,9 @@ pub struct Genesis {
     /// mile). One entry per role, in role order; never the values. Default: none.
     #[serde(default)]
     pub particulars_grants: Vec<ParticularsGrant>,
+    /// Which execution rules apply from which height; default: the latest from block 1.
+    #[serde(default = "crate::rules_version::default_schedule")]
+    pub rules: Vec<RulesActivation>,
 }
 
 /// A grant of some parts of a declaration's particulars to a role.
@@ -395,7 +399,13 @@ impl Genesis {
         self.validate_permissions()?;
         self.validate_read_policy()?;
         self.validate_particulars_grants()?;
-        self.validate_retention()
+        self.validate_retention()?;
+        rules_version::validate_schedule(&self.rules)
+    }
+
+    /// The execution rules blocks at `height` run under.
+    pub fn rules_version_at(&self, height: u64) -> RulesVersion {
+        rules_version::version_at(&self.rules, height)
     }
 
     fn validate_particulars_grants(&self) -> Result<(), GenesisError> {

@@ -22,6 +22,7 @@ pub mod merkle;
 pub mod particulars;
 pub mod provenance;
 pub mod rules;
+pub mod rules_version;
 #[cfg(feature = "tls")]
 pub mod tls;
 

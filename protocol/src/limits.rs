@@ -52,6 +52,15 @@ pub const GS1_PREFIXES_PER_ORGANISATION_MAX: usize = 64;
 /// Validators: a certificate's signer bitmap and every per-validator table are sized by this.
 pub const VALIDATORS_MAX: usize = 128;
 pub const NETWORK_ADDRESS_BYTES_MAX: usize = 256;
+/// Entries of a genesis's rules schedule: one per rules version at most.
+pub const RULES_ACTIVATIONS_MAX: usize = 16;
+
+/// A commit certificate's encoding at most: height, round, block hash, the signer bitmap and
+/// one signature per validator, each sequence with its 8-byte length (fixed-int encoding).
+pub const CERTIFICATE_ENCODED_BYTES_MAX: usize =
+    8 + 4 + 32 + (8 + VALIDATORS_MAX.div_ceil(8)) + (8 + 64 * VALIDATORS_MAX);
+/// A block header's encoding at most: the chain id with its length, and the fixed fields.
+pub const HEADER_ENCODED_BYTES_MAX: usize = 8 + CHAIN_ID_BYTES_MAX + 256;
 
 /// Block bounds (the consensus parameters in a genesis may only lower them).
 pub const BLOCK_EVENTS_MAX: usize = 10_000;

@@ -298,7 +298,12 @@ impl Cluster {
         let url = format!("{}{}", self.api[node], path);
         let agent = &self.agent;
         let result = match (method, body) {
-            ("GET", _) => agent.get(&url).call(),
+            // A GET is idempotent: retried once on a transport error, as HTTP clients do when a
+            // pooled keep-alive connection turns out closed by the server.
+            ("GET", _) => agent.get(&url).call().or_else(|error| {
+                eprintln!("GET {url}: {error}; retrying once");
+                agent.get(&url).call()
+            }),
             (_, Some(body)) => agent
                 .post(&url)
                 .header("content-type", "application/json")

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use waybill_node::ledger::memory::MemoryStore;
-use waybill_node::ledger::{BlockProposal, Ledger, LedgerError, LedgerOptions, build_block};
+use waybill_node::ledger::{
+    BlockProposal, ExecutedBlock, Ledger, LedgerError, LedgerOptions, build_block,
+};
 use waybill_protocol::admission::CheckedEvent;
 use waybill_protocol::event::{Declaration, EventKind, SignedEvent};
 use waybill_protocol::execution::EventOutcome;
@@ -117,6 +119,8 @@ pub struct MemoryChain {
     pub rules: ChainRules,
     pub store: MemoryStore,
     pub events: EventFactory,
+    /// The certificate of the last block, which the next one carries.
+    last_commit: Option<waybill_protocol::CommitCertificate>,
 }
 
 impl Default for MemoryChain {
@@ -133,19 +137,45 @@ impl MemoryChain {
             rules,
             store,
             events: EventFactory::new(),
+            last_commit: None,
         }
     }
 
     /// Executes `events` as the next block and commits it.
     pub fn block(&mut self, events: Vec<SignedEvent>) -> Vec<EventOutcome> {
-        let proposal = BlockProposal {
-            time_ms: self.store.tip().time_ms.max(self.events.time_ms) + 1_000,
-            proposer: ValidatorIndex(0),
-            events: check(&self.rules, events),
-        };
-        let block = build_block(&self.store, &self.rules, self.store.tip(), proposal).unwrap();
-        self.store.commit(&block);
+        let time_ms = self.store.tip().time_ms.max(self.events.time_ms) + 1_000;
+        let proposal = self.proposal(events, time_ms, ValidatorIndex(0));
+        let block = self.execute(proposal);
+        self.commit(&block);
         block.outcomes
+    }
+
+    /// Executes `proposal` on the tip.
+    pub fn execute(&self, proposal: BlockProposal) -> ExecutedBlock {
+        build_block(&self.store, &self.rules, self.store.tip(), proposal).unwrap()
+    }
+
+    /// Commits `block`, certified by the first quorum of fixture validators (as
+    /// [`commit_block`] certifies a ledger's blocks).
+    pub fn commit(&mut self, block: &ExecutedBlock) {
+        self.store.commit(block);
+        let signers: Vec<usize> = (0..self.rules.quorum()).collect();
+        self.last_commit = Some(fixtures::certificate(&block.header, VALIDATORS, &signers));
+    }
+
+    /// A proposal of `events` on the tip, carrying the tip's certificate.
+    pub fn proposal(
+        &self,
+        events: Vec<SignedEvent>,
+        time_ms: u64,
+        proposer: ValidatorIndex,
+    ) -> BlockProposal {
+        BlockProposal {
+            time_ms,
+            proposer,
+            events: check(&self.rules, events),
+            last_commit: self.last_commit.clone(),
+        }
     }
 
     /// One event, in a block of its own.
@@ -162,17 +192,21 @@ pub fn commit_block(
     events: Vec<SignedEvent>,
     time_ms: u64,
 ) -> Result<Vec<EventOutcome>, LedgerError> {
-    let proposal = BlockProposal {
-        time_ms,
-        proposer: ValidatorIndex((ledger.tip().height % VALIDATORS as u64) as u16),
-        events: check(ledger.rules(), events),
-    };
+    let proposer = ValidatorIndex((ledger.tip().height % VALIDATORS as u64) as u16);
+    let proposal = ledger.proposal(time_ms, proposer, check(ledger.rules(), events))?;
     let block = ledger.execute(proposal)?;
     let signers: Vec<usize> = (0..ledger.rules().quorum()).collect();
     let certificate = fixtures::certificate(&block.header, VALIDATORS, &signers);
     let outcomes = block.outcomes.clone();
     ledger.commit(block, &certificate)?;
     Ok(outcomes)
+}
+
+/// Commits an empty block a second after the tip, carrying the tip's certificate: proofs are as
+/// of the certified height, so this makes the last block's events provable.
+pub fn certify_tip(ledger: &mut Ledger) -> Result<(), LedgerError> {
+    let time_ms = ledger.tip().time_ms + 1_000;
+    commit_block(ledger, Vec::new(), time_ms).map(drop)
 }
 
 pub fn open_ledger(path: &Path) -> Result<Ledger, LedgerError> {

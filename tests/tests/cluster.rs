@@ -91,22 +91,25 @@ fn events_submitted_to_any_node_commit_on_all_with_the_same_chain_and_proofs() {
             answer.body
         })
         .collect();
-    // Identical but for the certificate: each node keeps the quorum of precommits it heard,
-    // so the signer sets may differ (any quorum proves the block).
-    let without_certificate = |proof: &Value| {
-        let mut proof = proof.clone();
-        proof.as_object_mut().unwrap().remove("certificate");
-        proof
-    };
-    for proof in &proofs {
+    // Whole proofs, byte for byte: a block's certificate is the one the next block carries,
+    // the same at every node, and proofs are as of that certified height.
+    let encoded: Vec<Vec<u8>> = proofs
+        .iter()
+        .map(|proof| {
+            let proof: ProvenanceProof = serde_json::from_value(proof.clone()).unwrap();
+            proof.encode()
+        })
+        .collect();
+    for (node, proof) in proofs.iter().enumerate() {
+        assert_eq!(proof, &proofs[0], "node {node} answered another proof");
         assert_eq!(
-            without_certificate(proof),
-            without_certificate(&proofs[0]),
-            "nodes answered different proofs"
+            encoded[node], encoded[0],
+            "node {node}'s proof bytes differ"
         );
     }
     let proof: ProvenanceProof = serde_json::from_value(proofs[0].clone()).unwrap();
     proof.verify(&rules).unwrap();
+    assert_eq!(proof.header.height, tip - 1, "as of the certified height");
     assert_eq!(proof.events.len(), 2);
 
     // Never recorded: 404 with a proof of absence that verifies.
@@ -740,8 +743,10 @@ fn a_proposal_for_another_validators_round_is_refused_and_costs_its_signer() {
     let header = waybill_protocol::BlockHeader {
         chain_id: chain_id.clone(),
         height: 1,
+        rules_version: waybill_protocol::rules_version::RulesVersion::LATEST,
         time_ms: 1,
         prev_block_hash: waybill_protocol::Hash::ZERO,
+        last_commit_hash: waybill_protocol::BlockHeader::last_commit_hash(None),
         proposer: waybill_protocol::ValidatorIndex(3),
         events_root: waybill_protocol::Hash::ZERO,
         event_count: 0,
@@ -763,6 +768,7 @@ fn a_proposal_for_another_validators_round_is_refused_and_costs_its_signer() {
         proposal,
         block: Box::new(waybill_node::network::wire::BlockBody {
             header,
+            last_commit: None,
             events: Vec::new(),
         }),
     };

@@ -1,13 +1,13 @@
 //! Every execution rule, each with an accepted case and refused cases that assert the reason.
 #![allow(clippy::unwrap_used)]
 
-use waybill_node::ledger::{BlockProposal, LedgerError, build_block};
+use waybill_node::ledger::{LedgerError, build_block};
 use waybill_protocol::event::{Epc, EventKind, EventType, InspectionResult, RiskStatus, Sgtin};
 use waybill_protocol::execution::{EventOutcome, Rejection};
 use waybill_protocol::genesis::Role;
 use waybill_protocol::ids::{Gs1CompanyPrefix, Gtin, Serial, Text};
 use waybill_protocol::{ValidatorIndex, fixtures};
-use waybill_tests::{MemoryChain, check};
+use waybill_tests::MemoryChain;
 
 const APPLIED: EventOutcome = EventOutcome::Applied;
 
@@ -591,17 +591,15 @@ fn nonces_may_arrive_out_of_order_within_the_window_and_never_twice() {
 fn a_block_with_a_repeated_or_committed_event_is_invalid() {
     let mut chain = MemoryChain::new();
     let event = chain.events.event("carrier-a", "S1", EventKind::PickUp);
-    let rules = chain.rules.clone();
-    let proposal = |events, time_ms| BlockProposal {
-        time_ms,
-        proposer: ValidatorIndex(0),
-        events: check(&rules, events),
-    };
     let error = build_block(
         &chain.store,
         &chain.rules,
         chain.store.tip(),
-        proposal(vec![event.clone(), event.clone()], fixtures::NOW_MS + 1_000),
+        chain.proposal(
+            vec![event.clone(), event.clone()],
+            fixtures::NOW_MS + 1_000,
+            ValidatorIndex(0),
+        ),
     )
     .unwrap_err();
     assert!(
@@ -614,7 +612,7 @@ fn a_block_with_a_repeated_or_committed_event_is_invalid() {
         &chain.store,
         &chain.rules,
         chain.store.tip(),
-        proposal(vec![event.clone()], later),
+        chain.proposal(vec![event.clone()], later, ValidatorIndex(0)),
     )
     .unwrap_err();
     assert!(
@@ -726,11 +724,11 @@ fn a_block_dated_before_its_events_is_invalid_and_spends_no_nonce() {
     let event = chain.events.event("carrier-a", "S1", EventKind::PickUp);
     let skew = waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
     // A proposer dates its block more than the clock skew before the event.
-    let back_dated = BlockProposal {
-        time_ms: event.body.event_time_ms - skew - 1,
-        proposer: ValidatorIndex(0),
-        events: check(&chain.rules, vec![event.clone()]),
-    };
+    let back_dated = chain.proposal(
+        vec![event.clone()],
+        event.body.event_time_ms - skew - 1,
+        ValidatorIndex(0),
+    );
     let tip = chain.store.tip().clone();
     let refused = build_block(&chain.store, &chain.rules, &tip, back_dated);
     assert!(
@@ -748,11 +746,7 @@ fn a_block_dated_before_its_events_is_invalid_and_spends_no_nonce() {
     body.event_time_ms = fixtures::NOW_MS + 3_600_000;
     let ahead = waybill_protocol::SignedEvent::sign(body, &fixtures::org_keypair("carrier-a"));
     let tip = chain.store.tip().clone();
-    let proposal = BlockProposal {
-        time_ms: tip.time_ms + 1_000,
-        proposer: ValidatorIndex(0),
-        events: check(&chain.rules, vec![ahead]),
-    };
+    let proposal = chain.proposal(vec![ahead], tip.time_ms + 1_000, ValidatorIndex(0));
     let refused = build_block(&chain.store, &chain.rules, &tip, proposal);
     assert!(
         matches!(refused, Err(LedgerError::EventAfterBlockTime { .. })),

@@ -208,6 +208,7 @@ fn the_retention_period_erases_particulars_without_a_purge_event() {
         .unwrap();
     let declared_at = fixtures::NOW_MS + 1_000;
     waybill_tests::commit_block(&mut ledger, vec![event], declared_at).unwrap();
+    waybill_tests::certify_tip(&mut ledger).unwrap();
     while store.follow_next(&ledger).unwrap().is_some() {}
     let shipment = fixtures::shipment("RET-1");
     let key = IndexKey::Shipment(shipment.clone());
@@ -256,6 +257,7 @@ fn the_retention_period_erases_particulars_without_a_purge_event() {
     drop(store);
     let found = files_with(&dir.path().join("private"), MARKER);
     assert!(found.is_empty(), "after the retention period: {found:?}");
+    waybill_tests::certify_tip(&mut ledger).unwrap();
     let proof = ledger.provenance(&key).unwrap();
     match disclose(
         &proof,

@@ -11,7 +11,7 @@ use waybill_protocol::index::IndexKey;
 use waybill_protocol::provenance::{ProvenanceError, ProvenanceProof};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{ChainId, fixtures};
-use waybill_tests::{EventFactory, commit_block, open_ledger, rules};
+use waybill_tests::{EventFactory, certify_tip, commit_block, open_ledger, rules};
 
 const SHIPMENT: &str = "HAWB-PROOF";
 
@@ -70,6 +70,7 @@ fn ledger_with_story(dir: &std::path::Path) -> Ledger {
             "{outcomes:?}"
         );
     }
+    certify_tip(&mut ledger).unwrap();
     ledger
 }
 
@@ -281,6 +282,7 @@ fn serial_provenance_follows_the_item_across_shipments() {
         fixtures::NOW_MS + 2_000,
     )
     .unwrap();
+    certify_tip(&mut ledger).unwrap();
     let proof = ledger.provenance(&IndexKey::Serial(serial)).unwrap();
     proof.verify(&rules()).unwrap();
     let shipments: Vec<&str> = proof
@@ -571,6 +573,7 @@ fn a_gtins_history_lists_its_serials_completely_by_proof() {
     )
     .unwrap();
     commit_block(&mut ledger, vec![pick_up], fixtures::NOW_MS + 2_000).unwrap();
+    certify_tip(&mut ledger).unwrap();
 
     let gtin = fixtures::sgtin("SN-G1").gtin;
     let proof = ledger.provenance(&IndexKey::Gtin(gtin.clone())).unwrap();

@@ -23,7 +23,7 @@ use waybill_protocol::execution::{
 use waybill_protocol::index::{IndexKey, index_keys};
 use waybill_protocol::merkle::{self, Frontier};
 use waybill_protocol::rules::ChainRules;
-use waybill_protocol::{BlockHeader, Hash, ValidatorIndex};
+use waybill_protocol::{BlockHeader, CommitCertificate, Hash, ValidatorIndex};
 
 pub use authenticated_map::{MapStorage, MapWrite, RecordChange};
 pub use rocks::{Ledger, LedgerOptions};
@@ -79,6 +79,8 @@ pub enum LedgerError {
     },
     #[error(transparent)]
     Certificate(#[from] CertificateError),
+    #[error("block: last_commit: {detail}")]
+    LastCommit { detail: String },
     #[error(
         "{key} has {count} events, more than the {max} one answer may carry: fetch it in pages (…/provenance/pages?from=1)"
     )]
@@ -87,8 +89,12 @@ pub enum LedgerError {
         count: u64,
         max: usize,
     },
-    #[error("height: {height} is not provable here; heights {oldest} to {tip} are")]
-    HeightNotProvable { height: u64, oldest: u64, tip: u64 },
+    #[error("height: {height} is not provable here; heights {oldest} to {newest} are")]
+    HeightNotProvable {
+        height: u64,
+        oldest: u64,
+        newest: u64,
+    },
     #[error("from: {first} is outside the history of {count} events (positions start at 1)")]
     PageOutOfRange { first: u64, count: u64 },
 }
@@ -131,12 +137,16 @@ pub struct BlockProposal {
     pub time_ms: u64,
     pub proposer: ValidatorIndex,
     pub events: Vec<CheckedEvent>,
+    /// The parent's certificate (any quorum of its precommits the proposer holds); `None` for
+    /// block 1. Committing the block makes it the parent's canonical certificate.
+    pub last_commit: Option<CommitCertificate>,
 }
 
 /// A block executed on the tip: its header and everything committing it writes.
 #[derive(Debug)]
 pub struct ExecutedBlock {
     pub header: BlockHeader,
+    pub last_commit: Option<CommitCertificate>,
     pub events: Vec<CheckedEvent>,
     pub outcomes: Vec<EventOutcome>,
     pub(crate) state: StateSnapshot,
@@ -265,6 +275,7 @@ pub fn build_block<S: StateStore>(
             block_time_ms: proposal.time_ms,
         });
     }
+    check_last_commit(rules, tip, proposal.last_commit.as_ref())?;
     let ids: Vec<Hash> = proposal.events.iter().map(CheckedEvent::id).collect();
     let mut seen = BTreeSet::new();
     for (id, committed) in ids.iter().zip(store.committed_events(&ids)?) {
@@ -278,6 +289,7 @@ pub fn build_block<S: StateStore>(
     let context = BlockContext {
         height,
         time_ms: proposal.time_ms,
+        rules: rules.genesis().rules_version_at(height),
     };
     let outcomes = execution::execute_block(rules, context, &proposal.events, &mut state);
 
@@ -305,8 +317,10 @@ pub fn build_block<S: StateStore>(
     let header = BlockHeader {
         chain_id: rules.chain_id().clone(),
         height,
+        rules_version: context.rules,
         time_ms: proposal.time_ms,
         prev_block_hash: tip.block_hash,
+        last_commit_hash: BlockHeader::last_commit_hash(proposal.last_commit.as_ref()),
         proposer: proposal.proposer,
         events_root: merkle::root(&leaves),
         event_count: proposal.events.len() as u32,
@@ -324,6 +338,7 @@ pub fn build_block<S: StateStore>(
     };
     Ok(ExecutedBlock {
         header,
+        last_commit: proposal.last_commit,
         events: proposal.events,
         outcomes,
         state,
@@ -331,6 +346,34 @@ pub fn build_block<S: StateStore>(
         tip: new_tip,
         key_positions,
     })
+}
+
+/// Block 1 carries no last commit; every later block a valid certificate of the tip.
+fn check_last_commit(
+    rules: &ChainRules,
+    tip: &Tip,
+    last_commit: Option<&CommitCertificate>,
+) -> Result<(), LedgerError> {
+    let refuse = |detail: String| Err(LedgerError::LastCommit { detail });
+    match last_commit {
+        None if tip.height == 0 => Ok(()),
+        None => refuse(format!(
+            "missing; block {} carries the parent's certificate",
+            tip.height + 1
+        )),
+        Some(_) if tip.height == 0 => refuse("block 1 has no parent to certify".into()),
+        Some(certificate) => {
+            if certificate.height != tip.height || certificate.block_hash != tip.block_hash {
+                return refuse(format!(
+                    "it certifies height {} block {}, the parent is height {} block {}",
+                    certificate.height, certificate.block_hash, tip.height, tip.block_hash
+                ));
+            }
+            certificate
+                .verify_precommits(rules)
+                .or_else(|error| refuse(error.to_string()))
+        }
+    }
 }
 
 /// For each applied event and each key it is indexed under, the event's position in that key's
@@ -361,7 +404,7 @@ fn chain_positions(
 
 /// Checks that `proposed` is exactly the header re-execution computed.
 pub fn check_header(proposed: &BlockHeader, computed: &BlockHeader) -> Result<(), LedgerError> {
-    let fields: [(&'static str, String, String); 11] = [
+    let fields: [(&'static str, String, String); 13] = [
         (
             "chain_id",
             proposed.chain_id.to_string(),
@@ -373,6 +416,11 @@ pub fn check_header(proposed: &BlockHeader, computed: &BlockHeader) -> Result<()
             computed.height.to_string(),
         ),
         (
+            "rules_version",
+            proposed.rules_version.to_string(),
+            computed.rules_version.to_string(),
+        ),
+        (
             "time_ms",
             proposed.time_ms.to_string(),
             computed.time_ms.to_string(),
@@ -381,6 +429,11 @@ pub fn check_header(proposed: &BlockHeader, computed: &BlockHeader) -> Result<()
             "prev_block_hash",
             proposed.prev_block_hash.to_hex(),
             computed.prev_block_hash.to_hex(),
+        ),
+        (
+            "last_commit_hash",
+            proposed.last_commit_hash.to_hex(),
+            computed.last_commit_hash.to_hex(),
         ),
         (
             "proposer",

@@ -321,6 +321,44 @@ impl Ledger {
         &self.tip
     }
 
+    /// The highest block whose certificate is canonical: the one the next block carries. Every
+    /// node stores and serves the same certificate for it, so proofs are as of this height and
+    /// byte-identical from every node. The tip's own certificate is only the quorum this node
+    /// heard until the next block commits.
+    pub fn certified_height(&self) -> u64 {
+        self.tip.height.saturating_sub(1)
+    }
+
+    /// The certificate this node holds for the tip: what its next proposal carries.
+    pub fn last_commit(&self) -> Result<Option<CommitCertificate>, LedgerError> {
+        if self.tip.height == 0 {
+            return Ok(None);
+        }
+        self.certificate(self.tip.height)?
+            .map(Some)
+            .ok_or_else(|| LedgerError::Inconsistent {
+                detail: format!(
+                    "no commit certificate for the tip height {}",
+                    self.tip.height
+                ),
+            })
+    }
+
+    /// A proposal on the tip that carries this node's certificate of it.
+    pub fn proposal(
+        &self,
+        time_ms: u64,
+        proposer: waybill_protocol::ValidatorIndex,
+        events: Vec<waybill_protocol::admission::CheckedEvent>,
+    ) -> Result<BlockProposal, LedgerError> {
+        Ok(BlockProposal {
+            time_ms,
+            proposer,
+            events,
+            last_commit: self.last_commit()?,
+        })
+    }
+
     /// Executes a proposal on the tip (the proposer's side).
     pub fn execute(&self, proposal: BlockProposal) -> Result<ExecutedBlock, LedgerError> {
         build_block(self, &self.rules, &self.tip, proposal)
@@ -331,6 +369,7 @@ impl Ledger {
     pub fn validate(
         &self,
         header: &BlockHeader,
+        last_commit: Option<CommitCertificate>,
         events: Vec<waybill_protocol::admission::CheckedEvent>,
     ) -> Result<ExecutedBlock, LedgerError> {
         if header.height != self.tip.height + 1 {
@@ -343,6 +382,7 @@ impl Ledger {
             time_ms: header.time_ms,
             proposer: header.proposer,
             events,
+            last_commit,
         };
         let block = self.execute(proposal)?;
         check_header(header, &block.header)?;
@@ -393,6 +433,14 @@ impl Ledger {
             height_key(height),
             codec::encode(certificate),
         );
+        // The parent's certificate as this block carries it replaces the one this node heard.
+        if let Some(last_commit) = &block.last_commit {
+            batch.put_cf(
+                self.cf(CERTIFICATES),
+                height_key(height - 1),
+                codec::encode(last_commit),
+            );
+        }
         for (index, (checked, outcome)) in block.events.iter().zip(&block.outcomes).enumerate() {
             let index = index as u32;
             batch.delete_cf(self.cf(PENDING), checked.id().as_bytes());
@@ -577,11 +625,11 @@ impl Ledger {
         self.get_decoded(EVENT_LOCATIONS, id.0, "event location")
     }
 
-    /// A key's history as of the tip, with the proof a client checks against the genesis.
-    /// A key never recorded gets a proof of absence. A history longer than one answer may
-    /// carry is refused here and served by [`Ledger::provenance_page`].
+    /// A key's history as of the certified height, with the proof a client checks against the
+    /// genesis. A key never recorded gets a proof of absence. A history longer than one answer
+    /// may carry is refused here and served by [`Ledger::provenance_page`].
     pub fn provenance(&self, key: &IndexKey) -> Result<ProvenanceProof, LedgerError> {
-        let (mut proof, count) = self.proof_without_events(key, self.tip.height)?;
+        let (mut proof, count) = self.proof_without_events(key, self.certified_height())?;
         if count > PROVENANCE_EVENTS_MAX as u64 {
             return Err(LedgerError::HistoryTooLong {
                 key: key.clone(),
@@ -602,8 +650,9 @@ impl Ledger {
     }
 
     /// Events `first..` (at most `events_max`) of a key's history as of block `height` (the
-    /// tip if `None`; any of the last `retention_versions` blocks), with the same proof as the
-    /// whole history: pages of one height join into the complete proof.
+    /// certified height if `None`; any certified one of the last `retention_versions` blocks),
+    /// with the same proof as the whole history: pages of one height join into the complete
+    /// proof.
     pub fn provenance_page(
         &self,
         key: &IndexKey,
@@ -611,16 +660,18 @@ impl Ledger {
         first: u64,
         events_max: usize,
     ) -> Result<ProvenancePage, LedgerError> {
-        let tip = self.tip.height;
-        let height = height.unwrap_or(tip);
-        let oldest = tip
+        let newest = self.certified_height();
+        let height = height.unwrap_or(newest);
+        let oldest = self
+            .tip
+            .height
             .saturating_sub(self.options.retention_versions.saturating_sub(1))
             .max(1);
-        if !(oldest..=tip).contains(&height) {
+        if !(oldest..=newest).contains(&height) {
             return Err(LedgerError::HeightNotProvable {
                 height,
                 oldest,
-                tip,
+                newest,
             });
         }
         let (mut proof, count) = self.proof_without_events(key, height)?;
@@ -644,7 +695,7 @@ impl Ledger {
         };
         if height == 0 {
             return Err(LedgerError::Inconsistent {
-                detail: "no block is committed yet; there is no certificate to prove against"
+                detail: "no block is certified yet; there is no certificate to prove against"
                     .into(),
             });
         }

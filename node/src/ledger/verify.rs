@@ -1,10 +1,16 @@
 //! `verify-chain`: re-walks a ledger from genesis and checks everything a block commits to. Each
 //! block's certificate and every event signature are verified, then the block is re-executed on
-//! an in-memory replica through the same pipeline that made it, so every header field (parent
-//! link, events root, log size and root, index root, validators) is recomputed, and every stored
-//! receipt and per-key event list is compared with what re-execution gives.
+//! an in-memory replica through the same pipeline that made it, under the rules version the
+//! genesis schedules at its height, so every header field (rules version, parent link, the
+//! parent's certificate it carries, events root, log size and root, index root, validators) is
+//! recomputed, and every stored receipt and per-key event list is compared with what
+//! re-execution gives. The stored certificate of every block below the tip must be the one
+//! the next block carries.
+
+use std::collections::BTreeMap;
 
 use waybill_protocol::admission::CheckedEvent;
+use waybill_protocol::rules_version::RulesVersion;
 
 use super::memory::MemoryStore;
 use super::{BlockProposal, Ledger, build_block, check_header};
@@ -16,6 +22,8 @@ pub struct ChainReport {
     pub events: u64,
     pub applied: u64,
     pub rejected: u64,
+    /// Blocks executed under each rules version.
+    pub blocks_by_rules: BTreeMap<RulesVersion, u64>,
 }
 
 /// The first inconsistency found.
@@ -64,10 +72,18 @@ pub fn verify_chain(
             events.push(checked);
         }
 
+        // The certificate stored for the parent must be the one this block carries.
+        let last_commit = match height {
+            1 => None,
+            _ => ledger
+                .certificate(height - 1)
+                .map_err(|e| at(e.to_string()))?,
+        };
         let proposal = BlockProposal {
             time_ms: header.time_ms,
             proposer: header.proposer,
             events,
+            last_commit,
         };
         let block =
             build_block(&replica, rules, replica.tip(), proposal).map_err(|e| at(e.to_string()))?;
@@ -109,6 +125,10 @@ pub fn verify_chain(
         }
         report.events += block.events.len() as u64;
         report.blocks += 1;
+        *report
+            .blocks_by_rules
+            .entry(block.header.rules_version)
+            .or_default() += 1;
         replica.commit(&block);
         progress(height);
     }

@@ -943,6 +943,30 @@ impl Network {
     }
 }
 
+/// Block `height` as sync sends it, with the parent's certificate it carries and its own.
+fn synced_block(
+    ledger: &crate::ledger::Ledger,
+    height: u64,
+) -> Result<Option<SyncedBlock>, crate::ledger::LedgerError> {
+    let last_commit = match height {
+        0 | 1 => None,
+        _ => match ledger.certificate(height - 1)? {
+            Some(certificate) => Some(certificate),
+            None => return Ok(None),
+        },
+    };
+    let (Some(header), Some(certificate)) = (ledger.header(height)?, ledger.certificate(height)?)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(SyncedBlock {
+        header,
+        last_commit,
+        events: ledger.block_events(height)?,
+        certificate,
+    }))
+}
+
 /// Reads committed blocks for a peer, up to the response's fill size, and the pending events a
 /// starting peer asked for.
 fn serve_sync(shared: &Shared, request: SyncRequest) -> SyncResponse {
@@ -957,21 +981,10 @@ fn serve_sync(shared: &Shared, request: SyncRequest) -> SyncResponse {
         ))
         .min(tip + 1);
     for height in request.from_height.max(1)..last {
-        let read = (|| {
-            let header = ledger.header(height)?;
-            let certificate = ledger.certificate(height)?;
-            let events = ledger.block_events(height)?;
-            Ok::<_, crate::ledger::LedgerError>(header.zip(certificate).map(
-                |(header, certificate)| SyncedBlock {
-                    header,
-                    events,
-                    certificate,
-                },
-            ))
-        })();
-        match read {
+        match synced_block(&ledger, height) {
             Ok(Some(block)) => {
-                bytes += block.events.iter().map(|e| e.encode().len()).sum::<usize>();
+                // The whole block counts, certificates too, so the response bound holds.
+                bytes += waybill_protocol::codec::encode(&block).len();
                 blocks.push(block);
                 if bytes >= SYNC_RESPONSE_FILL_BYTES {
                     break;
@@ -1224,8 +1237,10 @@ mod tests {
         let header = BlockHeader {
             chain_id: fixtures::chain_id(),
             height: 1,
+            rules_version: waybill_protocol::rules_version::RulesVersion::LATEST,
             time_ms: fixtures::NOW_MS,
             prev_block_hash: Hash::ZERO,
+            last_commit_hash: waybill_protocol::BlockHeader::last_commit_hash(None),
             proposer: ValidatorIndex(1),
             events_root: Hash::ZERO,
             event_count: events.len() as u32,
@@ -1242,7 +1257,11 @@ mod tests {
             proposer: ValidatorIndex(1),
         }
         .sign(&fixtures::chain_id(), &fixtures::node_keypair(1));
-        let block = Box::new(wire::BlockBody { header, events });
+        let block = Box::new(wire::BlockBody {
+            header,
+            last_commit: None,
+            events,
+        });
         codec::encode(&ConsensusGossip::Proposal { proposal, block })
     }
 

@@ -13,10 +13,12 @@ pub use crate::limits::{
     SYNC_REQUEST_BYTES_MAX, SYNC_RESPONSE_BYTES_MAX, SYNC_RESPONSE_FILL_BYTES,
 };
 
-/// A proposed block: the header the proposal's hash names, and its events.
+/// A proposed block: the header the proposal's hash names, the parent's certificate its
+/// `last_commit_hash` names, and its events.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct BlockBody {
     pub header: BlockHeader,
+    pub last_commit: Option<CommitCertificate>,
     pub events: Vec<SignedEvent>,
 }
 
@@ -44,6 +46,7 @@ pub struct SyncRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct SyncedBlock {
     pub header: BlockHeader,
+    pub last_commit: Option<CommitCertificate>,
     pub events: Vec<SignedEvent>,
     pub certificate: CommitCertificate,
 }

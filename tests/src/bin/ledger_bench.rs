@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use waybill_node::ledger::BlockProposal;
 use waybill_protocol::admission::CheckedEvent;
 use waybill_protocol::event::{Epc, EventKind};
 use waybill_protocol::index::IndexKey;
@@ -56,11 +55,9 @@ fn main() {
     let (mut execute_time, mut commit_time) = (Duration::ZERO, Duration::ZERO);
     for (block, events) in prepared.into_iter().enumerate() {
         let time_ms = fixtures::NOW_MS + 1_000 * (block as u64 + 1);
-        let proposal = BlockProposal {
-            time_ms,
-            proposer: ValidatorIndex(0),
-            events,
-        };
+        let proposal = ledger
+            .proposal(time_ms, ValidatorIndex(0), events)
+            .expect("proposal");
         let started = Instant::now();
         let executed = ledger.execute(proposal).expect("execute");
         execute_time += started.elapsed();
@@ -101,13 +98,10 @@ fn main() {
     // A 100-event shipment, then proofs for it in the full store.
     let story = story_events(&mut factory, &rules);
     let time_ms = fixtures::NOW_MS + 1_000 * (blocks as u64 + 1);
-    let executed = ledger
-        .execute(BlockProposal {
-            time_ms,
-            proposer: ValidatorIndex(0),
-            events: story,
-        })
-        .expect("execute story");
+    let proposal = ledger
+        .proposal(time_ms, ValidatorIndex(0), story)
+        .expect("proposal");
+    let executed = ledger.execute(proposal).expect("execute story");
     assert!(
         executed
             .outcomes
@@ -117,6 +111,13 @@ fn main() {
     let signers: Vec<usize> = (0..rules.quorum()).collect();
     let certificate = fixtures::certificate(&executed.header, VALIDATORS, &signers);
     ledger.commit(executed, &certificate).expect("commit story");
+    // Proofs are as of the certified height: the next block certifies the story's.
+    let proposal = ledger
+        .proposal(time_ms + 1_000, ValidatorIndex(0), Vec::new())
+        .expect("proposal");
+    let executed = ledger.execute(proposal).expect("execute");
+    let certificate = fixtures::certificate(&executed.header, VALIDATORS, &signers);
+    ledger.commit(executed, &certificate).expect("commit");
 
     let key = IndexKey::Shipment(fixtures::shipment("BENCH-STORY"));
     let mut build = Vec::with_capacity(PROOF_SAMPLES);
