@@ -12,11 +12,13 @@
 
 use std::collections::VecDeque;
 
-use waybill_protocol::block::{CertificateError, ConsensusMessage};
-use waybill_protocol::{CommitCertificate, Hash};
+use waybill_protocol::Hash;
+use waybill_protocol::block::{CertificateError, ConsensusMessage, VerifiedCertificate};
 
 use crate::signer::{SignError, Signer, message_position, proposal_position, vote_position};
-use crate::state_machine::{Consensus, Evidence, Input, MessageRejection, Output, Timeout};
+use crate::state_machine::{
+    Consensus, Evidence, Input, LoggedInput, MessageRejection, Output, ReplayError, Timeout,
+};
 use crate::storage::WalStorage;
 use crate::wal::{Replay, WalEntry};
 
@@ -49,7 +51,7 @@ pub trait Host {
         &mut self,
         height: u64,
         block_hash: Hash,
-        certificate: &CommitCertificate,
+        certificate: &VerifiedCertificate,
     ) -> Result<bool, Self::Error>;
 
     fn evidence(&mut self, evidence: Evidence) -> Result<(), Self::Error>;
@@ -57,7 +59,7 @@ pub trait Host {
     /// A message consensus did not take into account.
     fn rejected(&mut self, sender: u16, reason: MessageRejection);
 
-    /// A synced commit whose certificate does not prove it.
+    /// A logged commit whose certificate no longer verifies at replay.
     fn commit_rejected(&mut self, height: u64, reason: CertificateError);
 
     /// The double-sign guard refused to sign what consensus asked (a bug, or a WAL that lost
@@ -75,7 +77,7 @@ pub struct Driver<W> {
     /// rather than signed again.
     own: Vec<ConsensusMessage>,
     /// A decision whose block the host does not hold, and what consensus said after it.
-    blocked_on: Option<CommitCertificate>,
+    blocked_on: Option<VerifiedCertificate>,
     deferred: VecDeque<Output>,
     replaying: bool,
     resend_interval_ms: u64,
@@ -142,10 +144,36 @@ impl<W: WalStorage> Driver<W> {
             replay
                 .inputs
                 .into_iter()
-                .try_for_each(|input| self.handle(host, input))
+                .try_for_each(|logged| match self.verified(host, logged) {
+                    Some(input) => self.handle(host, input),
+                    None => Ok(()),
+                })
         });
         self.replaying = false;
         replayed_inputs.map(|()| replayed)
+    }
+
+    /// A logged input checked again; one that no longer verifies is reported and skipped.
+    fn verified<H: Host>(&self, host: &mut H, logged: LoggedInput) -> Option<Input> {
+        let commit_height = match &logged {
+            Input::Commit { certificate } => Some(certificate.height),
+            _ => None,
+        };
+        let sender = match &logged {
+            Input::Message(message) => message.sender().0,
+            _ => 0,
+        };
+        match logged.verify(self.consensus.rules()) {
+            Ok(input) => Some(input),
+            Err(ReplayError::Message(reason)) => {
+                host.rejected(sender, reason.into());
+                None
+            }
+            Err(ReplayError::Commit(reason)) => {
+                host.commit_rejected(commit_height.unwrap_or_default(), reason);
+                None
+            }
+        }
     }
 
     pub fn consensus(&self) -> &Consensus {
@@ -171,7 +199,7 @@ impl<W: WalStorage> Driver<W> {
     }
 
     /// The decision whose block the host is fetching, if consensus waits for one.
-    pub fn blocked_on(&self) -> Option<&CommitCertificate> {
+    pub fn blocked_on(&self) -> Option<&VerifiedCertificate> {
         self.blocked_on.as_ref()
     }
 
@@ -187,12 +215,12 @@ impl<W: WalStorage> Driver<W> {
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
             if let Input::Message(message) = &input {
-                if self.consensus.holds(message) {
+                if self.consensus.holds_verified(message) {
                     continue;
                 }
             }
             let entry = (!self.replaying && !matches!(input, Input::Start { .. }))
-                .then(|| WalEntry::Input(input.clone()));
+                .then(|| WalEntry::Input(input.logged()));
             let outputs = self.consensus.apply(input);
             let refused = outputs
                 .iter()
@@ -310,10 +338,6 @@ impl<W: WalStorage> Driver<W> {
                 host.rejected(sender, reason);
                 None
             }
-            Output::CommitRejected { height, reason } => {
-                host.commit_rejected(height, reason);
-                None
-            }
         };
         queue.extend(answer);
         Ok(())
@@ -331,7 +355,7 @@ impl<W: WalStorage> Driver<W> {
             if !self.replaying {
                 host.send(&logged, false)?;
             }
-            return Ok(Some(Input::Message(logged)));
+            return Ok(self.own_input(host, logged));
         }
         let signed = match unsigned {
             Unsigned::Vote(vote) => self.signer.sign_vote(vote).map(ConsensusMessage::Vote),
@@ -354,7 +378,20 @@ impl<W: WalStorage> Driver<W> {
         if !self.replaying {
             host.send(&message, true)?;
         }
-        Ok(Some(Input::Message(message)))
+        Ok(self.own_input(host, message))
+    }
+
+    /// Our message fed back to consensus, verified like any other: a node key that is not its
+    /// genesis validator's shows here, and consensus never counts what peers would refuse.
+    fn own_input<H: Host>(&self, host: &mut H, message: ConsensusMessage) -> Option<Input> {
+        let sender = message.sender().0;
+        match message.verify(self.consensus.rules()) {
+            Ok(verified) => Some(Input::Message(verified)),
+            Err(reason) => {
+                host.rejected(sender, reason.into());
+                None
+            }
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub use signer::{
     SignError, SignedPosition, Signer, message_position, proposal_position, vote_position,
 };
 pub use state_machine::{
-    Consensus, Evidence, EvidenceError, Input, MessageRejection, Output, SignatureCheck, Timeout,
-    TimeoutStep, proposer_of,
+    Consensus, Evidence, EvidenceError, Input, LoggedInput, MessageRejection, Output, ReplayError,
+    Timeout, TimeoutStep, proposer_of,
 };
 pub use storage::{MemoryWal, WalStorage};

@@ -6,6 +6,11 @@
 //! driver persists and signs them through the [`crate::Signer`], broadcasts them, and feeds them
 //! back as `Input::Message` like any other.
 //!
+//! Signatures are checked before anything gets here: `Input::Message` holds a
+//! [`VerifiedMessage`] and `Input::Commit` a [`VerifiedCertificate`], types only a check makes,
+//! so each message is verified once, where it entered the node. The WAL logs the same inputs
+//! unverified ([`LoggedInput`]); replay checks them again.
+//!
 //! Bounded: messages beyond `CONSENSUS_ROUNDS_AHEAD_MAX` rounds ahead, beyond the next height,
 //! or from non-validators are rejected; at most `CONSENSUS_ROUNDS_KEPT_MAX` rounds are kept per
 //! height and `CONSENSUS_FUTURE_MESSAGES_MAX` messages for the next height.
@@ -13,7 +18,10 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use waybill_protocol::block::{ConsensusMessage, Proposal, SignedProposal};
+use waybill_protocol::block::{
+    ConsensusMessage, MessageSignatureError, Proposal, SignedProposal, VerifiedCertificate,
+    VerifiedMessage, VerifiedProposal, VerifiedVote,
+};
 use waybill_protocol::limits::{
     CONSENSUS_FUTURE_MESSAGES_MAX, CONSENSUS_ROUNDS_AHEAD_MAX, CONSENSUS_ROUNDS_KEPT_MAX,
     TIMEOUT_MS_MAX,
@@ -47,21 +55,15 @@ pub struct Timeout {
     pub step: TimeoutStep,
 }
 
-/// Whether incoming signatures are checked here. `Trusted` is for benchmarks of the state
-/// machine alone and for callers that verified at their boundary already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureCheck {
-    Verify,
-    Trusted,
-}
-
+/// What the state machine takes: messages and synced certificates verified (`M`, `C` by
+/// default), or as the WAL logs them ([`LoggedInput`]).
 #[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub enum Input {
+pub enum Input<M = VerifiedMessage, C = VerifiedCertificate> {
     /// Begin at `height` (at boot: the ledger's tip + 1).
     Start {
         height: u64,
     },
-    Message(ConsensusMessage),
+    Message(M),
     Timeout(Timeout),
     /// The block this node proposes, answering `Output::RequestBlock`.
     BlockReady {
@@ -75,11 +77,88 @@ pub enum Input {
         block_hash: Hash,
         valid: bool,
     },
-    /// A decision of the current height learned from a peer (block sync): accepted if its
-    /// certificate holds a quorum of valid precommits.
+    /// A decision of the current height learned from a peer (block sync), its certificate's
+    /// precommits verified.
     Commit {
-        certificate: CommitCertificate,
+        certificate: C,
     },
+}
+
+/// An input as the WAL holds it: the same bytes, with nothing verified.
+pub type LoggedInput = Input<ConsensusMessage, CommitCertificate>;
+
+/// Why a logged input no longer verifies (a WAL from another genesis, or damaged in a way its
+/// checksums missed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("a logged message: {0}")]
+    Message(#[from] MessageSignatureError),
+    #[error("a logged commit: {0}")]
+    Commit(#[from] waybill_protocol::block::CertificateError),
+}
+
+impl Input {
+    /// The input as the WAL logs it.
+    pub fn logged(&self) -> LoggedInput {
+        match self {
+            Input::Start { height } => Input::Start { height: *height },
+            Input::Message(message) => Input::Message(message.message()),
+            Input::Timeout(timeout) => Input::Timeout(*timeout),
+            Input::BlockReady {
+                height,
+                round,
+                block_hash,
+            } => Input::BlockReady {
+                height: *height,
+                round: *round,
+                block_hash: *block_hash,
+            },
+            Input::BlockValidity {
+                height,
+                block_hash,
+                valid,
+            } => Input::BlockValidity {
+                height: *height,
+                block_hash: *block_hash,
+                valid: *valid,
+            },
+            Input::Commit { certificate } => Input::Commit {
+                certificate: (**certificate).clone(),
+            },
+        }
+    }
+}
+
+impl LoggedInput {
+    /// Checks a logged input's signatures again (replay trusts no file).
+    pub fn verify(self, rules: &ChainRules) -> Result<Input, ReplayError> {
+        Ok(match self {
+            Input::Start { height } => Input::Start { height },
+            Input::Message(message) => Input::Message(message.verify(rules)?),
+            Input::Timeout(timeout) => Input::Timeout(timeout),
+            Input::BlockReady {
+                height,
+                round,
+                block_hash,
+            } => Input::BlockReady {
+                height,
+                round,
+                block_hash,
+            },
+            Input::BlockValidity {
+                height,
+                block_hash,
+                valid,
+            } => Input::BlockValidity {
+                height,
+                block_hash,
+                valid,
+            },
+            Input::Commit { certificate } => Input::Commit {
+                certificate: certificate.into_verified(rules)?,
+            },
+        })
+    }
 }
 
 /// Two conflicting signed messages from one validator.
@@ -175,10 +254,9 @@ pub fn proposer_of(validators: usize, height: u64, round: u32) -> ValidatorIndex
 /// Why an incoming message was not taken into account.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageRejection {
-    #[error("from {sender}, which is not a validator")]
-    UnknownSender { sender: u16 },
-    #[error("bad signature from validator {sender}")]
-    BadSignature { sender: u16 },
+    /// Refused where it entered, before consensus (the network boundary, or WAL replay).
+    #[error(transparent)]
+    Signature(#[from] MessageSignatureError),
     #[error("for height {height}, already decided")]
     OldHeight { height: u64 },
     #[error("for height {height}, beyond the next one")]
@@ -216,17 +294,12 @@ pub enum Output {
         height: u64,
         round: u32,
         block_hash: Hash,
-        certificate: CommitCertificate,
+        certificate: VerifiedCertificate,
     },
     Evidence(Evidence),
     Rejected {
         sender: u16,
         reason: MessageRejection,
-    },
-    /// A synced commit whose certificate does not prove it.
-    CommitRejected {
-        height: u64,
-        reason: waybill_protocol::block::CertificateError,
     },
 }
 
@@ -245,12 +318,12 @@ enum Validity {
 /// bounded.
 #[derive(Debug, Clone)]
 struct VoteSlot {
-    first: SignedVote,
-    conflicting: Option<SignedVote>,
+    first: VerifiedVote,
+    conflicting: Option<VerifiedVote>,
 }
 
 impl VoteSlot {
-    fn vote_for(&self, block: Option<Hash>) -> Option<&SignedVote> {
+    fn vote_for(&self, block: Option<Hash>) -> Option<&VerifiedVote> {
         std::iter::once(&self.first)
             .chain(self.conflicting.as_ref())
             .find(|v| v.vote.block == block)
@@ -260,13 +333,22 @@ impl VoteSlot {
 /// One round's message log and the "for the first time" flags of its rules.
 #[derive(Debug, Default)]
 struct RoundLog {
-    proposal: Option<SignedProposal>,
+    proposal: Option<VerifiedProposal>,
     prevotes: BTreeMap<ValidatorIndex, VoteSlot>,
     precommits: BTreeMap<ValidatorIndex, VoteSlot>,
     senders: BTreeSet<ValidatorIndex>,
     prevote_timeout_scheduled: bool,
     polka_seen: bool,
     precommit_timeout_scheduled: bool,
+}
+
+/// Whether a verified message is `message`, byte for byte.
+fn same_message(held: &VerifiedMessage, message: &ConsensusMessage) -> bool {
+    match (held, message) {
+        (VerifiedMessage::Proposal(held), ConsensusMessage::Proposal(p)) => **held == *p,
+        (VerifiedMessage::Vote(held), ConsensusMessage::Vote(v)) => **held == *v,
+        _ => false,
+    }
 }
 
 /// Validators with a vote for `block` (nil for `None`).
@@ -281,7 +363,6 @@ fn count_for(votes: &BTreeMap<ValidatorIndex, VoteSlot>, block: Option<Hash>) ->
 #[derive(Debug)]
 pub struct Consensus {
     rules: Arc<ChainRules>,
-    signatures: SignatureCheck,
     me: Option<ValidatorIndex>,
     quorum: usize,
     /// f + 1: enough that at least one is honest.
@@ -296,22 +377,17 @@ pub struct Consensus {
     valid: Option<(Hash, u32)>,
     rounds: BTreeMap<u32, RoundLog>,
     values: BTreeMap<Hash, Validity>,
-    future: VecDeque<ConsensusMessage>,
+    future: VecDeque<VerifiedMessage>,
 }
 
 impl Consensus {
     /// A node of `rules`' validator set (`me`), or an observer (`None`) that follows but never
     /// votes.
-    pub fn new(
-        rules: Arc<ChainRules>,
-        me: Option<ValidatorIndex>,
-        signatures: SignatureCheck,
-    ) -> Consensus {
+    pub fn new(rules: Arc<ChainRules>, me: Option<ValidatorIndex>) -> Consensus {
         let quorum = rules.quorum();
         let honest_minimum = rules.validator_count() - quorum + 1;
         Consensus {
             rules,
-            signatures,
             me,
             quorum,
             honest_minimum,
@@ -346,8 +422,10 @@ impl Consensus {
 
     /// Whether this exact signed message is already in the log (or buffered for the next
     /// height): taking it again would change nothing, so the engine neither logs nor applies it.
+    /// It may be asked of a message not yet verified: the same bytes were verified when taken,
+    /// so a boundary may drop such a duplicate before checking its signature again.
     pub fn holds(&self, message: &ConsensusMessage) -> bool {
-        if self.future.contains(message) {
+        if self.future.iter().any(|held| same_message(held, message)) {
             return true;
         }
         if message.height() != self.height {
@@ -357,7 +435,7 @@ impl Consensus {
             return false;
         };
         match message {
-            ConsensusMessage::Proposal(p) => log.proposal.as_ref() == Some(p),
+            ConsensusMessage::Proposal(p) => log.proposal.as_deref() == Some(p),
             ConsensusMessage::Vote(v) => {
                 let votes = match v.vote.step {
                     VoteStep::Prevote => &log.prevotes,
@@ -365,9 +443,18 @@ impl Consensus {
                 };
                 votes
                     .get(&v.vote.validator)
-                    .is_some_and(|slot| &slot.first == v || slot.conflicting.as_ref() == Some(v))
+                    .is_some_and(|slot| *slot.first == *v || slot.conflicting.as_deref() == Some(v))
             }
         }
+    }
+
+    /// [`Consensus::holds`] of a verified message.
+    pub fn holds_verified(&self, message: &VerifiedMessage) -> bool {
+        self.holds(&message.message())
+    }
+
+    pub fn rules(&self) -> &Arc<ChainRules> {
+        &self.rules
     }
 
     /// The proposer of (height, round): round-robin over the genesis order.
@@ -439,17 +526,7 @@ impl Consensus {
             }
             Input::Commit { certificate } => {
                 if self.started && certificate.height == self.height {
-                    let checked = match self.signatures {
-                        SignatureCheck::Verify => certificate.verify_precommits(&self.rules),
-                        SignatureCheck::Trusted => Ok(()),
-                    };
-                    match checked {
-                        Ok(()) => self.decide(certificate, &mut out),
-                        Err(reason) => out.push(Output::CommitRejected {
-                            height: certificate.height,
-                            reason,
-                        }),
-                    }
+                    self.decide(certificate, &mut out);
                 }
             }
         }
@@ -513,7 +590,7 @@ impl Consensus {
     }
 
     /// Takes in a message, or says why not.
-    fn receive(&mut self, message: ConsensusMessage, out: &mut Vec<Output>) {
+    fn receive(&mut self, message: VerifiedMessage, out: &mut Vec<Output>) {
         let sender = message.sender().0;
         if let Err(reason) = self.admit(message, out) {
             out.push(Output::Rejected { sender, reason });
@@ -522,13 +599,9 @@ impl Consensus {
 
     fn admit(
         &mut self,
-        message: ConsensusMessage,
+        message: VerifiedMessage,
         out: &mut Vec<Output>,
     ) -> Result<(), MessageRejection> {
-        let sender = message.sender();
-        if usize::from(sender.0) >= self.rules.validator_count() {
-            return Err(MessageRejection::UnknownSender { sender: sender.0 });
-        }
         let height = message.height();
         if self.started && height < self.height {
             return Err(MessageRejection::OldHeight { height });
@@ -537,7 +610,6 @@ impl Consensus {
             if self.future.len() >= CONSENSUS_FUTURE_MESSAGES_MAX {
                 return Err(MessageRejection::FutureBufferFull);
             }
-            self.check_signature(&message)?;
             self.future.push_back(message);
             return Ok(());
         }
@@ -552,36 +624,15 @@ impl Consensus {
                 max: CONSENSUS_ROUNDS_AHEAD_MAX,
             });
         }
-        self.check_signature(&message)?;
         match message {
-            ConsensusMessage::Proposal(proposal) => self.record_proposal(proposal, out),
-            ConsensusMessage::Vote(vote) => self.record_vote(vote, out),
+            VerifiedMessage::Proposal(proposal) => self.record_proposal(proposal, out),
+            VerifiedMessage::Vote(vote) => self.record_vote(vote, out),
         }
-    }
-
-    fn check_signature(&self, message: &ConsensusMessage) -> Result<(), MessageRejection> {
-        if self.signatures == SignatureCheck::Trusted {
-            return Ok(());
-        }
-        let chain = self.rules.chain_id();
-        let (sender, bytes, signature) = match message {
-            ConsensusMessage::Proposal(p) => (
-                p.proposal.proposer,
-                p.proposal.signing_bytes(chain),
-                &p.signature,
-            ),
-            ConsensusMessage::Vote(v) => {
-                (v.vote.validator, v.vote.signing_bytes(chain), &v.signature)
-            }
-        };
-        self.rules
-            .verify_validator(sender, &bytes, signature)
-            .map_err(|_| MessageRejection::BadSignature { sender: sender.0 })
     }
 
     fn record_proposal(
         &mut self,
-        signed: SignedProposal,
+        signed: VerifiedProposal,
         out: &mut Vec<Output>,
     ) -> Result<(), MessageRejection> {
         let proposal = &signed.proposal;
@@ -596,8 +647,8 @@ impl Consensus {
             Some(first) if first == &signed => return Ok(()),
             Some(first) => {
                 out.push(Output::Evidence(Evidence::DoubleProposal {
-                    first: first.clone(),
-                    second: signed,
+                    first: (**first).clone(),
+                    second: signed.into_inner(),
                 }));
                 return Err(MessageRejection::Equivocation);
             }
@@ -619,7 +670,7 @@ impl Consensus {
 
     fn record_vote(
         &mut self,
-        signed: SignedVote,
+        signed: VerifiedVote,
         out: &mut Vec<Output>,
     ) -> Result<(), MessageRejection> {
         let vote = &signed.vote;
@@ -644,8 +695,8 @@ impl Consensus {
             }
             Some(slot) if slot.conflicting.is_none() => {
                 out.push(Output::Evidence(Evidence::DoubleVote {
-                    first: slot.first.clone(),
-                    second: signed.clone(),
+                    first: (*slot.first).clone(),
+                    second: (*signed).clone(),
                 }));
                 slot.conflicting = Some(signed);
             }
@@ -708,26 +759,27 @@ impl Consensus {
         let Some((round, block_hash)) = decided else {
             return false;
         };
-        let precommits: Vec<SignedVote> = self.rounds[&round]
+        let precommits = self.rounds[&round]
             .precommits
             .values()
-            .filter_map(|slot| slot.vote_for(Some(block_hash)))
-            .cloned()
-            .collect();
-        let certificate = CommitCertificate::from_precommits(
+            .filter_map(|slot| slot.vote_for(Some(block_hash)));
+        // A quorum was counted above, of verified precommits for this block.
+        let Some(certificate) = VerifiedCertificate::from_precommits(
+            &self.rules,
             self.height,
             round,
             block_hash,
-            self.rules.validator_count(),
-            &precommits,
-        );
+            precommits,
+        ) else {
+            return false;
+        };
         self.decide(certificate, out);
         true
     }
 
     /// L51–54: decision_p[h_p] = v, then the next height with locks and the message log reset,
     /// and StartRound(0); buffered messages for the new height are taken in.
-    fn decide(&mut self, certificate: CommitCertificate, out: &mut Vec<Output>) {
+    fn decide(&mut self, certificate: VerifiedCertificate, out: &mut Vec<Output>) {
         out.push(Output::Decide {
             height: self.height,
             round: certificate.round,
@@ -740,7 +792,7 @@ impl Consensus {
         self.rounds.clear();
         self.values.clear();
         self.start_round(0, out);
-        let buffered: Vec<ConsensusMessage> = self.future.drain(..).collect();
+        let buffered: Vec<VerifiedMessage> = self.future.drain(..).collect();
         for message in buffered {
             self.receive(message, out);
         }

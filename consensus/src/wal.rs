@@ -13,15 +13,16 @@ use waybill_protocol::block::ConsensusMessage;
 use waybill_protocol::codec;
 use waybill_protocol::limits::MESSAGE_ENCODED_BYTES_MAX;
 
-use crate::Input;
+use crate::LoggedInput;
 
 /// One logged fact.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum WalEntry {
     /// Consensus began this height; what came before is obsolete.
     Height(u64),
-    /// An input the state machine took, in order.
-    Input(Input),
+    /// An input the state machine took, in order (verified when taken; checked again when
+    /// replayed).
+    Input(LoggedInput),
     /// A message this node signed: durable before it is sent.
     Signed(ConsensusMessage),
 }
@@ -130,7 +131,7 @@ pub struct Replay {
     /// The height consensus resumes at.
     pub height: u64,
     /// Inputs of that height, in order.
-    pub inputs: Vec<Input>,
+    pub inputs: Vec<LoggedInput>,
     /// Messages this node signed at that height, in order: re-sent, never re-signed.
     pub signed: Vec<ConsensusMessage>,
 }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use waybill_consensus::wal::{WalEntry, read_records};
 use waybill_consensus::*;
-use waybill_protocol::block::{CertificateError, ConsensusMessage};
+use waybill_protocol::block::{CertificateError, ConsensusMessage, VerifiedCertificate};
 use waybill_protocol::rules::ChainRules;
-use waybill_protocol::{CommitCertificate, Hash, ValidatorIndex, fixtures};
+use waybill_protocol::{Hash, ValidatorIndex, fixtures};
 
 /// What happened, in order, across the WAL and the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl Host for RecordingHost {
         &mut self,
         height: u64,
         _block_hash: Hash,
-        _certificate: &CommitCertificate,
+        _certificate: &VerifiedCertificate,
     ) -> Result<bool, Died> {
         self.log.borrow_mut().push(Op::Decide(height));
         Ok(self.holds_blocks)
@@ -158,11 +158,7 @@ fn validator_of(
     holds_blocks: bool,
 ) -> Validator {
     let rules = Arc::new(ChainRules::new(fixtures::genesis(validators)).unwrap());
-    let consensus = Consensus::new(
-        rules.clone(),
-        Some(ValidatorIndex(index as u16)),
-        SignatureCheck::Verify,
-    );
+    let consensus = Consensus::new(rules.clone(), Some(ValidatorIndex(index as u16)));
     let signer = Signer::new(rules.chain_id().clone(), fixtures::node_keypair(index));
     let log: Log = Rc::default();
     let wal = RecordingWal {

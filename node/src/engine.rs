@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::Sender;
 use waybill_protocol::admission::{AdmissionError, CheckedEvent};
-use waybill_protocol::block::ConsensusMessage;
+use waybill_protocol::block::{ConsensusMessage, VerifiedCertificate, VerifiedMessage};
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
@@ -29,15 +29,14 @@ use crate::limits::{
     BLOCK_TIME_LAG_MS_MAX, IDLE_BLOCK_INTERVAL, PARALLEL_CHECK_MIN, PROPOSED_BLOCKS_MAX,
     PROPOSER_POLL, RESEND_INTERVAL,
 };
-use waybill_protocol::{CommitCertificate, Hash, Keypair, ValidatorIndex};
+use waybill_protocol::{Hash, Keypair, ValidatorIndex};
 
 use crate::consensus::wal_file::{WalFile, WalFileError};
 use crate::consensus::{
-    Consensus, Driver, Evidence, Host, Input, MessageRejection, SignError, SignatureCheck, Signer,
-    TimeoutStep,
+    Consensus, Driver, Evidence, Host, Input, MessageRejection, SignError, Signer, TimeoutStep,
 };
 use crate::ledger::{ExecutedBlock, LedgerError};
-use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse};
+use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse, VerifiedGossip};
 use crate::node::{CommittedBlock, CommittedEvent, Shared};
 use waybill_protocol::block::CertificateError;
 
@@ -46,7 +45,7 @@ use waybill_protocol::block::CertificateError;
 pub enum EngineInput {
     /// A consensus message, with its share of the queue's byte budget (returned when the
     /// engine is done with it).
-    Consensus(ConsensusGossip, tokio::sync::OwnedSemaphorePermit),
+    Consensus(VerifiedGossip, tokio::sync::OwnedSemaphorePermit),
     Synced(SyncResponse),
     /// New events reached the mempool (wakes a proposer waiting for some).
     EventsArrived,
@@ -200,7 +199,7 @@ impl Engine {
         }
         let me = shared.validator;
         let signer = Signer::new(shared.rules.chain_id().clone(), keypair);
-        let consensus = Consensus::new(shared.rules.clone(), Some(me), SignatureCheck::Verify);
+        let consensus = Consensus::new(shared.rules.clone(), Some(me));
         let resend_ms = RESEND_INTERVAL.as_millis() as u64;
         let mut driver = Driver::new(consensus, signer, wal, resend_ms);
         let mut host = EngineHost {
@@ -279,25 +278,22 @@ impl Engine {
         Ok(())
     }
 
-    fn receive_gossip(&mut self, gossip: ConsensusGossip) -> Result<(), EngineError> {
-        let message = match gossip {
-            ConsensusGossip::Proposal { proposal, block } => {
-                let p = &proposal.proposal;
-                // Only the round's proposer's block is kept, and only for this height or the
-                // next: a validator cannot make us hold bodies for rounds not its own.
-                let consensus = self.driver.consensus();
-                let height = consensus.height();
-                let keep = block.header.hash() == p.block_hash
-                    && (height..=height + 1).contains(&p.height)
-                    && p.proposer == consensus.proposer(p.height, p.round);
-                if keep {
-                    self.host.keep_proposed(p.block_hash, *block);
-                }
-                ConsensusMessage::Proposal(proposal)
+    fn receive_gossip(&mut self, gossip: VerifiedGossip) -> Result<(), EngineError> {
+        if let (VerifiedMessage::Proposal(proposal), Some(block)) = (&gossip.message, gossip.block)
+        {
+            let p = &proposal.proposal;
+            // Only the round's proposer's block is kept, and only for this height or the
+            // next: a validator cannot make us hold bodies for rounds not its own.
+            let consensus = self.driver.consensus();
+            let height = consensus.height();
+            let keep = block.header.hash() == p.block_hash
+                && (height..=height + 1).contains(&p.height)
+                && p.proposer == consensus.proposer(p.height, p.round);
+            if keep {
+                self.host.keep_proposed(p.block_hash, *block);
             }
-            ConsensusGossip::Vote(vote) => ConsensusMessage::Vote(vote),
-        };
-        self.apply(Input::Message(message))?;
+        }
+        self.apply(Input::Message(gossip.message))?;
         self.validate_awaiting()
     }
 
@@ -374,10 +370,20 @@ impl Engine {
             if synced.header.height != tip + 1 {
                 break;
             }
-            if let Err(reason) = synced.certificate.verify(&shared.rules, &synced.header) {
-                tracing::warn!(height = synced.header.height, %reason, "synced block's certificate does not verify");
-                break;
-            }
+            // The one check of a synced certificate: its signatures, then that it is this
+            // header's.
+            let certificate = match synced.certificate.into_verified(&shared.rules).and_then(
+                |certificate| {
+                    certificate.certifies(&shared.rules, &synced.header)?;
+                    Ok(certificate)
+                },
+            ) {
+                Ok(certificate) => certificate,
+                Err(reason) => {
+                    tracing::warn!(height = synced.header.height, %reason, "synced block's certificate does not verify");
+                    break;
+                }
+            };
             let hash = synced.header.hash();
             let block = match self.host.executed.remove(&hash) {
                 Some(block) => block,
@@ -392,20 +398,18 @@ impl Engine {
                 blocked.height == synced.header.height && blocked.block_hash == hash
             });
             if unblocks {
-                self.host.commit(block, &synced.certificate)?;
+                self.host.commit(block, &certificate)?;
                 self.driver.unblock(&mut self.host)?;
                 continue;
             }
             if self.driver.consensus().height() == synced.header.height {
                 self.host.executed.insert(hash, block);
-                self.apply(Input::Commit {
-                    certificate: synced.certificate,
-                })?;
+                self.apply(Input::Commit { certificate })?;
             } else {
                 // Consensus is elsewhere (it should not be): commit directly, keeping the
                 // ledger and consensus from drifting further.
                 let height = synced.header.height;
-                self.host.commit(block, &synced.certificate)?;
+                self.host.commit(block, &certificate)?;
                 self.driver.committed(height)?;
             }
         }
@@ -491,7 +495,7 @@ impl Host for EngineHost {
         &mut self,
         height: u64,
         block_hash: Hash,
-        certificate: &CommitCertificate,
+        certificate: &VerifiedCertificate,
     ) -> Result<bool, EngineError> {
         match self.executed.remove(&block_hash) {
             Some(block) => {
@@ -703,7 +707,7 @@ impl EngineHost {
     fn commit(
         &mut self,
         block: ExecutedBlock,
-        certificate: &CommitCertificate,
+        certificate: &VerifiedCertificate,
     ) -> Result<(), EngineError> {
         let height = block.header.height;
         let ids: Vec<Hash> = block.events.iter().map(CheckedEvent::id).collect();
@@ -735,7 +739,7 @@ impl EngineHost {
             });
         let admitted = {
             let mut ledger = self.shared.write_ledger();
-            ledger.commit(block, certificate)?;
+            ledger.commit_verified(block, certificate)?;
             self.shared.height.store(height, Ordering::Release);
             self.shared.lock_mempool().remove_committed(&ids)
         };

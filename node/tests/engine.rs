@@ -11,7 +11,7 @@ use waybill_node::consensus::wal_file::WalFile;
 use waybill_node::engine::{Engine, EngineError, EngineInput, EngineOutput};
 use waybill_node::ledger::{BlockProposal, Ledger, LedgerOptions};
 use waybill_node::mempool::{Mempool, MempoolLimits};
-use waybill_node::network::wire::{BlockBody, ConsensusGossip};
+use waybill_node::network::wire::{BlockBody, ConsensusGossip, VerifiedGossip};
 use waybill_node::node::Shared;
 use waybill_protocol::block::{ConsensusMessage, Proposal};
 use waybill_protocol::rules::ChainRules;
@@ -60,8 +60,10 @@ impl Running {
     fn send(&self, gossip: ConsensusGossip) {
         let permit = self.budget.clone().try_acquire_owned().unwrap();
         let to_engine = self.to_engine.as_ref().unwrap();
+        let rules = ChainRules::new(fixtures::genesis(4)).unwrap();
+        let verified = VerifiedGossip::check(&rules, gossip).unwrap();
         to_engine
-            .send(EngineInput::Consensus(gossip, permit))
+            .send(EngineInput::Consensus(verified, permit))
             .unwrap();
     }
 

@@ -177,6 +177,17 @@ impl CommitCertificate {
         rules: &crate::rules::ChainRules,
         header: &BlockHeader,
     ) -> Result<(), CertificateError> {
+        self.certifies(rules, header)?;
+        self.verify_precommits(rules)
+    }
+
+    /// The checks of [`CommitCertificate::verify`] but the signatures: this chain, this
+    /// validator set, this header's height and hash.
+    fn certifies(
+        &self,
+        rules: &crate::rules::ChainRules,
+        header: &BlockHeader,
+    ) -> Result<(), CertificateError> {
         if &header.chain_id != rules.chain_id() {
             return Err(CertificateError::WrongChain {
                 expected: rules.chain_id().to_string(),
@@ -198,7 +209,7 @@ impl CommitCertificate {
                 header_block,
             });
         }
-        self.verify_precommits(rules)
+        Ok(())
     }
 
     /// Checks that the certificate holds precommits for its own (height, round, block) from more
@@ -339,5 +350,175 @@ impl ConsensusMessage {
             ConsensusMessage::Proposal(p) => p.proposal.proposer,
             ConsensusMessage::Vote(v) => v.vote.validator,
         }
+    }
+}
+
+/// Why a consensus message does not verify: it names a validator the genesis does not have,
+/// or its signature is not that validator's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MessageSignatureError {
+    #[error("from {sender}, which is not a validator")]
+    UnknownSender { sender: u16 },
+    #[error("bad signature from validator {sender}")]
+    BadSignature { sender: u16 },
+}
+
+/// A vote whose signature verified under its validator's genesis key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Encode)]
+pub struct VerifiedVote(SignedVote);
+
+/// A proposal whose signature verified under its proposer's genesis key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Encode)]
+pub struct VerifiedProposal(SignedProposal);
+
+/// A consensus message verified once, where it entered the node (the network boundary, or the
+/// driver for our own): made only by [`ConsensusMessage::verify`], so holding one proves the
+/// check, and the state machine takes nothing else. It encodes as the [`ConsensusMessage`] it
+/// wraps; it has no decoding, so bytes never become one unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Encode)]
+pub enum VerifiedMessage {
+    Proposal(VerifiedProposal),
+    Vote(VerifiedVote),
+}
+
+macro_rules! verified_wrapper {
+    ($verified:ident, $inner:ty) => {
+        impl std::ops::Deref for $verified {
+            type Target = $inner;
+            fn deref(&self) -> &$inner {
+                &self.0
+            }
+        }
+
+        impl $verified {
+            pub fn into_inner(self) -> $inner {
+                self.0
+            }
+        }
+    };
+}
+verified_wrapper!(VerifiedVote, SignedVote);
+verified_wrapper!(VerifiedProposal, SignedProposal);
+
+impl ConsensusMessage {
+    /// Checks the signature under the genesis key of the validator the message names.
+    pub fn verify(
+        self,
+        rules: &crate::rules::ChainRules,
+    ) -> Result<VerifiedMessage, MessageSignatureError> {
+        let sender = self.sender();
+        if usize::from(sender.0) >= rules.validator_count() {
+            return Err(MessageSignatureError::UnknownSender { sender: sender.0 });
+        }
+        let chain = rules.chain_id();
+        let (bytes, signature) = match &self {
+            ConsensusMessage::Proposal(p) => (p.proposal.signing_bytes(chain), &p.signature),
+            ConsensusMessage::Vote(v) => (v.vote.signing_bytes(chain), &v.signature),
+        };
+        rules
+            .verify_validator(sender, &bytes, signature)
+            .map_err(|_| MessageSignatureError::BadSignature { sender: sender.0 })?;
+        Ok(match self {
+            ConsensusMessage::Proposal(p) => VerifiedMessage::Proposal(VerifiedProposal(p)),
+            ConsensusMessage::Vote(v) => VerifiedMessage::Vote(VerifiedVote(v)),
+        })
+    }
+}
+
+impl VerifiedMessage {
+    /// The message as it travels and as the WAL logs it.
+    pub fn message(&self) -> ConsensusMessage {
+        match self {
+            VerifiedMessage::Proposal(p) => ConsensusMessage::Proposal(p.0.clone()),
+            VerifiedMessage::Vote(v) => ConsensusMessage::Vote(v.0.clone()),
+        }
+    }
+
+    pub fn into_message(self) -> ConsensusMessage {
+        match self {
+            VerifiedMessage::Proposal(p) => ConsensusMessage::Proposal(p.0),
+            VerifiedMessage::Vote(v) => ConsensusMessage::Vote(v.0),
+        }
+    }
+
+    pub fn height(&self) -> u64 {
+        match self {
+            VerifiedMessage::Proposal(p) => p.proposal.height,
+            VerifiedMessage::Vote(v) => v.vote.height,
+        }
+    }
+
+    pub fn round(&self) -> u32 {
+        match self {
+            VerifiedMessage::Proposal(p) => p.proposal.round,
+            VerifiedMessage::Vote(v) => v.vote.round,
+        }
+    }
+
+    pub fn sender(&self) -> ValidatorIndex {
+        match self {
+            VerifiedMessage::Proposal(p) => p.proposal.proposer,
+            VerifiedMessage::Vote(v) => v.vote.validator,
+        }
+    }
+}
+
+/// A certificate whose precommits verified: more than two thirds of the genesis validators
+/// signed its (height, round, block). Made only by [`CommitCertificate::into_verified`] or
+/// assembled from verified precommits, so the ledger and consensus never check it again.
+#[derive(Debug, Clone, PartialEq, Eq, Encode)]
+pub struct VerifiedCertificate(CommitCertificate);
+verified_wrapper!(VerifiedCertificate, CommitCertificate);
+
+impl CommitCertificate {
+    /// [`CommitCertificate::verify_precommits`], keeping the proof of it.
+    pub fn into_verified(
+        self,
+        rules: &crate::rules::ChainRules,
+    ) -> Result<VerifiedCertificate, CertificateError> {
+        self.verify_precommits(rules)?;
+        Ok(VerifiedCertificate(self))
+    }
+}
+
+impl VerifiedCertificate {
+    /// A certificate of verified precommits for one block, in any order (duplicates and votes
+    /// for anything else left out); `None` without a quorum of them.
+    pub fn from_precommits<'a>(
+        rules: &crate::rules::ChainRules,
+        height: u64,
+        round: u32,
+        block_hash: Hash,
+        precommits: impl IntoIterator<Item = &'a VerifiedVote>,
+    ) -> Option<VerifiedCertificate> {
+        let wanted = |v: &Vote| {
+            v.height == height
+                && v.round == round
+                && v.step == VoteStep::Precommit
+                && v.block == Some(block_hash)
+        };
+        let votes: Vec<SignedVote> = precommits
+            .into_iter()
+            .filter(|v| wanted(&v.vote))
+            .map(|v| v.0.clone())
+            .collect();
+        let certificate = CommitCertificate::from_precommits(
+            height,
+            round,
+            block_hash,
+            rules.validator_count(),
+            &votes,
+        );
+        (certificate.signatures.len() >= rules.quorum()).then_some(VerifiedCertificate(certificate))
+    }
+
+    /// Checks that this certificate is for `header` on this chain and validator set (its
+    /// signatures are known good).
+    pub fn certifies(
+        &self,
+        rules: &crate::rules::ChainRules,
+        header: &BlockHeader,
+    ) -> Result<(), CertificateError> {
+        self.0.certifies(rules, header)
     }
 }

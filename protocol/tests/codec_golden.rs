@@ -178,3 +178,13 @@ proptest! {
         }
     }
 }
+
+/// The WAL logs verified inputs as the messages they wrap and replays them as such: the two
+/// encodings are one.
+#[test]
+fn a_verified_message_encodes_as_the_message_it_wraps() {
+    let rules = waybill_protocol::rules::ChainRules::new(fixtures::genesis(4)).unwrap();
+    let message = waybill_protocol::block::ConsensusMessage::Vote(golden_vote());
+    let verified = message.clone().verify(&rules).unwrap();
+    assert_eq!(codec::encode(&verified), codec::encode(&message));
+}

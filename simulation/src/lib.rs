@@ -20,10 +20,10 @@ use std::sync::Arc;
 
 use waybill_consensus::wal::{WalEntry, encode_record, read_records};
 use waybill_consensus::{
-    Consensus, Driver, Evidence, Host, Input, MemoryWal, MessageRejection, SignError,
-    SignatureCheck, Signer, Timeout, WalStorage,
+    Consensus, Driver, Evidence, Host, Input, LoggedInput, MemoryWal, MessageRejection,
+    ReplayError, SignError, Signer, Timeout, WalStorage,
 };
-use waybill_protocol::block::{CertificateError, ConsensusMessage};
+use waybill_protocol::block::{CertificateError, ConsensusMessage, VerifiedCertificate};
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{CommitCertificate, Hash, ValidatorIndex, VoteStep, fixtures};
 
@@ -122,11 +122,12 @@ pub enum Behaviour {
 
 #[derive(Debug, Clone)]
 enum Event {
-    Input(Input),
+    /// What reaches the node from outside (a message, a synced commit) or from its own host
+    /// (timeouts, verdicts), unverified: the node's boundary checks it, as the node's network
+    /// does.
+    Input(LoggedInput),
     /// The process starts from its WAL and ledger: at the beginning, or after a crash.
-    Boot {
-        restart: bool,
-    },
+    Boot { restart: bool },
 }
 
 /// A node's crash plans and how many messages it has signed in its life (across restarts):
@@ -417,7 +418,7 @@ impl Host for SimHost<'_> {
         &mut self,
         height: u64,
         block_hash: Hash,
-        certificate: &CommitCertificate,
+        certificate: &VerifiedCertificate,
     ) -> Result<bool, Stop> {
         self.decided.insert(height, block_hash);
         let honest = self.behaviour == Behaviour::Honest;
@@ -452,7 +453,6 @@ impl Host for SimHost<'_> {
 #[derive(Debug)]
 pub struct Simulation {
     pub rules: Arc<ChainRules>,
-    signatures: SignatureCheck,
     pub nodes: Vec<SimNode>,
     pub world: World,
     gossip_due: Vec<u64>,
@@ -463,12 +463,11 @@ pub struct Simulation {
 /// A driver for `node` that has not started: a fresh process over `wal`.
 fn driver(
     rules: &Arc<ChainRules>,
-    signatures: SignatureCheck,
     node: usize,
     wal: MemoryWal,
     faults: &Rc<RefCell<Faults>>,
 ) -> Driver<SimWal> {
-    let consensus = Consensus::new(rules.clone(), Some(ValidatorIndex(node as u16)), signatures);
+    let consensus = Consensus::new(rules.clone(), Some(ValidatorIndex(node as u16)));
     let signer = Signer::new(rules.chain_id().clone(), fixtures::node_keypair(node));
     let wal = SimWal {
         wal,
@@ -479,12 +478,7 @@ fn driver(
 
 impl Simulation {
     /// `validators` nodes of the fixture genesis, all started at height 1.
-    pub fn new(
-        validators: usize,
-        seed: u64,
-        links: Links,
-        signatures: SignatureCheck,
-    ) -> Simulation {
+    pub fn new(validators: usize, seed: u64, links: Links) -> Simulation {
         let rules = Arc::new(
             ChainRules::new(fixtures::genesis(validators)).expect("fixture genesis is valid"),
         );
@@ -493,7 +487,7 @@ impl Simulation {
                 let faults = Rc::new(RefCell::new(Faults::default()));
                 let wal = MemoryWal::from_bytes(encode_record(&WalEntry::Height(1)));
                 SimNode {
-                    driver: driver(&rules, signatures, index, wal, &faults),
+                    driver: driver(&rules, index, wal, &faults),
                     decided: BTreeMap::new(),
                     crashed: false,
                     restarts: 0,
@@ -525,7 +519,6 @@ impl Simulation {
         };
         let mut simulation = Simulation {
             rules,
-            signatures,
             nodes,
             world,
             gossip_due: vec![GOSSIP_INTERVAL_MS; validators],
@@ -604,7 +597,7 @@ impl Simulation {
         let disk = wal
             .crash(torn)
             .expect("a simulated WAL is only ever torn at its end");
-        node.driver = driver(&self.rules, self.signatures, plan.node, disk, &node.faults);
+        node.driver = driver(&self.rules, plan.node, disk, &node.faults);
         node.crashed = true;
         self.world
             .enqueue(plan.down_ms, plan.node, Event::Boot { restart: true });
@@ -723,16 +716,39 @@ impl Simulation {
                     if receiver.behaviour == Behaviour::Spammer && receiver.heard.len() < 10_000 {
                         receiver.heard.push(message.clone());
                     }
-                    self.relay(to, message.clone());
                 }
-                self.drive(to, |driver, host| driver.handle(host, input))?;
+                self.deliver(to, input)?;
             }
         }
         Ok(true)
     }
 
-    /// Hands `input` to `node`'s driver now, outside the schedule.
-    pub fn deliver(&mut self, node: usize, input: Input) -> Result<(), SafetyViolation> {
+    /// Hands `input` to `node` now, outside the schedule, through its boundary: the one
+    /// signature check, then (for a message) gossip's relay, then the driver. What does not
+    /// verify is counted as rejected, and neither relayed nor seen by consensus.
+    pub fn deliver(&mut self, node: usize, input: LoggedInput) -> Result<(), SafetyViolation> {
+        // A copy of a message the node holds changes nothing: dropped before its signature is
+        // checked again, as gossip drops what it has seen.
+        if let Input::Message(message) = &input {
+            if self.nodes[node].driver.consensus().holds(message) {
+                return Ok(());
+            }
+        }
+        let input = match input.verify(&self.rules) {
+            Ok(input) => input,
+            Err(ReplayError::Message(reason)) => {
+                self.world.rejected += 1;
+                self.world.last_rejection = Some(reason.into());
+                return Ok(());
+            }
+            Err(ReplayError::Commit(_)) => {
+                self.world.rejected += 1;
+                return Ok(());
+            }
+        };
+        if let Input::Message(message) = &input {
+            self.relay(node, message.message());
+        }
         self.drive(node, |driver, host| driver.handle(host, input))
     }
 

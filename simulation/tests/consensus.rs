@@ -5,17 +5,17 @@
 
 use std::sync::Arc;
 
-use waybill_consensus::{
-    Consensus, Evidence, Input, MessageRejection, Output, SignError, SignatureCheck, Signer,
+use waybill_consensus::{Consensus, Evidence, Input, MessageRejection, Output, SignError, Signer};
+use waybill_protocol::block::{
+    CertificateError, ConsensusMessage, MessageSignatureError, Proposal, VerifiedMessage,
 };
-use waybill_protocol::block::{ConsensusMessage, Proposal};
 use waybill_protocol::limits::CONSENSUS_ROUNDS_AHEAD_MAX;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex, Vote, VoteStep, fixtures};
 use waybill_simulation::{Behaviour, CrashPlan, CrashPoint, Links, Simulation};
 
 fn run(validators: usize, seed: u64, links: Links, heights: u64, crashed: &[usize]) -> Simulation {
-    let mut simulation = Simulation::new(validators, seed, links, SignatureCheck::Verify);
+    let mut simulation = Simulation::new(validators, seed, links);
     for &node in crashed {
         simulation.nodes[node].crashed = true;
     }
@@ -71,7 +71,7 @@ fn a_node_crashing_at_every_durability_point_restarts_from_its_wal() {
         for node in [0, 1, 2] {
             for cast in [1, 2, 3, 5, 8] {
                 let seed = u64::from(cast) * 31 + node as u64;
-                let mut simulation = Simulation::new(4, seed, Links::LOSSY, SignatureCheck::Verify);
+                let mut simulation = Simulation::new(4, seed, Links::LOSSY);
                 simulation.plan_crash(CrashPlan {
                     node,
                     point,
@@ -105,7 +105,7 @@ fn a_node_crashing_at_every_durability_point_restarts_from_its_wal() {
 
 #[test]
 fn a_minority_partition_decides_nothing_and_all_converge_after_healing() {
-    let mut simulation = Simulation::new(7, 21, Links::LOSSY, SignatureCheck::Verify);
+    let mut simulation = Simulation::new(7, 21, Links::LOSSY);
     assert!(simulation.run_until_height(2, 600_000).unwrap());
     let minority: std::collections::BTreeSet<usize> = [0, 1].into();
     let majority: std::collections::BTreeSet<usize> = [2, 3, 4, 5, 6].into();
@@ -147,8 +147,7 @@ fn f_equivocating_validators_cannot_split_the_honest_ones_and_are_caught() {
         (7, vec![0, 3], 3),
         (7, vec![1, 2], 4),
     ] {
-        let mut simulation =
-            Simulation::new(validators, seed, Links::LOSSY, SignatureCheck::Verify);
+        let mut simulation = Simulation::new(validators, seed, Links::LOSSY);
         for &node in &byzantine {
             simulation.set_behaviour(node, Behaviour::Equivocator);
         }
@@ -171,8 +170,7 @@ fn f_equivocating_validators_cannot_split_the_honest_ones_and_are_caught() {
 #[test]
 fn f_spamming_validators_are_rejected_without_stalling_or_growing_memory() {
     for (validators, byzantine, seed) in [(4, vec![3], 5), (7, vec![5, 6], 6)] {
-        let mut simulation =
-            Simulation::new(validators, seed, Links::LOSSY, SignatureCheck::Verify);
+        let mut simulation = Simulation::new(validators, seed, Links::LOSSY);
         for &node in &byzantine {
             simulation.set_behaviour(node, Behaviour::Spammer);
         }
@@ -198,7 +196,7 @@ fn the_same_seed_gives_a_byte_identical_run() {
 
 #[test]
 fn a_validator_offline_for_a_thousand_heights_catches_up() {
-    let mut simulation = Simulation::new(4, 11, Links::PERFECT, SignatureCheck::Verify);
+    let mut simulation = Simulation::new(4, 11, Links::PERFECT);
     simulation.nodes[3].crashed = true;
     assert!(simulation.run_until_height(1_000, 10_000_000).unwrap());
     assert!(simulation.nodes[3].decided.is_empty());
@@ -215,24 +213,37 @@ fn a_validator_offline_for_a_thousand_heights_catches_up() {
     assert!(simulation.nodes[3].decided.len() as u64 >= target);
 }
 
+/// A synced certificate is checked where it enters (consensus only takes a verified one): a
+/// forged signature is refused there and moves no node.
 #[test]
 fn a_synced_commit_needs_a_certificate_of_a_quorum() {
-    let mut simulation = Simulation::new(4, 3, Links::PERFECT, SignatureCheck::Verify);
+    let mut simulation = Simulation::new(4, 3, Links::PERFECT);
     assert!(simulation.run_until_height(1, 60_000).unwrap());
     let certificate = simulation.certificates()[0].clone();
-    let (mut behind, _) = node(0);
+    let (mut behind, rules) = node(0);
     let mut forged = certificate.clone();
     forged.signatures[0].0[5] ^= 1;
-    let outputs = behind.apply(Input::Commit {
-        certificate: forged,
-    });
     assert!(
-        matches!(outputs[..], [Output::CommitRejected { height: 1, .. }]),
-        "{outputs:?}"
+        matches!(
+            forged.clone().into_verified(&rules),
+            Err(CertificateError::BadSignature { .. })
+        ),
+        "a forged precommit"
     );
+    let mut behind_in_simulation = Simulation::new(4, 3, Links::PERFECT);
+    let rejected = behind_in_simulation.rejected();
+    behind_in_simulation
+        .deliver(
+            0,
+            Input::Commit {
+                certificate: forged,
+            },
+        )
+        .unwrap();
+    assert_eq!(behind_in_simulation.rejected(), rejected + 1);
     assert_eq!(behind.height(), 1);
     let outputs = behind.apply(Input::Commit {
-        certificate: certificate.clone(),
+        certificate: certificate.clone().into_verified(&rules).unwrap(),
     });
     assert!(
         matches!(&outputs[0], Output::Decide { height: 1, block_hash, .. } if *block_hash == certificate.block_hash),
@@ -244,7 +255,7 @@ fn a_synced_commit_needs_a_certificate_of_a_quorum() {
 #[test]
 fn decisions_carry_certificates_of_a_quorum_of_valid_precommits() {
     let rules = Arc::new(ChainRules::new(fixtures::genesis(4)).unwrap());
-    let mut simulation = Simulation::new(4, 5, Links::LOSSY, SignatureCheck::Verify);
+    let mut simulation = Simulation::new(4, 5, Links::LOSSY);
     assert!(simulation.run_until_height(3, 600_000).unwrap());
     for certificate in simulation.certificates() {
         let signers: Vec<ValidatorIndex> = certificate.signer_indices().collect();
@@ -264,16 +275,23 @@ fn decisions_carry_certificates_of_a_quorum_of_valid_precommits() {
 
 fn node(index: u16) -> (Consensus, Arc<ChainRules>) {
     let rules = Arc::new(ChainRules::new(fixtures::genesis(4)).unwrap());
-    let mut consensus = Consensus::new(
-        rules.clone(),
-        Some(ValidatorIndex(index)),
-        SignatureCheck::Verify,
-    );
+    let mut consensus = Consensus::new(rules.clone(), Some(ValidatorIndex(index)));
     consensus.apply(Input::Start { height: 1 });
     (consensus, rules)
 }
 
+/// A vote of a fixture validator, verified as the node's boundary verifies it.
 fn vote(
+    validator: u16,
+    height: u64,
+    round: u32,
+    step: VoteStep,
+    block: Option<Hash>,
+) -> VerifiedMessage {
+    verified(signed_vote(validator, height, round, step, block))
+}
+
+fn signed_vote(
     validator: u16,
     height: u64,
     round: u32,
@@ -291,6 +309,11 @@ fn vote(
         &fixtures::chain_id(),
         &fixtures::node_keypair(usize::from(validator)),
     ))
+}
+
+fn verified(message: ConsensusMessage) -> VerifiedMessage {
+    let rules = ChainRules::new(fixtures::genesis(4)).unwrap();
+    message.verify(&rules).unwrap()
 }
 
 fn rejections(outputs: &[Output]) -> Vec<MessageRejection> {
@@ -343,10 +366,10 @@ fn an_equivocating_proposer_is_caught() {
             valid_round: None,
             proposer,
         };
-        ConsensusMessage::Proposal(proposal.sign(
+        verified(ConsensusMessage::Proposal(proposal.sign(
             rules.chain_id(),
             &fixtures::node_keypair(usize::from(proposer.0)),
-        ))
+        )))
     };
     let outputs = consensus.apply(Input::Message(proposal(1)));
     assert!(
@@ -370,10 +393,10 @@ fn an_equivocating_proposer_is_caught() {
         valid_round: None,
         proposer: intruder,
     };
-    let forged = ConsensusMessage::Proposal(forged.sign(
+    let forged = verified(ConsensusMessage::Proposal(forged.sign(
         rules.chain_id(),
         &fixtures::node_keypair(usize::from(intruder.0)),
-    ));
+    )));
     assert_eq!(
         rejections(&consensus.apply(Input::Message(forged))),
         vec![MessageRejection::NotProposer {
@@ -383,17 +406,16 @@ fn an_equivocating_proposer_is_caught() {
     );
 }
 
+/// Signatures are checked once, where a message enters the node: a forged one, one by a key
+/// outside the genesis and one naming no validator are refused there, never reach consensus,
+/// and are not relayed.
 #[test]
-fn bad_signatures_and_outsiders_are_rejected() {
-    let (mut consensus, _) = node(0);
-    let ConsensusMessage::Vote(mut forged) = vote(1, 1, 0, VoteStep::Prevote, None) else {
+fn bad_signatures_and_outsiders_are_refused_at_the_boundary() {
+    let rules = ChainRules::new(fixtures::genesis(4)).unwrap();
+    let ConsensusMessage::Vote(mut forged) = signed_vote(1, 1, 0, VoteStep::Prevote, None) else {
         unreachable!()
     };
     forged.signature.0[0] ^= 1;
-    assert_eq!(
-        rejections(&consensus.apply(Input::Message(ConsensusMessage::Vote(forged)))),
-        vec![MessageRejection::BadSignature { sender: 1 }]
-    );
     // Signed by a key outside the genesis, claiming to be validator 2.
     let vote_body = Vote {
         height: 1,
@@ -403,20 +425,29 @@ fn bad_signatures_and_outsiders_are_rejected() {
         validator: ValidatorIndex(2),
     };
     let outsider = vote_body.sign(&fixtures::chain_id(), &fixtures::keypair("not-a-validator"));
-    assert_eq!(
-        rejections(&consensus.apply(Input::Message(ConsensusMessage::Vote(outsider)))),
-        vec![MessageRejection::BadSignature { sender: 2 }]
-    );
     // An index beyond the validator set.
-    let stranger = vote(1, 1, 0, VoteStep::Prevote, None);
-    let ConsensusMessage::Vote(mut stranger) = stranger else {
+    let ConsensusMessage::Vote(mut stranger) = signed_vote(1, 1, 0, VoteStep::Prevote, None) else {
         unreachable!()
     };
     stranger.vote.validator = ValidatorIndex(9);
-    assert_eq!(
-        rejections(&consensus.apply(Input::Message(ConsensusMessage::Vote(stranger)))),
-        vec![MessageRejection::UnknownSender { sender: 9 }]
-    );
+    let cases = [
+        (forged, MessageSignatureError::BadSignature { sender: 1 }),
+        (outsider, MessageSignatureError::BadSignature { sender: 2 }),
+        (stranger, MessageSignatureError::UnknownSender { sender: 9 }),
+    ];
+    let mut simulation = Simulation::new(4, 11, Links::PERFECT);
+    for (message, expected) in cases {
+        let message = ConsensusMessage::Vote(message);
+        assert_eq!(message.clone().verify(&rules).unwrap_err(), expected);
+        let rejected = simulation.rejected();
+        simulation.deliver(0, Input::Message(message)).unwrap();
+        assert_eq!(simulation.rejected(), rejected + 1);
+        assert_eq!(
+            simulation.world.last_rejection,
+            Some(MessageRejection::Signature(expected))
+        );
+    }
+    assert_eq!(simulation.nodes[0].consensus().round(), 0);
 }
 
 #[test]
@@ -466,11 +497,13 @@ fn f_plus_1_messages_from_a_higher_round_make_a_node_skip_to_it() {
 
 #[test]
 fn replayed_messages_of_a_decided_height_are_rejected() {
-    let mut simulation = Simulation::new(4, 9, Links::PERFECT, SignatureCheck::Verify);
+    let mut simulation = Simulation::new(4, 9, Links::PERFECT);
     assert!(simulation.run_until_height(2, 60_000).unwrap());
     let old = vote(1, 1, 0, VoteStep::Precommit, Some(Hash([7; 32])));
     let rejected = simulation.rejected();
-    simulation.deliver(0, Input::Message(old)).unwrap();
+    simulation
+        .deliver(0, Input::Message(old.into_message()))
+        .unwrap();
     assert_eq!(simulation.rejected(), rejected + 1);
     assert_eq!(
         simulation.world.last_rejection,
@@ -556,7 +589,7 @@ fn sweep_one(seed: u64) {
         drop_per_mille: rng.range(0, 150),
         duplicate_per_mille: rng.range(0, 100),
     };
-    let mut simulation = Simulation::new(validators, seed, links, SignatureCheck::Verify);
+    let mut simulation = Simulation::new(validators, seed, links);
     // At most f faulty in all: some crash at a random durability point of a random cast and
     // come back; the others (from the top index down) are Byzantine.
     let crashing = rng.range(0, faulty as u64) as usize;

@@ -25,6 +25,7 @@ use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
     Direction, IteratorMode, Options, WriteBatch, WriteOptions,
 };
+use waybill_protocol::block::VerifiedCertificate;
 use waybill_protocol::codec;
 use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::execution::{SerialState, ShipmentState, SpentNonces};
@@ -389,12 +390,23 @@ impl Ledger {
         Ok(block)
     }
 
-    /// Commits an executed block with the certificate that finalised it, in one synced batch.
-    /// A storage error here leaves the ledger as it was; the node must stop rather than go on.
+    /// Commits an executed block with the certificate that finalised it, whose signatures are
+    /// checked here (tools and tests; the engine holds verified certificates already).
     pub fn commit(
         &mut self,
         block: ExecutedBlock,
         certificate: &CommitCertificate,
+    ) -> Result<(), LedgerError> {
+        let verified = certificate.clone().into_verified(&self.rules)?;
+        self.commit_verified(block, &verified)
+    }
+
+    /// Commits an executed block with the certificate that finalised it, in one synced batch.
+    /// A storage error here leaves the ledger as it was; the node must stop rather than go on.
+    pub fn commit_verified(
+        &mut self,
+        block: ExecutedBlock,
+        certificate: &VerifiedCertificate,
     ) -> Result<(), LedgerError> {
         let header = &block.header;
         if header.height != self.tip.height + 1 {
@@ -409,7 +421,7 @@ impl Ledger {
                 found: header.prev_block_hash,
             });
         }
-        certificate.verify(&self.rules, header)?;
+        certificate.certifies(&self.rules, header)?;
         let batch = self.block_batch(&block, certificate)?;
         self.write_synced(batch)?;
         self.tip = block.tip;

@@ -30,7 +30,6 @@ use waybill_protocol::event::SignedEvent;
 use waybill_protocol::{Keypair, NetworkAddress, PublicKey};
 
 use crate::admission;
-use crate::consensus::proposer_of;
 use crate::engine::{EngineInput, EngineOutput, now_ms};
 use crate::limits::*;
 use crate::node::{PeerInfo, Shared};
@@ -1100,10 +1099,11 @@ fn check_consensus_gossip(
             Ok(gossip) => gossip,
             Err(_) => return (Err("malformed_consensus_message"), false),
         };
-    let height = match consensus_signed_by_its_sender(shared, &gossip) {
-        Ok(height) => height,
+    let verified = match VerifiedGossip::check(&shared.rules, gossip) {
+        Ok(verified) => verified,
         Err(reason) => return (Err(reason), false),
     };
+    let height = verified.message.height();
     let committed = shared.committed_height();
     if height <= committed {
         return (Ok(MessageAcceptance::Ignore), false);
@@ -1118,7 +1118,7 @@ fn check_consensus_gossip(
         .ok()
         .is_some_and(|budget| {
             to_engine
-                .try_send(EngineInput::Consensus(gossip, budget))
+                .try_send(EngineInput::Consensus(verified, budget))
                 .is_ok()
         });
     if !queued {
@@ -1130,47 +1130,6 @@ fn check_consensus_gossip(
         return (Ok(MessageAcceptance::Ignore), ahead);
     }
     (Ok(MessageAcceptance::Accept), ahead)
-}
-
-/// The message's height, if it is signed by the validator it names (and a proposal is for
-/// its own round and carries the block it names); else what proves the sender faulty.
-fn consensus_signed_by_its_sender(
-    shared: &Shared,
-    gossip: &ConsensusGossip,
-) -> Result<u64, &'static str> {
-    let rules = &shared.rules;
-    let chain = rules.chain_id();
-    let (sender, bytes, signature, height) = match gossip {
-        ConsensusGossip::Proposal { proposal, block } => {
-            let p = &proposal.proposal;
-            if block.header.hash() != p.block_hash {
-                return Err("proposal_block_mismatch");
-            }
-            // Signed for a round that is not its own: provably faulty.
-            if p.proposer != proposer_of(rules.validator_count(), p.height, p.round) {
-                return Err("not_the_rounds_proposer");
-            }
-            if block.events.len() > rules.genesis().consensus.block_events_max as usize {
-                return Err("oversize_block");
-            }
-            (
-                p.proposer,
-                p.signing_bytes(chain),
-                proposal.signature,
-                p.height,
-            )
-        }
-        ConsensusGossip::Vote(v) => (
-            v.vote.validator,
-            v.vote.signing_bytes(chain),
-            v.signature,
-            v.vote.height,
-        ),
-    };
-    rules
-        .verify_validator(sender, &bytes, &signature)
-        .map_err(|_| "bad_consensus_signature")?;
-    Ok(height)
 }
 
 /// An event batch: forwarded only if no event proves its sender faulty (see

@@ -2,7 +2,10 @@
 //! checked before decoding.
 
 use bincode::{Decode, Encode};
-use waybill_protocol::block::SignedProposal;
+use waybill_protocol::block::{ConsensusMessage, SignedProposal, VerifiedMessage};
+use waybill_protocol::rules::ChainRules;
+
+use crate::consensus::proposer_of;
 use waybill_protocol::codec;
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::{BlockHeader, CommitCertificate, SignedVote};
@@ -31,6 +34,46 @@ pub enum ConsensusGossip {
         block: Box<BlockBody>,
     },
     Vote(SignedVote),
+}
+
+/// A consensus message as the network hands it to the engine: its signature verified (the one
+/// check it gets), a proposal with the block it names.
+#[derive(Debug, Clone)]
+pub struct VerifiedGossip {
+    pub message: VerifiedMessage,
+    pub block: Option<Box<BlockBody>>,
+}
+
+impl VerifiedGossip {
+    /// The message verified, if it is signed by the validator it names (and a proposal is for
+    /// its own round and carries the block it names); else what proves the sender faulty. This
+    /// is the one signature check a consensus message gets.
+    pub fn check(
+        rules: &ChainRules,
+        gossip: ConsensusGossip,
+    ) -> Result<VerifiedGossip, &'static str> {
+        let (message, block) = match gossip {
+            ConsensusGossip::Proposal { proposal, block } => {
+                let p = &proposal.proposal;
+                if block.header.hash() != p.block_hash {
+                    return Err("proposal_block_mismatch");
+                }
+                // Signed for a round that is not its own: provably faulty.
+                if p.proposer != proposer_of(rules.validator_count(), p.height, p.round) {
+                    return Err("not_the_rounds_proposer");
+                }
+                if block.events.len() > rules.genesis().consensus.block_events_max as usize {
+                    return Err("oversize_block");
+                }
+                (ConsensusMessage::Proposal(proposal), Some(block))
+            }
+            ConsensusGossip::Vote(vote) => (ConsensusMessage::Vote(vote), None),
+        };
+        let message = message
+            .verify(rules)
+            .map_err(|_| "bad_consensus_signature")?;
+        Ok(VerifiedGossip { message, block })
+    }
 }
 
 /// Block sync: "send me blocks from `from_height`", and, from a node that just started, "and
