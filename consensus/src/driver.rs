@@ -215,7 +215,7 @@ impl<W: WalStorage> Driver<W> {
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
             if let Input::Message(message) = &input {
-                if self.consensus.holds_verified(message) {
+                if self.consensus.holds(message.as_ref()) {
                     continue;
                 }
             }

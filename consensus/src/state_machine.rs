@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use waybill_protocol::block::{
-    ConsensusMessage, MessageSignatureError, Proposal, SignedProposal, VerifiedCertificate,
-    VerifiedMessage, VerifiedProposal, VerifiedVote,
+    ConsensusMessage, MessageRef, MessageSignatureError, Proposal, SignedProposal,
+    VerifiedCertificate, VerifiedMessage, VerifiedProposal, VerifiedVote,
 };
 use waybill_protocol::limits::{
     CONSENSUS_FUTURE_MESSAGES_MAX, CONSENSUS_ROUNDS_AHEAD_MAX, CONSENSUS_ROUNDS_KEPT_MAX,
@@ -342,15 +342,6 @@ struct RoundLog {
     precommit_timeout_scheduled: bool,
 }
 
-/// Whether a verified message is `message`, byte for byte.
-fn same_message(held: &VerifiedMessage, message: &ConsensusMessage) -> bool {
-    match (held, message) {
-        (VerifiedMessage::Proposal(held), ConsensusMessage::Proposal(p)) => **held == *p,
-        (VerifiedMessage::Vote(held), ConsensusMessage::Vote(v)) => **held == *v,
-        _ => false,
-    }
-}
-
 /// Validators with a vote for `block` (nil for `None`).
 fn count_for(votes: &BTreeMap<ValidatorIndex, VoteSlot>, block: Option<Hash>) -> usize {
     votes
@@ -424,8 +415,8 @@ impl Consensus {
     /// height): taking it again would change nothing, so the engine neither logs nor applies it.
     /// It may be asked of a message not yet verified: the same bytes were verified when taken,
     /// so a boundary may drop such a duplicate before checking its signature again.
-    pub fn holds(&self, message: &ConsensusMessage) -> bool {
-        if self.future.iter().any(|held| same_message(held, message)) {
+    pub fn holds(&self, message: MessageRef<'_>) -> bool {
+        if self.future.iter().any(|held| held.as_ref() == message) {
             return true;
         }
         if message.height() != self.height {
@@ -435,8 +426,8 @@ impl Consensus {
             return false;
         };
         match message {
-            ConsensusMessage::Proposal(p) => log.proposal.as_deref() == Some(p),
-            ConsensusMessage::Vote(v) => {
+            MessageRef::Proposal(p) => log.proposal.as_deref() == Some(p),
+            MessageRef::Vote(v) => {
                 let votes = match v.vote.step {
                     VoteStep::Prevote => &log.prevotes,
                     VoteStep::Precommit => &log.precommits,
@@ -446,11 +437,6 @@ impl Consensus {
                     .is_some_and(|slot| *slot.first == *v || slot.conflicting.as_deref() == Some(v))
             }
         }
-    }
-
-    /// [`Consensus::holds`] of a verified message.
-    pub fn holds_verified(&self, message: &VerifiedMessage) -> bool {
-        self.holds(&message.message())
     }
 
     pub fn rules(&self) -> &Arc<ChainRules> {

@@ -69,13 +69,6 @@ pub enum EngineError {
     Ledger(#[from] LedgerError),
 }
 
-/// Whether the ledger's tip block has events (see `EngineHost::tip_has_events`).
-fn tip_has_events(shared: &Shared) -> Result<bool, LedgerError> {
-    let ledger = shared.read_ledger();
-    let height = ledger.tip().height;
-    Ok(height > 0 && ledger.header(height)?.is_some_and(|h| h.event_count > 0))
-}
-
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -213,7 +206,7 @@ impl Engine {
             awaiting_body: Vec::new(),
             proposing: None,
             height_started: Instant::now(),
-            tip_has_events: tip_has_events(&shared)?,
+            tip_has_events: shared.read_ledger().tip_has_events()?,
         };
         let tip = shared.committed_height();
         let replayed = driver.start(&mut host, &contents.entries, tip, now_ms())?;

@@ -330,26 +330,55 @@ pub enum ConsensusMessage {
     Vote(SignedVote),
 }
 
-impl ConsensusMessage {
-    pub fn height(&self) -> u64 {
+/// A consensus message borrowed, verified or not: what both kinds answer about themselves,
+/// and how a held message is compared with one that arrives, without a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    Proposal(&'a SignedProposal),
+    Vote(&'a SignedVote),
+}
+
+impl MessageRef<'_> {
+    pub fn height(self) -> u64 {
         match self {
-            ConsensusMessage::Proposal(p) => p.proposal.height,
-            ConsensusMessage::Vote(v) => v.vote.height,
+            MessageRef::Proposal(p) => p.proposal.height,
+            MessageRef::Vote(v) => v.vote.height,
         }
+    }
+
+    pub fn round(self) -> u32 {
+        match self {
+            MessageRef::Proposal(p) => p.proposal.round,
+            MessageRef::Vote(v) => v.vote.round,
+        }
+    }
+
+    pub fn sender(self) -> ValidatorIndex {
+        match self {
+            MessageRef::Proposal(p) => p.proposal.proposer,
+            MessageRef::Vote(v) => v.vote.validator,
+        }
+    }
+}
+
+impl ConsensusMessage {
+    pub fn as_ref(&self) -> MessageRef<'_> {
+        match self {
+            ConsensusMessage::Proposal(p) => MessageRef::Proposal(p),
+            ConsensusMessage::Vote(v) => MessageRef::Vote(v),
+        }
+    }
+
+    pub fn height(&self) -> u64 {
+        self.as_ref().height()
     }
 
     pub fn round(&self) -> u32 {
-        match self {
-            ConsensusMessage::Proposal(p) => p.proposal.round,
-            ConsensusMessage::Vote(v) => v.vote.round,
-        }
+        self.as_ref().round()
     }
 
     pub fn sender(&self) -> ValidatorIndex {
-        match self {
-            ConsensusMessage::Proposal(p) => p.proposal.proposer,
-            ConsensusMessage::Vote(v) => v.vote.validator,
-        }
+        self.as_ref().sender()
     }
 }
 
@@ -441,25 +470,23 @@ impl VerifiedMessage {
         }
     }
 
-    pub fn height(&self) -> u64 {
+    pub fn as_ref(&self) -> MessageRef<'_> {
         match self {
-            VerifiedMessage::Proposal(p) => p.proposal.height,
-            VerifiedMessage::Vote(v) => v.vote.height,
+            VerifiedMessage::Proposal(p) => MessageRef::Proposal(&p.0),
+            VerifiedMessage::Vote(v) => MessageRef::Vote(&v.0),
         }
+    }
+
+    pub fn height(&self) -> u64 {
+        self.as_ref().height()
     }
 
     pub fn round(&self) -> u32 {
-        match self {
-            VerifiedMessage::Proposal(p) => p.proposal.round,
-            VerifiedMessage::Vote(v) => v.vote.round,
-        }
+        self.as_ref().round()
     }
 
     pub fn sender(&self) -> ValidatorIndex {
-        match self {
-            VerifiedMessage::Proposal(p) => p.proposal.proposer,
-            VerifiedMessage::Vote(v) => v.vote.validator,
-        }
+        self.as_ref().sender()
     }
 }
 

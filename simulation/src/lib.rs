@@ -730,7 +730,7 @@ impl Simulation {
         // A copy of a message the node holds changes nothing: dropped before its signature is
         // checked again, as gossip drops what it has seen.
         if let Input::Message(message) = &input {
-            if self.nodes[node].driver.consensus().holds(message) {
+            if self.nodes[node].driver.consensus().holds(message.as_ref()) {
                 return Ok(());
             }
         }

@@ -330,6 +330,13 @@ impl Ledger {
         self.tip.height.saturating_sub(1)
     }
 
+    /// Whether the tip block has events: then the next block, which certifies it, is due at
+    /// once (the engine proposes it without waiting; a proof request waits for it).
+    pub fn tip_has_events(&self) -> Result<bool, LedgerError> {
+        let height = self.tip.height;
+        Ok(height > 0 && self.header(height)?.is_some_and(|h| h.event_count > 0))
+    }
+
     /// The certificate this node holds for the tip: what its next proposal carries.
     pub fn last_commit(&self) -> Result<Option<CommitCertificate>, LedgerError> {
         if self.tip.height == 0 {
