@@ -11,9 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use waybill_client::answer::{Answer, AnswerError, ProvenanceReader};
 use waybill_client::disclosure::Disclosure;
-use waybill_client::node::{EventState, NodeClient};
+use waybill_client::node::{EventStatus, NodeClient};
 use waybill_client::timeline::{VerifiedHistory, verified_history};
+use waybill_protocol::api::{Status, StreamItem};
 use waybill_protocol::event::{EventKind, Sgtin};
+use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::files::{self, KeyFile};
 use waybill_protocol::provenance::{Freshness, ProvenanceProof, Question};
 use waybill_protocol::rules::ChainRules;
@@ -456,15 +458,15 @@ fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
         return Ok(());
     }
     match client.wait_committed(&id, std::time::Duration::from_secs(60))? {
-        EventState::Committed { height, .. } => {
+        EventStatus::Committed { height, .. } => {
             print_outcome(cli, &id, "committed", Some((height, None)))
         }
-        EventState::Rejected { height, reason, .. } => {
+        EventStatus::Rejected { height, reason, .. } => {
             print_outcome(cli, &id, "rejected", Some((height, Some(reason.as_str()))));
             return Err(Failure::Rejected);
         }
         // `wait_committed` returns only a final state or an error.
-        EventState::Pending => return Err(Failure::Usage(format!("event {id} is still pending"))),
+        EventStatus::Pending => return Err(Failure::Usage(format!("event {id} is still pending"))),
     }
     Ok(())
 }
@@ -676,33 +678,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Watch { shipment } => {
             let shipment = shipment.as_deref().map(ShipmentId::new).transpose()?;
             let client = node_client(cli)?;
-            client.follow(shipment.as_ref(), |event| {
+            client.follow(shipment.as_ref(), |item| {
                 use std::io::Write;
-                let line = if cli.json {
-                    event.to_string()
-                } else if event["lagged"] == true {
-                    format!(
-                        "fell behind the node's stream ({}); re-read /v1/blocks",
-                        event["message"]
-                    )
-                } else {
-                    let body = &event["event"]["body"];
-                    let outcome = match event["outcome"].as_str() {
-                        Some("applied") => "applied".to_string(),
-                        _ => format!(
-                            "rejected: {}",
-                            event["rejection"]["reason"].as_str().unwrap_or("?")
-                        ),
-                    };
-                    format!(
-                        "block {:>6} #{:<4} {:<10} {:<14} {:<20} {outcome}",
-                        event["height"],
-                        event["index"],
-                        body["signer"]["org"].as_str().unwrap_or("?"),
-                        body["kind"]["type"].as_str().unwrap_or("?"),
-                        body["shipment"].as_str().unwrap_or("?"),
-                    )
-                };
+                let line = watch_line(&item, cli.json);
                 let mut out = std::io::stdout().lock();
                 // A closed pipe (`waybill watch | head`) ends the watch.
                 writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
@@ -712,22 +690,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Status => {
             let status = node_client(cli)?.status()?;
             if cli.json {
-                println!("{status}");
+                print!("{}", waybill_protocol::json::to_pretty(&status));
             } else {
-                let peers = status["peers"].as_array().map_or(0, Vec::len);
-                println!(
-                    "{} at {}: height {}, {} peers, {} events pending{}",
-                    status["validator"]["name"].as_str().unwrap_or("?"),
-                    cli.node,
-                    status["height"],
-                    peers,
-                    status["mempool"]["events"],
-                    if status["syncing"] == true {
-                        ", syncing"
-                    } else {
-                        ""
-                    }
-                );
+                println!("{}", status_line(&status, &cli.node));
             }
             Ok(())
         }
@@ -817,7 +782,7 @@ fn related_consignments(
         since,
     )?;
     let mut related = Vec::new();
-    for (shipment, _, _) in listed {
+    for shipment in listed.declarations.into_iter().map(|d| d.shipment) {
         if shipment == event.body.shipment {
             continue;
         }
@@ -960,7 +925,7 @@ fn import_epcis(cli: &Cli, document: &Path, shipment: Option<&str>) -> Result<()
     if let Some(id) = last {
         // In order from one node: once the last is committed, so are the others.
         match client.wait_committed(&id, std::time::Duration::from_secs(60))? {
-            EventState::Rejected { reason, .. } => {
+            EventStatus::Rejected { reason, .. } => {
                 println!("the last imported event was rejected: {reason}");
                 return Err(Failure::Rejected);
             }
@@ -1198,6 +1163,56 @@ fn age(ms: u64) -> String {
 fn utc(ms: u64) -> String {
     let (year, month, day, hour, minute, second, _) = waybill_client::time::civil(ms);
     format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// One line of `waybill watch`: the event as the node streamed it (`--json`), or a summary.
+fn watch_line(item: &StreamItem, json: bool) -> String {
+    match item {
+        StreamItem::Lagged(lagged) if json => waybill_protocol::json::to_compact(lagged),
+        StreamItem::Lagged(lagged) => format!(
+            "fell behind the node's stream by {} blocks ({}); re-read /v1/blocks",
+            lagged.missed_blocks, lagged.message
+        ),
+        StreamItem::Committed(committed) if json => waybill_protocol::json::to_compact(committed),
+        StreamItem::Committed(committed) => {
+            let outcome = match &committed.outcome {
+                EventOutcome::Applied => "applied".to_string(),
+                EventOutcome::Rejected { rejection } => format!("rejected: {}", rejection.code()),
+            };
+            let body = &committed.event.body;
+            format!(
+                "block {:>6} #{:<4} {:<10} {:<14} {:<20} {outcome}",
+                committed.height,
+                committed.index,
+                body.signer.org.as_str(),
+                body.kind.event_type().name(),
+                body.shipment.as_str(),
+            )
+        }
+    }
+}
+
+/// `waybill status` in one line; liveness only if the node shows this caller no more.
+fn status_line(status: &Status, node: &str) -> String {
+    let syncing = if status.syncing { ", syncing" } else { "" };
+    match &status.member {
+        Some(member) => format!(
+            "{} at {node}: height {}, {} peers, {} events pending{syncing}",
+            member.validator.name,
+            status.height,
+            member.peers.len(),
+            member.mempool.events,
+        ),
+        None => format!(
+            "{node}: height {}, {}{syncing} (liveness only: this caller sees no member status)",
+            status.height,
+            if status.healthy {
+                "healthy"
+            } else {
+                "not healthy"
+            },
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -4,10 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use waybill_protocol::api::{
+    self, Accepted, DeclarationFiling, DeclarationListing, Endpoint, ErrorAnswer,
+    EventStatusAnswer, HeldParticulars, SerialListing, Status, StreamItem, StreamLagged,
+};
 use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::provenance::{ProvenancePage, ProvenanceProof};
-use waybill_protocol::{Hash, ShipmentId};
+use waybill_protocol::{Gtin, Hash, ShipmentId};
 
 /// The largest answer read from a node (a provenance proof of 10,000 events fits).
 pub const ANSWER_BYTES_MAX: u64 = 64 * 1024 * 1024;
@@ -35,19 +38,7 @@ pub enum ClientError {
 }
 
 /// Where an event stands, as the node reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventState {
-    Pending,
-    Committed {
-        height: u64,
-        index: u32,
-    },
-    Rejected {
-        height: u64,
-        index: u32,
-        reason: String,
-    },
-}
+pub use waybill_protocol::api::EventStatus;
 
 #[derive(Debug, Clone)]
 pub struct NodeClient {
@@ -127,7 +118,7 @@ impl NodeClient {
         &self,
         what: &str,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<(u16, Value), ClientError> {
+    ) -> Result<Reply, ClientError> {
         let mut response = result.map_err(|error| ClientError::Unreachable {
             url: self.base.clone(),
             reason: error.to_string(),
@@ -142,43 +133,30 @@ impl NodeClient {
                 what: what.to_string(),
                 reason: error.to_string(),
             })?;
-        let body: Value = serde_json::from_str(&text).map_err(|error| ClientError::Malformed {
+        Ok(Reply {
             what: what.to_string(),
-            reason: format!("not JSON: {error}"),
-        })?;
-        Ok((status, body))
-    }
-
-    fn get(&self, path: &str) -> Result<(u16, Value), ClientError> {
-        let url = format!("{}{path}", self.base);
-        self.answer(path, self.agent.get(&url).call())
-    }
-
-    fn refused(status: u16, body: &Value) -> ClientError {
-        ClientError::Refused {
             status,
-            code: body["error"].as_str().unwrap_or("unknown").to_string(),
-            message: body["message"].as_str().unwrap_or("").to_string(),
-        }
-    }
-
-    fn parse<T: serde::de::DeserializeOwned>(what: &str, value: Value) -> Result<T, ClientError> {
-        serde_json::from_value(value).map_err(|error| ClientError::Malformed {
-            what: what.to_string(),
-            reason: error.to_string(),
+            text,
         })
     }
 
-    /// `GET /v1/status`, as JSON.
-    pub fn status(&self) -> Result<Value, ClientError> {
-        match self.get("/v1/status")? {
-            (200, body) => Ok(body),
-            (status, body) => Err(Self::refused(status, &body)),
-        }
+    fn get(&self, path: &str) -> Result<Reply, ClientError> {
+        let url = format!("{}{path}", self.base);
+        self.answer(&format!("GET {path}"), self.agent.get(&url).call())
     }
 
-    /// POSTs `body` as JSON to `path`; the accepted event's id.
-    fn post_for_id(&self, path: &str, body: &impl serde::Serialize) -> Result<Hash, ClientError> {
+    /// `GET /v1/status`: liveness, and the member status if this caller may see it.
+    pub fn status(&self) -> Result<Status, ClientError> {
+        self.get(&Endpoint::Status.path(&[]))?.expect(200)
+    }
+
+    /// POSTs `body` as JSON to `endpoint`; the node's acceptance.
+    fn post(
+        &self,
+        endpoint: Endpoint,
+        body: &impl serde::Serialize,
+    ) -> Result<Accepted, ClientError> {
+        let path = endpoint.path(&[]);
         let url = format!("{}{path}", self.base);
         let bytes = serde_json::to_vec(body).map_err(|error| ClientError::Malformed {
             what: format!("the body for POST {path}"),
@@ -189,15 +167,12 @@ impl NodeClient {
             .post(&url)
             .header("content-type", "application/json")
             .send(&bytes[..]);
-        match self.answer(&format!("POST {path}"), result)? {
-            (202, body) => Self::parse("the accepted event's id", body["id"].clone()),
-            (status, body) => Err(Self::refused(status, &body)),
-        }
+        self.answer(&format!("POST {path}"), result)?.expect(202)
     }
 
     /// Submits one signed event; its id once the node accepted it.
     pub fn submit(&self, event: &SignedEvent) -> Result<Hash, ClientError> {
-        self.post_for_id("/v1/events", event)
+        Ok(self.post(Endpoint::SubmitEvent, event)?.id)
     }
 
     /// Files a declaration: its signed event with the particulars it commits to, at a node
@@ -207,10 +182,11 @@ impl NodeClient {
         event: &SignedEvent,
         particulars: &waybill_protocol::particulars::SealedParticulars,
     ) -> Result<Hash, ClientError> {
-        self.post_for_id(
-            "/v1/declarations",
-            &serde_json::json!({"event": event, "particulars": particulars}),
-        )
+        let filing = DeclarationFiling {
+            event: event.clone(),
+            particulars: particulars.clone(),
+        };
+        Ok(self.post(Endpoint::SubmitDeclaration, &filing)?.id)
     }
 
     /// What the node gives this caller of a shipment's declaration particulars (unverified:
@@ -220,70 +196,41 @@ impl NodeClient {
         shipment: &ShipmentId,
     ) -> Result<crate::disclosure::ParticularsAnswer, ClientError> {
         use crate::disclosure::ParticularsAnswer;
-        match self.get(&format!("/v1/shipments/{shipment}/particulars"))? {
-            (200, body) => match body["state"].as_str() {
-                Some("disclosed") => Ok(ParticularsAnswer::Disclosed(Box::new(Self::parse(
-                    "the disclosed particulars",
-                    body["sealed"].clone(),
-                )?))),
-                Some("disclosed_in_part") => Ok(ParticularsAnswer::DisclosedInPart {
-                    parts: Box::new(Self::parse(
-                        "the particulars disclosed in part",
-                        body["parts"].clone(),
-                    )?),
-                    grant: body["grant"].as_str().unwrap_or("a grant").to_string(),
-                }),
-                Some("purged") => Ok(ParticularsAnswer::Purged),
-                _ => Ok(ParticularsAnswer::NotGiven {
-                    reason: body["message"]
-                        .as_str()
-                        .unwrap_or("the node holds no copy")
-                        .to_string(),
-                }),
-            },
-            (status @ (403 | 404 | 421), body) => Ok(ParticularsAnswer::NotGiven {
-                reason: Self::refused(status, &body).to_string(),
-            }),
-            (status, body) => Err(Self::refused(status, &body)),
-        }
+        let reply = self.get(&Endpoint::ShipmentParticulars.path(&[shipment.as_str()]))?;
+        let answer: api::ParticularsAnswer = match reply.status {
+            200 => reply.parse()?,
+            403 | 404 | 421 => {
+                return Ok(ParticularsAnswer::NotGiven {
+                    reason: reply.refusal().to_string(),
+                });
+            }
+            _ => return Err(reply.refusal()),
+        };
+        Ok(match answer.held {
+            HeldParticulars::Disclosed { sealed } => ParticularsAnswer::Disclosed(sealed),
+            HeldParticulars::DisclosedInPart { parts, grant } => {
+                ParticularsAnswer::DisclosedInPart { parts, grant }
+            }
+            HeldParticulars::Purged => ParticularsAnswer::Purged,
+            HeldParticulars::NotHeld { message } => ParticularsAnswer::NotGiven { reason: message },
+        })
     }
 
     /// Where event `id` is; `None` if the node does not know it.
-    pub fn event_state(&self, id: &Hash) -> Result<Option<EventState>, ClientError> {
-        let (status, body) = self.get(&format!("/v1/events/{id}"))?;
-        if status == 404 {
+    pub fn event_state(&self, id: &Hash) -> Result<Option<EventStatus>, ClientError> {
+        let reply = self.get(&Endpoint::EventStatus.path(&[&id.to_string()]))?;
+        if reply.status == 404 {
             return Ok(None);
         }
-        if status != 200 {
-            return Err(Self::refused(status, &body));
-        }
-        let state = &body["state"];
-        let number = |field: &str| state[field].as_u64().unwrap_or(0);
-        Ok(Some(match state["status"].as_str() {
-            Some("pending") => EventState::Pending,
-            Some("committed") => EventState::Committed {
-                height: number("height"),
-                index: number("index") as u32,
-            },
-            Some("rejected") => EventState::Rejected {
-                height: number("height"),
-                index: number("index") as u32,
-                reason: state["reason"].as_str().unwrap_or("").to_string(),
-            },
-            _ => {
-                return Err(ClientError::Malformed {
-                    what: "an event's state".into(),
-                    reason: format!("unknown status in {state}"),
-                });
-            }
-        }))
+        let answer: EventStatusAnswer = reply.expect(200)?;
+        Ok(Some(answer.state))
     }
 
     /// Polls until event `id` is committed (applied or rejected) or `limit` passes.
-    pub fn wait_committed(&self, id: &Hash, limit: Duration) -> Result<EventState, ClientError> {
+    pub fn wait_committed(&self, id: &Hash, limit: Duration) -> Result<EventStatus, ClientError> {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some(state @ (EventState::Committed { .. } | EventState::Rejected { .. })) =
+            if let Some(state @ (EventStatus::Committed { .. } | EventStatus::Rejected { .. })) =
                 self.event_state(id)?
             {
                 return Ok(state);
@@ -304,12 +251,13 @@ impl NodeClient {
     pub fn follow(
         &self,
         shipment: Option<&ShipmentId>,
-        mut on_event: impl FnMut(Value) -> bool,
+        mut on_item: impl FnMut(StreamItem) -> bool,
     ) -> Result<(), ClientError> {
         use std::io::BufRead;
+        let path = Endpoint::Stream.path(&[]);
         let url = match shipment {
-            Some(id) => format!("{}/v1/stream?shipment={id}", self.base),
-            None => format!("{}/v1/stream", self.base),
+            Some(id) => format!("{}{path}?shipment={id}", self.base),
+            None => format!("{}{path}", self.base),
         };
         // No overall timeout: a stream lasts as long as the caller wants it.
         let config = ureq::Agent::config_builder()
@@ -325,10 +273,8 @@ impl NodeClient {
                 url: self.base.clone(),
                 reason: error.to_string(),
             })?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            let (status, body) = self.answer("GET /v1/stream", Ok(response))?;
-            return Err(Self::refused(status, &body));
+        if response.status().as_u16() != 200 {
+            return Err(self.answer("GET /v1/stream", Ok(response))?.refusal());
         }
         let reader = std::io::BufReader::new(response.into_body().into_reader());
         let mut lagged = false;
@@ -342,15 +288,8 @@ impl NodeClient {
             } else if line.starts_with("event:") {
                 lagged = false;
             } else if let Some(data) = line.strip_prefix("data:") {
-                let mut value: Value =
-                    serde_json::from_str(data.trim()).map_err(|error| ClientError::Malformed {
-                        what: "a streamed event".into(),
-                        reason: error.to_string(),
-                    })?;
-                if lagged {
-                    value["lagged"] = Value::Bool(true);
-                }
-                if !on_event(value) {
+                let item = streamed(data.trim(), lagged)?;
+                if !on_item(item) {
                     break;
                 }
             }
@@ -358,30 +297,21 @@ impl NodeClient {
         Ok(())
     }
 
-    /// Serials of `gtin` that applied events named: the node's word (verify each), and whether
-    /// the node cut the list short.
-    pub fn serials_of_gtin(
-        &self,
-        gtin: &waybill_protocol::Gtin,
-    ) -> Result<(Vec<waybill_protocol::Serial>, bool), ClientError> {
-        match self.get(&format!("/v1/gtins/{gtin}/serials"))? {
-            (200, body) => Ok((
-                Self::parse("the serial listing", body["serials"].clone())?,
-                body["truncated"] == true,
-            )),
-            (status, body) => Err(Self::refused(status, &body)),
-        }
+    /// Serials of `gtin` that applied events named: the node's word (verify each).
+    pub fn serials_of_gtin(&self, gtin: &Gtin) -> Result<SerialListing, ClientError> {
+        self.get(&Endpoint::GtinSerials.path(&[gtin.as_str()]))?
+            .expect(200)
     }
 
-    /// Shipments declared to a consignee since `since_ms`, as (shipment, value, currency): the
-    /// node's word (verify each).
+    /// Shipments declared to a consignee since `since_ms`: the node's word (verify each).
     pub fn declarations_to(
         &self,
         name: &str,
         country: &str,
         since_ms: u64,
-    ) -> Result<Vec<(ShipmentId, u64, String)>, ClientError> {
-        let url = format!("{}/v1/consignees/declarations", self.base);
+    ) -> Result<DeclarationListing, ClientError> {
+        let path = Endpoint::ConsigneeDeclarations.path(&[]);
+        let url = format!("{}{path}", self.base);
         let result = self
             .agent
             .get(&url)
@@ -389,33 +319,22 @@ impl NodeClient {
             .query("country", country)
             .query("since_ms", since_ms.to_string())
             .call();
-        match self.answer("GET /v1/consignees/declarations", result)? {
-            (200, body) => {
-                let list = body["declarations"].as_array().cloned().unwrap_or_default();
-                list.into_iter()
-                    .map(|d| {
-                        Ok((
-                            Self::parse("a listed shipment", d["shipment"].clone())?,
-                            d["value_minor"].as_u64().unwrap_or(u64::MAX),
-                            d["currency"].as_str().unwrap_or("").to_string(),
-                        ))
-                    })
-                    .collect()
-            }
-            (status, body) => Err(Self::refused(status, &body)),
-        }
+        self.answer(&format!("GET {path}"), result)?.expect(200)
     }
 
     /// The whole history's proof: in one answer, or, for a history longer than one answer may
     /// carry, page by page as of one block, joined back into the one proof.
     fn provenance(&self, path: &str) -> Result<ProvenanceProof, ClientError> {
-        match self.get(path)? {
-            // 404 carries the proof that the key was never recorded.
-            (200 | 404, body) if body.get("key").is_some() => {
-                Self::parse("the provenance proof", body)
+        let reply = self.get(path)?;
+        match reply.status {
+            // 404 carries the proof that the key was never recorded, unless the route itself
+            // was not found.
+            200 => reply.parse(),
+            404 if reply.error_code().is_none() => reply.parse(),
+            422 if reply.error_code().as_deref() == Some("history_too_long") => {
+                self.provenance_in_pages(path)
             }
-            (422, body) if body["error"] == "history_too_long" => self.provenance_in_pages(path),
-            (status, body) => Err(Self::refused(status, &body)),
+            _ => Err(reply.refusal()),
         }
     }
 
@@ -427,10 +346,7 @@ impl NodeClient {
                 .first()
                 .map(|p| format!("&height={}", p.proof.header.height));
             let page_path = format!("{path}/pages?from={next}{}", height.unwrap_or_default());
-            let page: ProvenancePage = match self.get(&page_path)? {
-                (200, body) => Self::parse("a provenance page", body)?,
-                (status, body) => return Err(Self::refused(status, &body)),
-            };
+            let page: ProvenancePage = self.get(&page_path)?.expect(200)?;
             let count = page.proof.record.map_or(0, |r| r.count);
             if count > PROVENANCE_JOINED_EVENTS_MAX || page.proof.events.is_empty() {
                 return Err(ClientError::Malformed {
@@ -458,22 +374,78 @@ impl NodeClient {
         &self,
         shipment: &ShipmentId,
     ) -> Result<ProvenanceProof, ClientError> {
-        self.provenance(&format!("/v1/shipments/{shipment}/provenance"))
+        self.provenance(&Endpoint::ShipmentProvenance.path(&[shipment.as_str()]))
     }
 
     /// The proof bundle of a GTIN: every event naming one of its serials.
-    pub fn gtin_provenance(
-        &self,
-        gtin: &waybill_protocol::Gtin,
-    ) -> Result<ProvenanceProof, ClientError> {
-        self.provenance(&format!("/v1/gtins/{gtin}/provenance"))
+    pub fn gtin_provenance(&self, gtin: &Gtin) -> Result<ProvenanceProof, ClientError> {
+        self.provenance(&Endpoint::GtinProvenance.path(&[gtin.as_str()]))
     }
 
     /// The proof bundle for a serialised item.
     pub fn serial_provenance(&self, serial: &Sgtin) -> Result<ProvenanceProof, ClientError> {
-        self.provenance(&format!(
-            "/v1/serials/{}/{}/provenance",
-            serial.gtin, serial.serial
-        ))
+        self.provenance(
+            &Endpoint::SerialProvenance.path(&[serial.gtin.as_str(), serial.serial.as_str()]),
+        )
     }
+}
+
+/// A node's answer, read whole (bounded) and parsed into the type the contract names for it.
+#[derive(Debug)]
+struct Reply {
+    what: String,
+    status: u16,
+    text: String,
+}
+
+impl Reply {
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ClientError> {
+        serde_json::from_str(&self.text).map_err(|error| ClientError::Malformed {
+            what: self.what.clone(),
+            reason: error.to_string(),
+        })
+    }
+
+    /// The answer the contract promises for `status`, or the node's refusal.
+    fn expect<T: serde::de::DeserializeOwned>(&self, status: u16) -> Result<T, ClientError> {
+        if self.status == status {
+            self.parse()
+        } else {
+            Err(self.refusal())
+        }
+    }
+
+    /// The node's error code, if the answer is an error in the documented shape.
+    fn error_code(&self) -> Option<String> {
+        serde_json::from_str::<ErrorAnswer>(&self.text)
+            .ok()
+            .map(|e| e.error)
+    }
+
+    fn refusal(&self) -> ClientError {
+        match serde_json::from_str::<ErrorAnswer>(&self.text) {
+            Ok(answer) => ClientError::Refused {
+                status: self.status,
+                code: answer.error,
+                message: answer.message,
+            },
+            Err(error) => ClientError::Malformed {
+                what: self.what.clone(),
+                reason: format!("status {} without an error answer: {error}", self.status),
+            },
+        }
+    }
+}
+
+/// One `data:` line of the stream, of SSE event `lagged` or `committed`.
+fn streamed(data: &str, lagged: bool) -> Result<StreamItem, ClientError> {
+    let malformed = |error: serde_json::Error| ClientError::Malformed {
+        what: "a streamed event".into(),
+        reason: error.to_string(),
+    };
+    Ok(if lagged {
+        StreamItem::Lagged(serde_json::from_str::<StreamLagged>(data).map_err(malformed)?)
+    } else {
+        StreamItem::Committed(Box::new(serde_json::from_str(data).map_err(malformed)?))
+    })
 }

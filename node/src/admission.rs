@@ -274,22 +274,7 @@ fn readmit_replay(shared: &Shared, event: SignedEvent, now_ms: u64) -> bool {
     inserted
 }
 
-/// Where an event is, as `GET /v1/events/{id}` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum EventStatus {
-    Pending,
-    Committed {
-        height: u64,
-        index: u32,
-    },
-    Rejected {
-        height: u64,
-        index: u32,
-        reason: String,
-        rejection: waybill_protocol::execution::Rejection,
-    },
-}
+pub use waybill_protocol::api::EventStatus;
 
 pub fn event_status(shared: &Shared, id: &Hash) -> Result<Option<EventStatus>, LedgerError> {
     if let Some(location) = shared.read_ledger().event_location(id)? {

@@ -9,17 +9,23 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
+use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use waybill_protocol::api::{
+    Accepted, BatchAnswer, BatchResult, BlockAnswer, BlockEntry, DiskStatus, Endpoint, ErrorAnswer,
+    EventStatusAnswer, EvidenceAnswer, EvidenceEntry, LISTING_NOTE, MemberStatus, MempoolStatus,
+    Method, ROUTES, Route, SerialListing, ShipmentAnswer, Status, StatusValidator, StreamLagged,
+    ValidatorEntry,
+};
 use waybill_protocol::event::{EventKind, Sgtin, SignedEvent};
 use waybill_protocol::index::IndexKey;
 use waybill_protocol::particulars::SealedParticulars;
@@ -74,45 +80,11 @@ impl ApiState {
 }
 
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/v1/events", post(submit_event))
-        .route("/v1/declarations", post(particulars::submit_declaration))
-        .route("/v1/events/batch", post(submit_batch))
-        .route("/v1/events/{id}", get(event_status))
-        .route("/v1/shipments/{id}", get(shipment_state))
-        .route("/v1/shipments/{id}/provenance", get(shipment_provenance))
-        .route(
-            "/v1/serials/{gtin}/{serial}/provenance",
-            get(serial_provenance),
-        )
-        .route(
-            "/v1/shipments/{id}/provenance/pages",
-            get(shipment_provenance_page),
-        )
-        .route(
-            "/v1/serials/{gtin}/{serial}/provenance/pages",
-            get(serial_provenance_page),
-        )
-        .route("/v1/gtins/{gtin}/serials", get(serials_of_gtin))
-        .route("/v1/gtins/{gtin}/provenance", get(gtin_provenance))
-        .route(
-            "/v1/gtins/{gtin}/provenance/pages",
-            get(gtin_provenance_page),
-        )
-        .route(
-            "/v1/consignees/declarations",
-            get(particulars::declarations_to),
-        )
-        .route(
-            "/v1/shipments/{id}/particulars",
-            get(particulars::shipment_particulars),
-        )
-        .route("/v1/blocks/latest", get(latest_block))
-        .route("/v1/blocks/{height}", get(block))
-        .route("/v1/status", get(status))
-        .route("/v1/evidence", get(evidence))
-        .route("/v1/stream", get(stream))
-        .route("/openapi.json", get(openapi))
+    ROUTES
+        .iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path, handler(route))
+        })
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -123,6 +95,43 @@ pub fn router(state: ApiState) -> Router {
         // Outermost: whatever answers with an error (axum's own rejections included) answers
         // in the one documented shape.
         .layer(axum::middleware::map_response(json_error_shape))
+}
+
+/// Each endpoint's handler, under the method the contract gives its route: the router serves
+/// [`ROUTES`] and nothing else.
+fn handler(route: &Route) -> MethodRouter<ApiState> {
+    fn on<H: Handler<T, ApiState>, T: 'static>(
+        method: Method,
+        handler: H,
+    ) -> MethodRouter<ApiState> {
+        match method {
+            Method::Get => get(handler),
+            Method::Post => post(handler),
+        }
+    }
+    let method = route.method;
+    match route.endpoint {
+        Endpoint::SubmitEvent => on(method, submit_event),
+        Endpoint::SubmitDeclaration => on(method, particulars::submit_declaration),
+        Endpoint::SubmitBatch => on(method, submit_batch),
+        Endpoint::EventStatus => on(method, event_status),
+        Endpoint::ShipmentState => on(method, shipment_state),
+        Endpoint::ShipmentProvenance => on(method, shipment_provenance),
+        Endpoint::ShipmentProvenancePage => on(method, shipment_provenance_page),
+        Endpoint::ShipmentParticulars => on(method, particulars::shipment_particulars),
+        Endpoint::SerialProvenance => on(method, serial_provenance),
+        Endpoint::SerialProvenancePage => on(method, serial_provenance_page),
+        Endpoint::GtinSerials => on(method, serials_of_gtin),
+        Endpoint::GtinProvenance => on(method, gtin_provenance),
+        Endpoint::GtinProvenancePage => on(method, gtin_provenance_page),
+        Endpoint::ConsigneeDeclarations => on(method, particulars::declarations_to),
+        Endpoint::LatestBlock => on(method, latest_block),
+        Endpoint::Block => on(method, block),
+        Endpoint::Status => on(method, status),
+        Endpoint::Evidence => on(method, evidence),
+        Endpoint::Stream => on(method, stream),
+        Endpoint::OpenApi => on(method, openapi),
+    }
 }
 
 /// A JSON error answer: `{"error": code, "message": text}`.
@@ -205,7 +214,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            Json(json!({"error": self.code, "message": self.message})),
+            Json(ErrorAnswer {
+                error: self.code.to_string(),
+                message: self.message,
+            }),
         )
             .into_response();
         if self.retry_after {
@@ -306,7 +318,11 @@ async fn json_error_shape(response: Response) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let body = json!({"error": code, "message": message}).to_string();
+    let body = ErrorAnswer {
+        error: code.to_string(),
+        message,
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
     Response::from_parts(parts, Body::from(body))
 }
 
@@ -416,7 +432,11 @@ async fn submit_event(State(state): State<ApiState>, body: Body) -> ApiResult<Re
     .await?;
     drop(turn);
     publish(&state, vec![gossip]).await;
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response())
+    let accepted = Accepted {
+        id,
+        particulars: None,
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
 /// A batch as sent: `{"events": [...]}`, each event kept as its JSON text. The scan allocates
@@ -493,44 +513,29 @@ fn batch_events(body: &[u8]) -> ApiResult<(Vec<&RawValue>, Vec<SealedParticulars
     Ok((request.events.0, request.particulars))
 }
 
-#[derive(Debug, Serialize)]
-struct BatchItem {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<Hash>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
+fn accepted_at(index: usize, id: Hash) -> BatchResult {
+    BatchResult {
+        index,
+        id: Some(id),
+        status: None,
+        error: None,
+        message: None,
+    }
 }
 
-impl BatchItem {
-    fn accepted(index: usize, id: Hash) -> BatchItem {
-        BatchItem {
-            index,
-            id: Some(id),
-            status: None,
-            error: None,
-            message: None,
-        }
-    }
-
-    fn refused(index: usize, error: ApiError) -> BatchItem {
-        BatchItem {
-            index,
-            id: None,
-            status: Some(error.status.as_u16()),
-            error: Some(error.code),
-            message: Some(error.message),
-        }
+fn refused_at(index: usize, error: ApiError) -> BatchResult {
+    BatchResult {
+        index,
+        id: None,
+        status: Some(error.status.as_u16()),
+        error: Some(error.code.to_string()),
+        message: Some(error.message),
     }
 }
 
 /// What a batch's admission came to: a result per event, and the accepted events to gossip.
 struct BatchOutcome {
-    items: Vec<BatchItem>,
+    items: Vec<BatchResult>,
     accepted: Vec<SignedEvent>,
 }
 
@@ -549,7 +554,7 @@ fn admit_batch(shared: &Shared, reader: &Reader, body: &[u8]) -> ApiResult<Batch
     let mut stopped: Option<ApiError> = None;
     for (index, raw) in events.into_iter().enumerate() {
         if let Some(stop) = &stopped {
-            outcome.items.push(BatchItem::refused(index, stop.clone()));
+            outcome.items.push(refused_at(index, stop.clone()));
             continue;
         }
         let admitted = protocol_json::parse::<SignedEvent>(raw.get().as_bytes())
@@ -568,10 +573,10 @@ fn admit_batch(shared: &Shared, reader: &Reader, body: &[u8]) -> ApiResult<Batch
             });
         match admitted {
             Ok((id, event)) => {
-                outcome.items.push(BatchItem::accepted(index, id));
+                outcome.items.push(accepted_at(index, id));
                 outcome.accepted.push(event);
             }
-            Err(error) => outcome.items.push(BatchItem::refused(index, error)),
+            Err(error) => outcome.items.push(refused_at(index, error)),
         }
     }
     let ids: Vec<Hash> = outcome.items.iter().filter_map(|item| item.id).collect();
@@ -624,7 +629,11 @@ async fn submit_batch(
     };
     let mut response = (
         status,
-        Json(json!({"accepted": count, "refused": total - count, "results": items})),
+        Json(BatchAnswer {
+            accepted: count,
+            refused: total - count,
+            results: items,
+        }),
     )
         .into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -657,7 +666,7 @@ async fn event_status(
     let shared = state.shared.clone();
     let status = blocking(move || Ok(admission::event_status(&shared, &id)?)).await?;
     match status {
-        Some(status) => Ok(Json(json!({"id": id, "state": status})).into_response()),
+        Some(state) => Ok(Json(EventStatusAnswer { id, state }).into_response()),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_event",
@@ -686,7 +695,7 @@ async fn shipment_state(
     })
     .await?;
     match found {
-        Some(shipment) => Ok(Json(json!({"height": height, "state": shipment})).into_response()),
+        Some(state) => Ok(Json(ShipmentAnswer { height, state }).into_response()),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_shipment",
@@ -893,9 +902,6 @@ async fn gtin_provenance_page(
     provenance_page(state, reader, gtin_key(gtin)?, query).await
 }
 
-const LISTING_NOTE: &str =
-    "a listing is this node's word, not a proof: fetch and verify each member's provenance";
-
 async fn serials_of_gtin(
     State(state): State<ApiState>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -913,31 +919,39 @@ async fn serials_of_gtin(
             .serials_of_gtin(&query, LISTING_ENTRIES_MAX)?)
     })
     .await?;
-    Ok(Json(
-        json!({"gtin": gtin, "serials": serials, "truncated": truncated, "note": LISTING_NOTE}),
-    )
-    .into_response())
+    let listing = SerialListing {
+        gtin,
+        serials,
+        truncated,
+        note: LISTING_NOTE.to_string(),
+    };
+    Ok(Json(listing).into_response())
 }
 
-fn block_json(shared: &Shared, height: u64) -> ApiResult<Option<serde_json::Value>> {
+fn block_answer(shared: &Shared, height: u64) -> ApiResult<Option<BlockAnswer>> {
     let ledger = shared.read_ledger();
     let (Some(header), Some(certificate)) = (ledger.header(height)?, ledger.certificate(height)?)
     else {
         return Ok(None);
     };
     let events = ledger.block_events(height)?;
-    let mut items = Vec::with_capacity(events.len());
-    for (index, event) in events.into_iter().enumerate() {
+    let mut entries = Vec::with_capacity(events.len());
+    for (index, event) in (0u32..).zip(events) {
         let id = event.body.id();
         let outcome = ledger.event_location(&id)?.map(|l| l.outcome);
-        items.push(json!({"index": index, "id": id, "event": event, "outcome": outcome}));
+        entries.push(BlockEntry {
+            index,
+            id,
+            event,
+            outcome,
+        });
     }
-    Ok(Some(json!({
-        "hash": header.hash(),
-        "header": header,
-        "certificate": certificate,
-        "events": items,
-    })))
+    Ok(Some(BlockAnswer {
+        hash: header.hash(),
+        header,
+        certificate,
+        events: entries,
+    }))
 }
 
 async fn block(State(state): State<ApiState>, Path(height): Path<String>) -> ApiResult<Response> {
@@ -948,7 +962,7 @@ async fn block(State(state): State<ApiState>, Path(height): Path<String>) -> Api
         )
     })?;
     let shared = state.shared.clone();
-    match blocking(move || block_json(&shared, height)).await? {
+    match blocking(move || block_answer(&shared, height)).await? {
         Some(block) => Ok(Json(block).into_response()),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -971,7 +985,7 @@ async fn latest_block(State(state): State<ApiState>) -> ApiResult<Response> {
             "no block committed yet",
         ));
     }
-    match blocking(move || block_json(&shared, height)).await? {
+    match blocking(move || block_answer(&shared, height)).await? {
         Some(block) => Ok(Json(block).into_response()),
         None => Err(ApiError::internal("the tip block is missing")),
     }
@@ -1002,16 +1016,22 @@ async fn status(
     let shared = &state.shared;
     let gauges = gauges(shared);
     let ready = shared.ready.load(std::sync::atomic::Ordering::Acquire);
-    if !access::sees_full_status(&caller) {
-        // Liveness only: nothing about members, peers or load.
-        return Ok(Json(json!({
-            "height": gauges.height,
-            "ready": ready,
-            "syncing": gauges.syncing,
-            "healthy": ready && !disk.is_low(),
-        }))
-        .into_response());
+    let mut answer = Status {
+        height: gauges.height,
+        ready,
+        syncing: gauges.syncing,
+        healthy: ready && !disk.is_low(),
+        member: None,
+    };
+    // Liveness only, unless the caller sees the full status: nothing about members, peers or
+    // load.
+    if access::sees_full_status(&caller) {
+        answer.member = Some(member_status(shared, &gauges, &disk));
     }
+    Ok(Json(answer).into_response())
+}
+
+fn member_status(shared: &Shared, gauges: &Gauges, disk: &DiskSpace) -> MemberStatus {
     let genesis = shared.rules.genesis();
     let me = shared.validator.0 as usize;
     let peers = shared
@@ -1019,39 +1039,54 @@ async fn status(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let validators: Vec<_> = genesis
+    let validators = genesis
         .validators
         .iter()
         .enumerate()
-        .map(|(index, v)| json!({"index": index, "name": v.name, "operator": v.operator, "node_key": v.node_key}))
+        .map(|(index, v)| ValidatorEntry {
+            index,
+            name: v.name.clone(),
+            operator: v.operator.clone(),
+            node_key: v.node_key,
+        })
         .collect();
-    Ok(Json(json!({
-        "chain_id": genesis.chain_id,
-        "genesis_hash": shared.rules.genesis_hash(),
-        "validator": {"index": me, "name": genesis.validators[me].name},
-        "height": gauges.height,
-        "round": gauges.round,
-        "syncing": gauges.syncing,
-        "ready": ready,
-        "disk": {"free_bytes": disk.free_bytes, "min_bytes": disk.min_bytes, "low": disk.is_low()},
-        "mempool": {"events": gauges.mempool_events, "bytes": gauges.mempool_bytes},
-        "peers": peers,
-        "validators": validators,
-    }))
-    .into_response())
+    MemberStatus {
+        chain_id: genesis.chain_id.clone(),
+        genesis_hash: shared.rules.genesis_hash(),
+        validator: StatusValidator {
+            index: me,
+            name: genesis.validators[me].name.clone(),
+        },
+        round: gauges.round,
+        disk: DiskStatus {
+            free_bytes: disk.free_bytes,
+            min_bytes: disk.min_bytes,
+            low: disk.is_low(),
+        },
+        mempool: MempoolStatus {
+            events: gauges.mempool_events,
+            bytes: gauges.mempool_bytes,
+        },
+        peers,
+        validators,
+    }
 }
 
 async fn evidence(State(state): State<ApiState>) -> ApiResult<Response> {
     let shared = state.shared.clone();
-    let items = blocking(move || Ok(shared.read_ledger().evidence()?)).await?;
-    let items: Vec<_> = items
+    let found = blocking(move || Ok(shared.read_ledger().evidence()?)).await?;
+    let evidence = found
         .iter()
         .map(|e| {
             let (validator, height) = e.offender();
-            json!({"validator": validator.0, "height": height, "evidence": format!("{e:?}")})
+            EvidenceEntry {
+                validator: validator.0,
+                height,
+                evidence: format!("{e:?}"),
+            }
         })
         .collect();
-    Ok(Json(json!({"evidence": items})).into_response())
+    Ok(Json(EvidenceAnswer { evidence }).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -1134,9 +1169,12 @@ async fn stream(
                             }
                         }
                         Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            ready.push_back(SseEvent::default().event("lagged").data(format!(
-                                "{{\"missed_blocks\":{missed},\"message\":\"fell behind; resume from /v1/blocks\"}}"
-                            )));
+                            let lagged = StreamLagged {
+                                missed_blocks: missed,
+                                message: "fell behind; resume from /v1/blocks".into(),
+                            };
+                            let data = serde_json::to_string(&lagged).unwrap_or_default();
+                            ready.push_back(SseEvent::default().event("lagged").data(data));
                             return ready
                                 .pop_front()
                                 .map(|event| (Ok(event), (receiver, ready, true, subscription)));

@@ -9,11 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
-use serde::Serialize;
 use tokio::sync::broadcast;
 use waybill_protocol::admission::CheckedEvent;
 use waybill_protocol::event::SignedEvent;
-use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex};
 
@@ -22,30 +20,13 @@ use crate::limits::{COMMIT_FEED_BLOCKS, RECENTLY_VERIFIED_MAX};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 
-/// One committed event, as the stream sends it.
-#[derive(Debug, Clone, Serialize)]
-pub struct CommittedEvent {
-    pub height: u64,
-    pub index: u32,
-    pub id: Hash,
-    pub event: SignedEvent,
-    #[serde(flatten)]
-    pub outcome: EventOutcome,
-}
+pub use waybill_protocol::api::{CommittedEvent, PeerInfo};
 
 /// A committed block's events, in order.
 #[derive(Debug)]
 pub struct CommittedBlock {
     pub height: u64,
     pub events: Vec<CommittedEvent>,
-}
-
-/// A connected peer, as `/v1/status` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PeerInfo {
-    pub peer_id: String,
-    pub validator: Option<String>,
-    pub score: Option<f64>,
 }
 
 #[derive(Debug)]

@@ -31,7 +31,7 @@ use waybill_protocol::event::{EventKind, SignedEvent};
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::particulars::{DeclarationSummary, SealedParticulars};
 use waybill_protocol::rules::ChainRules;
-use waybill_protocol::{CurrencyCode, Hash, OrgId, ShipmentId};
+use waybill_protocol::{Hash, OrgId, ShipmentId};
 
 use crate::ledger::{Ledger, LedgerError};
 use crate::limits::PRIVATE_VALUE_BYTES_MAX;
@@ -61,14 +61,7 @@ pub struct Wanted {
     pub event_time_ms: u64,
 }
 
-/// One declaration in the consignee listing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Encode, Decode)]
-pub struct DeclaredShipment {
-    pub shipment: ShipmentId,
-    pub event_time_ms: u64,
-    pub value_minor: u64,
-    pub currency: CurrencyCode,
-}
+pub use waybill_protocol::api::DeclaredShipment;
 
 /// The listing key of a consignee: name (case and spacing folded) and country, hashed.
 pub fn consignee_key(name: &str, country: &str) -> Hash {

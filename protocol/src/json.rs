@@ -44,6 +44,11 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// One line of JSON, for a stream of records (`waybill watch --json`).
+pub fn to_compact<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("our types always serialise to JSON")
+}
+
 /// Pretty JSON with a final newline, for files people read.
 pub fn to_pretty<T: serde::Serialize>(value: &T) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("our types always serialise to JSON");

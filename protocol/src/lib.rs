@@ -6,6 +6,7 @@
 //! crate calls it.
 
 pub mod admission;
+pub mod api;
 pub mod block;
 pub mod codec;
 pub mod crypto;

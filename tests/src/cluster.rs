@@ -368,11 +368,17 @@ impl Cluster {
     /// `/v1/declarations`), anything else at `/v1/events`.
     pub fn submit(&self, node: usize, event: &SignedEvent) -> Answer {
         match crate::filed_particulars(event) {
-            Some(particulars) => self.post(
-                node,
-                "/v1/declarations",
-                &serde_json::json!({"event": event, "particulars": particulars}),
-            ),
+            Some(particulars) => {
+                let filing = waybill_protocol::api::DeclarationFiling {
+                    event: event.clone(),
+                    particulars,
+                };
+                self.post(
+                    node,
+                    "/v1/declarations",
+                    &serde_json::to_value(filing).expect("json"),
+                )
+            }
             None => self.post(
                 node,
                 "/v1/events",

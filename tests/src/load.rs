@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use waybill_protocol::api::StreamItem;
 use waybill_protocol::event::{EventKind, RiskStatus, SignedEvent};
+use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::{ChainId, EventBuilder, KeyId, Keypair, OrgId, ShipmentId};
 
 use crate::cluster::Cluster;
@@ -288,18 +290,19 @@ impl Commits {
             let commits = commits.clone();
             std::thread::spawn(move || {
                 while !commits.stop.load(Ordering::Relaxed) {
-                    let _ = client.follow(None, |event| {
-                        if let Some(id) = event["id"].as_str() {
-                            let now = Instant::now();
+                    let _ = client.follow(None, |item| {
+                        if let StreamItem::Committed(committed) = item {
+                            let (id, now) = (committed.id.to_string(), Instant::now());
                             commits.by_node[node]
                                 .lock()
                                 .expect("commits lock")
-                                .insert(id.to_string(), now);
-                            if let Some(rejection) = event.get("rejection") {
-                                commits.rejected.lock().expect("commits lock").insert(
-                                    id.to_string(),
-                                    rejection["reason"].as_str().unwrap_or("unknown").into(),
-                                );
+                                .insert(id.clone(), now);
+                            if let EventOutcome::Rejected { rejection } = &committed.outcome {
+                                commits
+                                    .rejected
+                                    .lock()
+                                    .expect("commits lock")
+                                    .insert(id, rejection.code().into());
                             }
                         }
                         !commits.stop.load(Ordering::Relaxed)

@@ -11,15 +11,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
+use waybill_protocol::api::{
+    Accepted, DeclarationFiling, DeclarationListing, HeldParticulars, LISTING_NOTE,
+    ParticularsAnswer,
+};
 use waybill_protocol::event::{EventKind, SignedEvent};
 use waybill_protocol::index::IndexKey;
 use waybill_protocol::particulars::SealedParticulars;
 use waybill_protocol::{Hash, OrgId};
 
 use super::{
-    ApiError, ApiResult, ApiState, LISTING_NOTE, admission_turn, blocking, check_history,
-    parse_json, publish, read_body, reader, refused, shipment_id,
+    ApiError, ApiResult, ApiState, admission_turn, blocking, check_history, parse_json, publish,
+    read_body, reader, refused, shipment_id,
 };
 use crate::access::{ParticularsRead, Reader};
 use crate::admission::{self, AdmissionRefusal, Origin};
@@ -29,14 +32,6 @@ use crate::ledger::StateStore;
 use crate::limits::{DECLARATION_BODY_BYTES_MAX, LISTING_ENTRIES_MAX};
 use crate::node::Shared;
 use crate::private::PrivateStore;
-
-/// `POST /v1/declarations`: the signed `declare` event and the particulars it commits to.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FiledDeclaration {
-    event: SignedEvent,
-    particulars: SealedParticulars,
-}
 
 /// The refusal for a declaration sent where it must not be: at `/v1/events`, without its
 /// particulars.
@@ -148,7 +143,7 @@ pub(super) async fn submit_declaration(
     let reader = reader(&state.shared, &caller)?;
     let turn = admission_turn(&state).await?;
     let body = read_body(body, DECLARATION_BODY_BYTES_MAX).await?;
-    let filed: FiledDeclaration = parse_json(&body)?;
+    let filed: DeclarationFiling = parse_json(&body)?;
     let shared = state.shared.clone();
     let gossip = filed.event.clone();
     let (id, commitment) = blocking(move || {
@@ -168,7 +163,10 @@ pub(super) async fn submit_declaration(
     publish(&state, vec![gossip]).await;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": id, "particulars": commitment})),
+        Json(Accepted {
+            id,
+            particulars: Some(commitment),
+        }),
     )
         .into_response())
 }
@@ -237,34 +235,35 @@ pub(super) async fn shipment_particulars(
         let read = reader
             .particulars_of(&shared.rules, declared_by, &state)
             .map_err(|refusal| super::not_allowed(&shared, refusal))?;
-        let mut answer = json!({"shipment": shipment, "particulars": commitment});
-        let held = match shared.private.as_ref() {
+        let stored = match shared.private.as_ref() {
             // The ledger names this commitment as the declaration's: a record that opens it is
             // the one, even before the steward has followed its block.
             Some(store) if !state.particulars_purged => store.held(&shipment, &commitment)?,
             _ => None,
         };
-        if state.particulars_purged {
-            answer["state"] = json!("purged");
-        } else if let Some(stored) = held {
-            match read {
-                ParticularsRead::Whole => {
-                    answer["state"] = json!("disclosed");
-                    answer["sealed"] = json!(stored.sealed);
-                }
-                ParticularsRead::Parts(grant) => {
-                    answer["state"] = json!("disclosed_in_part");
-                    answer["parts"] = json!(stored.sealed.disclose(&grant.parts));
-                    answer["grant"] = json!(format!("particulars_grants[{}]: {grant}", grant.role));
+        let held = match (state.particulars_purged, stored, read) {
+            (true, _, _) => HeldParticulars::Purged,
+            (false, Some(stored), ParticularsRead::Whole) => HeldParticulars::Disclosed {
+                sealed: Box::new(stored.sealed),
+            },
+            (false, Some(stored), ParticularsRead::Parts(grant)) => {
+                HeldParticulars::DisclosedInPart {
+                    parts: Box::new(stored.sealed.disclose(&grant.parts)),
+                    grant: format!("particulars_grants[{}]: {grant}", grant.role),
                 }
             }
-        } else {
-            answer["state"] = json!("not_held");
-            answer["message"] = json!(format!(
-                "this node (run by {}) holds no copy of these particulars (not entitled, not yet received, or erased by the retention period)",
-                shared.operator()
-            ));
-        }
+            (false, None, _) => HeldParticulars::NotHeld {
+                message: format!(
+                    "this node (run by {}) holds no copy of these particulars (not entitled, not yet received, or erased by the retention period)",
+                    shared.operator()
+                ),
+            },
+        };
+        let answer = ParticularsAnswer {
+            shipment,
+            particulars: commitment,
+            held,
+        };
         Ok(Json(answer).into_response())
     })
     .await
@@ -307,8 +306,10 @@ pub(super) async fn declarations_to(
         Ok(store.declarations_to(&key, query.since_ms, LISTING_ENTRIES_MAX)?)
     })
     .await?;
-    Ok(
-        Json(json!({"declarations": declarations, "truncated": truncated, "note": LISTING_NOTE}))
-            .into_response(),
-    )
+    Ok(Json(DeclarationListing {
+        declarations,
+        truncated,
+        note: LISTING_NOTE.to_string(),
+    })
+    .into_response())
 }
