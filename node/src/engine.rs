@@ -36,7 +36,7 @@ use crate::consensus::{
     Consensus, Driver, Evidence, Host, Input, MessageRejection, SignError, Signer, TimeoutStep,
 };
 use crate::ledger::{ExecutedBlock, LedgerError};
-use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse, VerifiedGossip};
+use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse, SyncedBlock, VerifiedGossip};
 use crate::node::{CommittedBlock, CommittedEvent, Shared};
 use waybill_protocol::block::CertificateError;
 
@@ -73,6 +73,49 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A synced block whose certificate and event signatures are checked.
+#[derive(Debug)]
+struct CheckedSynced {
+    header: waybill_protocol::BlockHeader,
+    last_commit: Option<waybill_protocol::CommitCertificate>,
+    events: Vec<CheckedEvent>,
+    certificate: VerifiedCertificate,
+}
+
+/// Why a synced block was not taken: a certificate that does not verify is the peer's fault
+/// (the sync stops there); a certified block whose events do not verify means the quorum that
+/// signed it did not check them, which the engine reports as an inconsistency.
+#[derive(Debug)]
+enum SyncedRefusal {
+    Certificate(String),
+    Events { height: u64, reason: String },
+}
+
+/// The one check of a synced block: its certificate's signatures, that it is this header's,
+/// and its events' signatures. Pure apart from the mempool look-up in [`check_events`].
+fn check_synced(shared: &Shared, synced: SyncedBlock) -> Result<CheckedSynced, SyncedRefusal> {
+    let height = synced.header.height;
+    let certificate = synced
+        .certificate
+        .into_verified(&shared.rules)
+        .and_then(|certificate| {
+            certificate.certifies(&shared.rules, &synced.header)?;
+            Ok(certificate)
+        })
+        .map_err(|reason| SyncedRefusal::Certificate(format!("block {height}: {reason}")))?;
+    let events =
+        check_events(shared, synced.events).map_err(|(index, error)| SyncedRefusal::Events {
+            height,
+            reason: format!("event {index}: {error}"),
+        })?;
+    Ok(CheckedSynced {
+        header: synced.header,
+        last_commit: synced.last_commit,
+        events,
+        certificate,
+    })
 }
 
 /// Checks the signatures of a block's events, reusing the mempool's check for events it holds
@@ -351,79 +394,98 @@ impl Engine {
     }
 
     /// Applies blocks a peer sent: each must follow our tip and carry a certificate that
-    /// verifies against the genesis validators before it is executed and committed.
+    /// verifies against the genesis validators before it is executed and committed. The
+    /// signatures of block k+1 are checked on a thread of their own while block k executes and
+    /// commits here, one block ahead at most (catch-up is otherwise verify, then write).
     fn apply_synced(&mut self, response: SyncResponse) -> Result<(), EngineError> {
-        let mut applied = 0u64;
-        for synced in response.blocks {
-            let shared = &self.host.shared;
-            let tip = shared.committed_height();
-            if synced.header.height <= tip {
-                continue;
-            }
-            if synced.header.height != tip + 1 {
-                break;
-            }
-            // The one check of a synced certificate: its signatures, then that it is this
-            // header's.
-            let certificate = match synced.certificate.into_verified(&shared.rules).and_then(
-                |certificate| {
-                    certificate.certifies(&shared.rules, &synced.header)?;
-                    Ok(certificate)
-                },
-            ) {
-                Ok(certificate) => certificate,
-                Err(reason) => {
-                    tracing::warn!(height = synced.header.height, %reason, "synced block's certificate does not verify");
-                    break;
+        let tip_height = response.tip_height;
+        let shared = self.host.shared.clone();
+        let from = shared.committed_height();
+        let applied = std::thread::scope(|scope| {
+            let (checked_out, checked) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                let ahead = response.blocks.into_iter();
+                for synced in ahead.skip_while(|b| b.header.height <= from) {
+                    // A closed channel: the engine stopped taking these blocks.
+                    if checked_out.send(check_synced(&shared, synced)).is_err() {
+                        break;
+                    }
                 }
-            };
-            let hash = synced.header.hash();
-            let block = match self.host.executed.remove(&hash) {
-                Some(block) => block,
-                None => self.host.execute_certified(BlockBody {
-                    header: synced.header.clone(),
-                    last_commit: synced.last_commit,
-                    events: synced.events,
-                })?,
-            };
-            applied += 1;
-            let unblocks = self.driver.blocked_on().is_some_and(|blocked| {
-                blocked.height == synced.header.height && blocked.block_hash == hash
             });
-            if unblocks {
-                self.host.commit(block, &certificate)?;
-                self.driver.unblock(&mut self.host)?;
-                continue;
-            }
-            if self.driver.consensus().height() == synced.header.height {
-                self.host.executed.insert(hash, block);
-                self.apply(Input::Commit { certificate })?;
-            } else {
-                // Consensus is elsewhere (it should not be): commit directly, keeping the
-                // ledger and consensus from drifting further.
-                let height = synced.header.height;
-                self.host.commit(block, &certificate)?;
-                self.driver.committed(height)?;
-            }
-        }
+            self.apply_checked(checked)
+        })?;
         let shared = &self.host.shared;
         if applied > 0 {
             shared
                 .metrics
                 .blocks_synced
                 .fetch_add(applied, Ordering::Relaxed);
-            tracing::info!(
-                applied,
-                peer_tip = response.tip_height,
-                "applied synced blocks"
-            );
+            tracing::info!(applied, peer_tip = tip_height, "applied synced blocks");
         }
-        let behind = response.tip_height > shared.committed_height();
+        let behind = tip_height > shared.committed_height();
         shared.syncing.store(behind, Ordering::Release);
         if behind {
             self.host.output(EngineOutput::SyncWanted);
         }
         Ok(())
+    }
+
+    /// Executes and commits checked synced blocks in order while each follows the tip; the
+    /// number applied.
+    fn apply_checked(
+        &mut self,
+        checked: std::sync::mpsc::Receiver<Result<CheckedSynced, SyncedRefusal>>,
+    ) -> Result<u64, EngineError> {
+        let mut applied = 0u64;
+        for synced in checked {
+            let synced = match synced {
+                Ok(synced) => synced,
+                Err(SyncedRefusal::Certificate(reason)) => {
+                    tracing::warn!(%reason, "synced block's certificate does not verify");
+                    break;
+                }
+                Err(SyncedRefusal::Events { height, reason }) => {
+                    return Err(not_reexecuted(height, reason));
+                }
+            };
+            let tip = self.host.shared.committed_height();
+            let height = synced.header.height;
+            if height <= tip {
+                continue;
+            }
+            if height != tip + 1 {
+                break;
+            }
+            let hash = synced.header.hash();
+            let block = match self.host.executed.remove(&hash) {
+                Some(block) => block,
+                None => {
+                    self.host
+                        .execute_certified(synced.header, synced.last_commit, synced.events)?
+                }
+            };
+            applied += 1;
+            let certificate = synced.certificate;
+            let unblocks = self
+                .driver
+                .blocked_on()
+                .is_some_and(|blocked| blocked.height == height && blocked.block_hash == hash);
+            if unblocks {
+                self.host.commit(block, &certificate)?;
+                self.driver.unblock(&mut self.host)?;
+                continue;
+            }
+            if self.driver.consensus().height() == height {
+                self.host.executed.insert(hash, block);
+                self.apply(Input::Commit { certificate })?;
+            } else {
+                // Consensus is elsewhere (it should not be): commit directly, keeping the
+                // ledger and consensus from drifting further.
+                self.host.commit(block, &certificate)?;
+                self.driver.committed(height)?;
+            }
+        }
+        Ok(applied)
     }
 }
 
@@ -774,13 +836,25 @@ impl EngineHost {
 
     /// Executes a block a quorum certified. A certified block that does not re-execute means
     /// this node's state differs from the quorum's: going on would fork it.
-    fn execute_certified(&self, body: BlockBody) -> Result<ExecutedBlock, EngineError> {
-        let height = body.header.height;
-        self.execute_body(body).map_err(|reason| {
-            tracing::error!(height, %reason, "a certified block does not re-execute here");
-            EngineError::Ledger(LedgerError::Inconsistent {
-                detail: format!("certified block {height} does not re-execute: {reason}"),
-            })
-        })
+    fn execute_certified(
+        &self,
+        header: waybill_protocol::BlockHeader,
+        last_commit: Option<waybill_protocol::CommitCertificate>,
+        events: Vec<CheckedEvent>,
+    ) -> Result<ExecutedBlock, EngineError> {
+        let height = header.height;
+        let executed = self
+            .shared
+            .read_ledger()
+            .validate(&header, last_commit, events);
+        executed.map_err(|reason| not_reexecuted(height, reason.to_string()))
     }
+}
+
+/// A certified block that does not re-execute here: our ledger and the quorum disagree.
+fn not_reexecuted(height: u64, reason: String) -> EngineError {
+    tracing::error!(height, %reason, "a certified block does not re-execute here");
+    EngineError::Ledger(LedgerError::Inconsistent {
+        detail: format!("certified block {height} does not re-execute: {reason}"),
+    })
 }
