@@ -12,7 +12,7 @@
 //! built, validated and committed against the ledger, messages handed to the network task,
 //! timers on the wall clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -75,13 +75,21 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A synced block whose certificate and event signatures are checked.
+/// A synced block whose certificate is checked, and its events' signatures unless this node
+/// already executed the block (as a proposal) and checked them then.
 #[derive(Debug)]
 struct CheckedSynced {
     header: waybill_protocol::BlockHeader,
+    hash: Hash,
     last_commit: Option<waybill_protocol::CommitCertificate>,
-    events: Vec<CheckedEvent>,
+    events: SyncedEvents,
     certificate: VerifiedCertificate,
+}
+
+#[derive(Debug)]
+enum SyncedEvents {
+    Checked(Vec<CheckedEvent>),
+    AlreadyExecuted(Vec<SignedEvent>),
 }
 
 /// Why a synced block was not taken: a certificate that does not verify is the peer's fault
@@ -94,9 +102,15 @@ enum SyncedRefusal {
 }
 
 /// The one check of a synced block: its certificate's signatures, that it is this header's,
-/// and its events' signatures. Pure apart from the mempool look-up in [`check_events`].
-fn check_synced(shared: &Shared, synced: SyncedBlock) -> Result<CheckedSynced, SyncedRefusal> {
+/// and its events' signatures unless the block is one of `executed`. Pure apart from the
+/// mempool look-up in [`check_events`].
+fn check_synced(
+    shared: &Shared,
+    executed: &HashSet<Hash>,
+    synced: SyncedBlock,
+) -> Result<CheckedSynced, SyncedRefusal> {
     let height = synced.header.height;
+    let hash = synced.header.hash();
     let certificate = synced
         .certificate
         .into_verified(&shared.rules)
@@ -105,17 +119,28 @@ fn check_synced(shared: &Shared, synced: SyncedBlock) -> Result<CheckedSynced, S
             Ok(certificate)
         })
         .map_err(|reason| SyncedRefusal::Certificate(format!("block {height}: {reason}")))?;
-    let events =
-        check_events(shared, synced.events).map_err(|(index, error)| SyncedRefusal::Events {
-            height,
-            reason: format!("event {index}: {error}"),
-        })?;
+    let events = if executed.contains(&hash) {
+        SyncedEvents::AlreadyExecuted(synced.events)
+    } else {
+        let checked = checked_synced_events(shared, synced.events)
+            .map_err(|reason| SyncedRefusal::Events { height, reason })?;
+        SyncedEvents::Checked(checked)
+    };
     Ok(CheckedSynced {
         header: synced.header,
+        hash,
         last_commit: synced.last_commit,
         events,
         certificate,
     })
+}
+
+/// A synced block's events checked, or the first that does not verify, in words.
+fn checked_synced_events(
+    shared: &Shared,
+    events: Vec<SignedEvent>,
+) -> Result<Vec<CheckedEvent>, String> {
+    check_events(shared, events).map_err(|(index, error)| format!("event {index}: {error}"))
 }
 
 /// Checks the signatures of a block's events, reusing the mempool's check for events it holds
@@ -401,13 +426,19 @@ impl Engine {
         let tip_height = response.tip_height;
         let shared = self.host.shared.clone();
         let from = shared.committed_height();
+        // Only blocks on the current tip are ever executed ahead of their commit, so these
+        // stay executed until the loop below takes the first block.
+        let executed: HashSet<Hash> = self.host.executed.keys().copied().collect();
         let applied = std::thread::scope(|scope| {
             let (checked_out, checked) = std::sync::mpsc::sync_channel(1);
             scope.spawn(move || {
                 let ahead = response.blocks.into_iter();
                 for synced in ahead.skip_while(|b| b.header.height <= from) {
                     // A closed channel: the engine stopped taking these blocks.
-                    if checked_out.send(check_synced(&shared, synced)).is_err() {
+                    if checked_out
+                        .send(check_synced(&shared, &executed, synced))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -456,12 +487,20 @@ impl Engine {
             if height != tip + 1 {
                 break;
             }
-            let hash = synced.header.hash();
+            let hash = synced.hash;
             let block = match self.host.executed.remove(&hash) {
                 Some(block) => block,
                 None => {
+                    let events = match synced.events {
+                        SyncedEvents::Checked(events) => events,
+                        // Not expected (see apply_synced), but then checked here after all.
+                        SyncedEvents::AlreadyExecuted(events) => {
+                            checked_synced_events(&self.host.shared, events)
+                                .map_err(|reason| not_reexecuted(height, reason))?
+                        }
+                    };
                     self.host
-                        .execute_certified(synced.header, synced.last_commit, synced.events)?
+                        .execute_certified(synced.header, synced.last_commit, events)?
                 }
             };
             applied += 1;
