@@ -126,6 +126,35 @@ fn pruning_drops_versions_beyond_retention_and_keeps_current_proofs() {
             .unwrap();
     }
     drop(ledger);
+    // What pruning deleted is gone from the store: each version's stale list once that version
+    // left retention, and the values superseded then; every retained version keeps its list.
+    {
+        let db = raw_db(dir.path());
+        let stale_versions: Vec<u64> = db
+            .iterator_cf(
+                db.cf_handle("map_stale").unwrap(),
+                rocksdb::IteratorMode::Start,
+            )
+            .map(|entry| u64::from_be_bytes((*entry.unwrap().0).try_into().unwrap()))
+            .collect();
+        assert!(
+            stale_versions.iter().all(|v| *v > tip - 4),
+            "stale lists of pruned versions remain: {stale_versions:?}"
+        );
+        assert!(stale_versions.contains(&tip), "{stale_versions:?}");
+        // L-0 changed at versions 1, 2, 4, 5, 7, 8, 10 and 11 (every third block's event is
+        // rejected). A value superseded at version 8 or before is gone with that version's list;
+        // 8 stays, as proofs as of version 9 need it.
+        let key = IndexKey::Shipment(fixtures::shipment("L-0")).map_key();
+        let value_versions: Vec<u64> = db
+            .prefix_iterator_cf(db.cf_handle("map_values").unwrap(), key)
+            .map(|entry| entry.unwrap().0)
+            .take_while(|stored| stored.starts_with(&key))
+            .map(|stored| u64::from_be_bytes(stored[32..].try_into().unwrap()))
+            .collect();
+        assert_eq!(tip, 12);
+        assert_eq!(value_versions, [8, 10, 11]);
+    }
     // Pruning is part of the block batches: the directory still verifies from genesis.
     let ledger = Ledger::open(dir.path(), rules(), options).unwrap();
     waybill_node::ledger::verify::verify_chain(&ledger, |_| {}).unwrap();
@@ -247,6 +276,41 @@ fn pending_events_come_back_in_acceptance_order() {
     let pending = ledger.pending_events(usize::MAX).unwrap();
     assert_eq!(pending.len(), 13);
     assert_eq!(pending[0], old);
+}
+
+/// A committing block deletes the pending record of each of its events this node kept, also
+/// of events kept before the ledger was last opened; what is not committed stays pending.
+#[test]
+fn a_commit_clears_the_pending_events_it_holds_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut factory = EventFactory::new();
+    let events: Vec<_> = (0..6)
+        .map(|i| factory.event("carrier-a", &format!("KEPT-{i}"), EventKind::PickUp))
+        .collect();
+    {
+        let ledger = open_ledger(dir.path()).unwrap();
+        let checked = waybill_tests::check(&rules(), events.clone());
+        ledger
+            .keep_pending(&checked.iter().collect::<Vec<_>>())
+            .unwrap();
+    }
+    let mut ledger = open_ledger(dir.path()).unwrap();
+    // Three of the kept events, and one this node never kept (as by gossip).
+    let mut block = events[..3].to_vec();
+    block.push(factory.event("carrier-a", "GOSSIPED", EventKind::PickUp));
+    let time_ms = fixtures::NOW_MS + 1_000;
+    commit_block(&mut ledger, block, time_ms).unwrap();
+    let still: Vec<_> = ledger
+        .pending_events(usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.body.id())
+        .collect();
+    let expected: Vec<_> = events[3..].iter().map(|e| e.body.id()).collect();
+    assert_eq!(still, expected);
+    drop(ledger);
+    let ledger = open_ledger(dir.path()).unwrap();
+    assert_eq!(ledger.pending_events(usize::MAX).unwrap().len(), 3);
 }
 
 /// Evidence of an equivocation is stored once, in the ledger's evidence family, and read back.

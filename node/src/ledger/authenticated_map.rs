@@ -152,13 +152,24 @@ fn write_version<S: MapStorage>(
     stale_values: Vec<([u8; 32], u64)>,
 ) -> Result<MapWrite, LedgerError> {
     let reader = Reader(storage);
-    let value_set: Vec<(KeyHash, Option<OwnedValue>)> = values
-        .iter()
-        .map(|(key, value)| (KeyHash(*key), Some(value.clone())))
-        .collect();
     let unchanged = values.is_empty();
     let (root, batch): (jmt::RootHash, TreeUpdateBatch) = guarded("update", || {
-        Sha256Jmt::new(&reader).put_value_set(value_set, version)
+        let tree = Sha256Jmt::new(&reader);
+        if unchanged {
+            return tree.put_value_set(Vec::new(), version);
+        }
+        // One pass over the sorted keys builds and hashes each new node once; inserting key by
+        // key would rebuild and rehash the path above every key (the same tree and root).
+        let value_set = values
+            .iter()
+            .map(|(key, value)| (KeyHash(*key), value.clone()))
+            .collect();
+        let (roots, batch) = tree.batch_put_value_sets(vec![value_set], None, version)?;
+        let root = roots
+            .first()
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("no root for version {version}"))?;
+        Ok((root, batch))
     })?;
     let mut stale_nodes: Vec<NodeKey> = batch
         .stale_node_index_batch
@@ -277,4 +288,67 @@ pub fn decode_node_key(bytes: &[u8]) -> Result<NodeKey, LedgerError> {
     borsh::from_slice(bytes).map_err(|error| LedgerError::Corrupt {
         what: format!("map node key: {error}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::memory::MemoryStore;
+
+    /// What jmt's key-by-key insert writes for one version, as `write_version` did before it
+    /// inserted in one batched pass.
+    fn key_by_key(
+        storage: &MemoryStore,
+        version: u64,
+        values: &BTreeMap<[u8; 32], Vec<u8>>,
+    ) -> (Hash, Vec<NodeKey>, Vec<NodeKey>) {
+        let reader = Reader(storage);
+        let value_set = values
+            .iter()
+            .map(|(key, value)| (KeyHash(*key), Some(value.clone())));
+        let (root, batch) = Sha256Jmt::new(&reader)
+            .put_value_set(value_set, version)
+            .expect("key-by-key insert");
+        let mut nodes: Vec<NodeKey> = batch.node_batch.nodes().keys().cloned().collect();
+        let mut stale: Vec<NodeKey> = batch
+            .stale_node_index_batch
+            .iter()
+            .map(|stale| stale.node_key.clone())
+            .collect();
+        nodes.sort();
+        stale.sort();
+        (Hash(root.0), nodes, stale)
+    }
+
+    /// The batched insert writes the tree jmt's key-by-key insert writes: the same root, the
+    /// same new nodes and the same stale ones, version after version, with new keys and keys
+    /// written again mixed.
+    #[test]
+    fn one_batched_pass_writes_the_tree_of_inserting_key_by_key() {
+        let mut store = MemoryStore::default();
+        let genesis = genesis_write(&store).expect("genesis");
+        store.apply_map_write(&genesis);
+        let mut draw = 0x2545_f491_4f6c_dd1d_u64;
+        for version in 1..=16u64 {
+            let values: BTreeMap<[u8; 32], Vec<u8>> = (0..1 + version * 23 % 97)
+                .map(|_| {
+                    draw = draw.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    let key = Hash::of_parts(&[&(draw >> 56).to_be_bytes()]).0;
+                    (key, draw.to_be_bytes().to_vec())
+                })
+                .collect();
+            let (root, nodes, stale) = key_by_key(&store, version, &values);
+            let write = write_version(&store, version, values, Vec::new()).expect("batched");
+            let mut written: Vec<NodeKey> =
+                write.nodes.iter().map(|(key, _)| key.clone()).collect();
+            let mut made_stale = write.stale_nodes.clone();
+            written.sort();
+            made_stale.sort();
+            assert_eq!(write.root, root, "root at version {version}");
+            assert_eq!(written, nodes, "new nodes at version {version}");
+            assert_eq!(made_stale, stale, "stale nodes at version {version}");
+            store.apply_map_write(&write);
+            assert_eq!(super::root(&store, version).expect("root"), root);
+        }
+    }
 }

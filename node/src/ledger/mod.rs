@@ -10,6 +10,7 @@ pub mod authenticated_map;
 pub mod memory;
 pub mod rocks;
 pub mod verify;
+mod writes;
 
 use std::collections::{BTreeMap, BTreeSet};
 

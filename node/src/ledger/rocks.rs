@@ -14,16 +14,17 @@
 //! | `state` | `s`‖shipment, `c`‖serial, `n`‖signer | shipment state, serial state, spent nonces (`SpentNonces::to_bytes`) |
 //! | `map_nodes` | jmt node key | jmt node |
 //! | `map_values` | map key ‖ version | encoded key record |
-//! | `map_stale_nodes` | version ‖ node key | — (prune when the version leaves retention) |
-//! | `map_stale_values` | version ‖ map key ‖ older version | — (likewise) |
+//! | `map_stale` | version | what that version made stale: node keys, then map key ‖ older version ([`StaleList`]; pruned when the version leaves retention) |
 //! | `evidence` | offender height ‖ hash of the evidence | consensus equivocation evidence |
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Mutex;
 
 use jmt::storage::{Node, NodeKey};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
-    Direction, IteratorMode, Options, WriteBatch, WriteOptions,
+    Direction, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 use waybill_protocol::block::VerifiedCertificate;
 use waybill_protocol::codec;
@@ -38,6 +39,7 @@ use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{BlockHeader, CommitCertificate, Hash, KeyId, ShipmentId};
 
 use super::authenticated_map::{self, VersionedValue, decode_node, node_bytes, node_key_bytes};
+use super::writes::SortedWrites;
 use super::{
     BlockProposal, EventLocation, ExecutedBlock, LedgerError, MapStorage, StateStore, Tip,
     build_block, check_header,
@@ -53,8 +55,9 @@ const KEY_EVENTS: &str = "key_events";
 const STATE: &str = "state";
 const MAP_NODES: &str = "map_nodes";
 const MAP_VALUES: &str = "map_values";
-const MAP_STALE_NODES: &str = "map_stale_nodes";
-const MAP_STALE_VALUES: &str = "map_stale_values";
+/// One record per version rather than one key per stale entry: a block makes thousands of
+/// nodes stale, and pruning reads them back all at once.
+const MAP_STALE: &str = "map_stale";
 const EVIDENCE: &str = "evidence";
 /// Events this node accepted (answered 202 for) and has not yet seen committed: kept across a
 /// crash, so an accepted event is never lost with the process.
@@ -63,7 +66,7 @@ const PENDING: &str = "pending";
 /// uses it verifies each member. (The consignee listing is personal data: it lives in the
 /// private store, at nodes entitled to declarations' particulars.)
 const SERIALS_BY_GTIN: &str = "serials_by_gtin";
-const FAMILIES: [&str; 14] = [
+const FAMILIES: [&str; 13] = [
     META,
     HEADERS,
     CERTIFICATES,
@@ -73,8 +76,7 @@ const FAMILIES: [&str; 14] = [
     STATE,
     MAP_NODES,
     MAP_VALUES,
-    MAP_STALE_NODES,
-    MAP_STALE_VALUES,
+    MAP_STALE,
     EVIDENCE,
     PENDING,
     SERIALS_BY_GTIN,
@@ -107,9 +109,17 @@ pub struct Ledger {
     rules: ChainRules,
     tip: Tip,
     options: LedgerOptions,
-    /// The next acceptance number for the `pending` column: restored events go back into the
-    /// mempool in the order they were accepted, not in id order.
-    pending_seq: std::sync::atomic::AtomicU64,
+    /// What the `pending` column holds, kept in memory too.
+    pending: Mutex<Pending>,
+}
+
+/// The `pending` column's next acceptance number (restored events go back into the mempool in
+/// the order they were accepted, not in id order) and its ids: a committing block deletes only
+/// the events that are there, most of a block's having come by gossip and never been kept.
+#[derive(Debug, Default)]
+struct Pending {
+    next_seq: u64,
+    ids: HashSet<Hash>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -158,9 +168,45 @@ fn state_key<T: bincode::Encode>(prefix: u8, value: &T) -> Vec<u8> {
     key
 }
 
+/// Families execution reads by key, most often for a key that is not there (a new event, a new
+/// shipment, a map node on a fresh path): their memtables get a whole-key bloom filter, so such
+/// a miss no longer searches the skip list (the SST files have one already).
+const POINT_READ_FAMILIES: [&str; 4] = [EVENT_LOCATIONS, STATE, MAP_NODES, PENDING];
+
+/// A memtable bloom filter's size as a share of the memtable: about 10 bits a key for the
+/// smallest entries these families hold.
+const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
+
 /// Options for the database and each column family, sharing one block cache: execution reads
 /// state, map nodes and values at random, and RocksDB's default cache is far smaller than the
 /// working set of a busy ledger.
+fn family_options(cache: &Cache, family: &str) -> Options {
+    let mut options = db_options(cache);
+    if POINT_READ_FAMILIES.contains(&family) {
+        options.set_memtable_whole_key_filtering(true);
+        options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+    }
+    if PER_KEY_FAMILIES.contains(&family) {
+        options.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(MAP_KEY_BYTES));
+        options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+    }
+    options
+}
+
+/// Families keyed by map key ‖ position or version, read only within one map key: a prefix
+/// bloom filter on the map key lets a block's reads of keys never recorded (most of a busy
+/// block's) skip every file, and each read stays within its key ([`per_key_reads`]).
+const PER_KEY_FAMILIES: [&str; 2] = [KEY_EVENTS, MAP_VALUES];
+
+const MAP_KEY_BYTES: usize = 32;
+
+/// Read options for the per-key families: an iterator ends where its map key does.
+fn per_key_reads() -> ReadOptions {
+    let mut options = ReadOptions::default();
+    options.set_prefix_same_as_start(true);
+    options
+}
+
 fn db_options(cache: &Cache) -> Options {
     let mut options = Options::default();
     options.create_if_missing(true);
@@ -191,7 +237,7 @@ impl Ledger {
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
         let families = FAMILIES
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, db_options(&cache)));
+            .map(|name| ColumnFamilyDescriptor::new(*name, family_options(&cache, name)));
         let db = DB::open_cf_descriptors(&db_options(&cache), path, families)
             .map_err(storage("open"))?;
         let mut ledger = Ledger {
@@ -199,15 +245,10 @@ impl Ledger {
             tip: Tip::genesis(&rules),
             rules,
             options,
-            pending_seq: std::sync::atomic::AtomicU64::new(0),
+            pending: Mutex::default(),
         };
-        let next = ledger
-            .pending_in_order(usize::MAX)?
-            .last()
-            .map_or(1, |(seq, _)| seq + 1);
-        ledger
-            .pending_seq
-            .store(next, std::sync::atomic::Ordering::Relaxed);
+        let pending = ledger.read_pending()?;
+        *ledger.pending_mut() = pending;
         match ledger.read_tip()? {
             Some(tip) => {
                 ledger.check_stored_tip(&tip)?;
@@ -431,6 +472,10 @@ impl Ledger {
         certificate.certifies(&self.rules, header)?;
         let batch = self.block_batch(&block, certificate)?;
         self.write_synced(batch)?;
+        let pending = &mut self.pending_mut().ids;
+        for checked in &block.events {
+            pending.remove(&checked.id());
+        }
         self.tip = block.tip;
         Ok(())
     }
@@ -441,117 +486,88 @@ impl Ledger {
         certificate: &CommitCertificate,
     ) -> Result<WriteBatch, LedgerError> {
         let height = block.header.height;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(HEADERS),
-            height_key(height),
-            codec::encode(&block.header),
-        );
-        batch.put_cf(
-            self.cf(CERTIFICATES),
-            height_key(height),
-            codec::encode(certificate),
-        );
+        let pending = &self.pending_lock().ids;
+        let mut writes = SortedWrites::default();
+        writes.put(HEADERS, height_key(height), codec::encode(&block.header));
+        writes.put(CERTIFICATES, height_key(height), codec::encode(certificate));
         // The parent's certificate as this block carries it replaces the one this node heard.
         if let Some(last_commit) = &block.last_commit {
-            batch.put_cf(
-                self.cf(CERTIFICATES),
+            writes.put(
+                CERTIFICATES,
                 height_key(height - 1),
                 codec::encode(last_commit),
             );
         }
         for (index, (checked, outcome)) in block.events.iter().zip(&block.outcomes).enumerate() {
             let index = index as u32;
-            batch.delete_cf(self.cf(PENDING), checked.id().as_bytes());
-            batch.put_cf(
-                self.cf(EVENTS),
-                event_key(height, index),
-                checked.event().encode(),
-            );
+            if pending.contains(&checked.id()) {
+                writes.delete(PENDING, checked.id().as_bytes());
+            }
+            writes.put(EVENTS, event_key(height, index), checked.event().encode());
             if *outcome == waybill_protocol::execution::EventOutcome::Applied {
-                self.list_event(&mut batch, checked.event());
+                list_event(&mut writes, checked.event());
             }
             let location = EventLocation {
                 height,
                 index,
                 outcome: outcome.clone(),
             };
-            batch.put_cf(
-                self.cf(EVENT_LOCATIONS),
-                checked.id().0,
-                codec::encode(&location),
-            );
+            writes.put(EVENT_LOCATIONS, checked.id().0, codec::encode(&location));
         }
         for (map_key, position, index) in &block.key_positions {
-            batch.put_cf(
-                self.cf(KEY_EVENTS),
+            writes.put(
+                KEY_EVENTS,
                 versioned_key(map_key, *position),
-                event_key(height, *index),
+                event_key(height, *index).to_vec(),
             );
         }
-        let state = &block.state;
-        for id in &state.changed.shipments {
-            if let Some(Some(shipment)) = state.shipments.get(id) {
-                batch.put_cf(self.cf(STATE), state_key(b's', id), codec::encode(shipment));
-            }
-        }
-        for serial in &state.changed.serials {
-            if let Some(Some(serial_state)) = state.serials.get(serial) {
-                batch.put_cf(
-                    self.cf(STATE),
-                    state_key(b'c', serial),
-                    codec::encode(serial_state),
-                );
-            }
-        }
-        for signer in &state.changed.signers {
-            if let Some(Some(spent)) = state.nonces.get(signer) {
-                batch.put_cf(self.cf(STATE), state_key(b'n', signer), spent.to_bytes());
-            }
-        }
-        self.map_batch(&mut batch, block)?;
-        batch.put_cf(self.cf(META), TIP_KEY, codec::encode(&block.tip));
-        Ok(batch)
+        state_writes(&mut writes, &block.state);
+        self.map_writes(&mut writes, block)?;
+        writes.put(META, TIP_KEY, codec::encode(&block.tip));
+        Ok(writes.into_batch(|family| self.cf(family)))
     }
 
     /// The map's writes for this version, and pruning of the version leaving retention.
-    fn map_batch(&self, batch: &mut WriteBatch, block: &ExecutedBlock) -> Result<(), LedgerError> {
+    fn map_writes(
+        &self,
+        writes: &mut SortedWrites,
+        block: &ExecutedBlock,
+    ) -> Result<(), LedgerError> {
         let map = &block.map;
         let version = map.version.to_be_bytes();
         for (key, node) in &map.nodes {
-            batch.put_cf(self.cf(MAP_NODES), node_key_bytes(key), node_bytes(node));
+            writes.put(MAP_NODES, node_key_bytes(key), node_bytes(node));
         }
         for (map_key, value) in &map.values {
-            batch.put_cf(
-                self.cf(MAP_VALUES),
+            writes.put(
+                MAP_VALUES,
                 versioned_key(map_key, map.version),
-                value,
+                value.clone(),
             );
         }
-        for key in &map.stale_nodes {
-            let mut stale = version.to_vec();
-            stale.extend_from_slice(&node_key_bytes(key));
-            batch.put_cf(self.cf(MAP_STALE_NODES), stale, []);
-        }
-        for (map_key, old_version) in &map.stale_values {
-            let mut stale = version.to_vec();
-            stale.extend_from_slice(&versioned_key(map_key, *old_version));
-            batch.put_cf(self.cf(MAP_STALE_VALUES), stale, []);
+        let stale = StaleList::encode(map);
+        if !stale.is_empty() {
+            writes.put(MAP_STALE, version, stale);
         }
         let Some(expired) = map.version.checked_sub(self.options.retention_versions) else {
             return Ok(());
         };
-        let prefix = expired.to_be_bytes();
-        for entry in prefix_entries(&self.db, self.cf(MAP_STALE_NODES), &prefix) {
-            let (stale, _) = entry.map_err(storage("read stale nodes"))?;
-            batch.delete_cf(self.cf(MAP_NODES), &stale[8..]);
-            batch.delete_cf(self.cf(MAP_STALE_NODES), &stale);
+        let expired = expired.to_be_bytes();
+        let Some(list) = self
+            .db
+            .get_pinned_cf(self.cf(MAP_STALE), expired)
+            .map_err(storage("read stale entries"))?
+        else {
+            return Ok(());
+        };
+        let list = StaleList::decode(&list)?;
+        for node_key in list.nodes {
+            writes.delete(MAP_NODES, node_key);
         }
-        for entry in prefix_entries(&self.db, self.cf(MAP_STALE_VALUES), &prefix) {
-            let (stale, _) = entry.map_err(storage("read stale values"))?;
-            batch.delete_cf(self.cf(MAP_VALUES), &stale[8..]);
-            batch.delete_cf(self.cf(MAP_STALE_VALUES), &stale);
+        for value_key in list.values {
+            writes.delete(MAP_VALUES, value_key);
         }
+        writes.delete(MAP_STALE, expired);
         Ok(())
     }
 
@@ -748,8 +764,9 @@ impl Ledger {
         let start = versioned_key(&map_key, first);
         let mut events = Vec::with_capacity(wanted as usize);
         let mut bytes = 0;
-        let iterator = self.db.iterator_cf(
+        let iterator = self.db.iterator_cf_opt(
             self.cf(KEY_EVENTS),
+            per_key_reads(),
             IteratorMode::From(&start, Direction::Forward),
         );
         for entry in iterator.take(wanted as usize) {
@@ -795,8 +812,9 @@ impl Ledger {
     ) -> Result<(Vec<SignedEvent>, bool), LedgerError> {
         let map_key = key.map_key();
         let start = versioned_key(&map_key, 1);
-        let iterator = self.db.iterator_cf(
+        let iterator = self.db.iterator_cf_opt(
             self.cf(KEY_EVENTS),
+            per_key_reads(),
             IteratorMode::From(&start, Direction::Forward),
         );
         let mut events = Vec::new();
@@ -858,18 +876,6 @@ impl Ledger {
         Ok(true)
     }
 
-    /// Adds an applied event to the unproven listings.
-    fn list_event(&self, batch: &mut WriteBatch, event: &SignedEvent) {
-        let body = &event.body;
-        for epc in &body.epcs {
-            if let waybill_protocol::event::Epc::Sgtin(sgtin) = epc {
-                let mut key = sgtin.gtin.as_str().as_bytes().to_vec();
-                key.extend_from_slice(sgtin.serial.as_str().as_bytes());
-                batch.put_cf(self.cf(SERIALS_BY_GTIN), key, []);
-            }
-        }
-    }
-
     /// Serials of `gtin` that applied events named, in serial order, at most `max` (and whether
     /// there were more). The node's word: verify each serial's provenance.
     pub fn serials_of_gtin(
@@ -910,9 +916,13 @@ impl Ledger {
         &self,
         events: &[&waybill_protocol::admission::CheckedEvent],
     ) -> Result<(), LedgerError> {
-        let first = self
-            .pending_seq
-            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let first = {
+            let mut pending = self.pending_lock();
+            pending.ids.extend(events.iter().map(|event| event.id()));
+            let first = pending.next_seq;
+            pending.next_seq += events.len() as u64;
+            first
+        };
         let mut batch = WriteBatch::default();
         for (offset, event) in events.iter().enumerate() {
             let mut value = (first + offset as u64).to_be_bytes().to_vec();
@@ -972,7 +982,44 @@ impl Ledger {
         }
         self.db
             .write(batch)
-            .map_err(storage("forget pending events"))
+            .map_err(storage("forget pending events"))?;
+        let mut pending = self.pending_lock();
+        for id in ids {
+            pending.ids.remove(id);
+        }
+        Ok(())
+    }
+
+    /// The `pending` column's ids and next acceptance number, read once at open.
+    fn read_pending(&self) -> Result<Pending, LedgerError> {
+        let mut pending = Pending {
+            next_seq: 1,
+            ids: HashSet::new(),
+        };
+        for entry in self.db.iterator_cf(self.cf(PENDING), IteratorMode::Start) {
+            let (key, value) = entry.map_err(storage("read pending events"))?;
+            let id: [u8; 32] = (*key).try_into().map_err(|_| LedgerError::Corrupt {
+                what: format!("pending event key of {} bytes", key.len()),
+            })?;
+            pending.ids.insert(Hash(id));
+            if let Some(seq) = value.first_chunk::<8>() {
+                pending.next_seq = pending.next_seq.max(u64::from_be_bytes(*seq) + 1);
+            }
+        }
+        Ok(pending)
+    }
+
+    fn pending_lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // The set is only ever extended or shrunk whole; a panic elsewhere leaves it usable.
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pending_mut(&mut self) -> &mut Pending {
+        self.pending
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stored evidence, oldest height first.
@@ -1026,6 +1073,91 @@ impl Ledger {
     }
 }
 
+/// Adds an applied event to the unproven listings.
+fn list_event(writes: &mut SortedWrites, event: &SignedEvent) {
+    for epc in &event.body.epcs {
+        if let waybill_protocol::event::Epc::Sgtin(sgtin) = epc {
+            let mut key = sgtin.gtin.as_str().as_bytes().to_vec();
+            key.extend_from_slice(sgtin.serial.as_str().as_bytes());
+            writes.put(SERIALS_BY_GTIN, key, Vec::new());
+        }
+    }
+}
+
+/// The execution state the block changed.
+fn state_writes(writes: &mut SortedWrites, state: &super::StateSnapshot) {
+    for id in &state.changed.shipments {
+        if let Some(Some(shipment)) = state.shipments.get(id) {
+            writes.put(STATE, state_key(b's', id), codec::encode(shipment));
+        }
+    }
+    for serial in &state.changed.serials {
+        if let Some(Some(serial_state)) = state.serials.get(serial) {
+            writes.put(STATE, state_key(b'c', serial), codec::encode(serial_state));
+        }
+    }
+    for signer in &state.changed.signers {
+        if let Some(Some(spent)) = state.nonces.get(signer) {
+            writes.put(STATE, state_key(b'n', signer), spent.to_bytes());
+        }
+    }
+}
+
+/// What one version of the map made stale, stored as one value: a count (u32), each node key
+/// (u16 length, then its bytes), then each superseded value's key (map key ‖ older version,
+/// 40 bytes) to the end. Integers big-endian.
+struct StaleList<'a> {
+    nodes: Vec<&'a [u8]>,
+    values: Vec<&'a [u8]>,
+}
+
+const STALE_VALUE_KEY_BYTES: usize = 40;
+
+impl<'a> StaleList<'a> {
+    fn encode(map: &super::authenticated_map::MapWrite) -> Vec<u8> {
+        if map.stale_nodes.is_empty() && map.stale_values.is_empty() {
+            return Vec::new();
+        }
+        let mut bytes = Vec::with_capacity(4 + 48 * map.stale_nodes.len());
+        bytes.extend_from_slice(&(map.stale_nodes.len() as u32).to_be_bytes());
+        for key in &map.stale_nodes {
+            let key = node_key_bytes(key);
+            bytes.extend_from_slice(&(key.len() as u16).to_be_bytes());
+            bytes.extend_from_slice(&key);
+        }
+        for (map_key, old_version) in &map.stale_values {
+            bytes.extend_from_slice(&versioned_key(map_key, *old_version));
+        }
+        bytes
+    }
+
+    fn decode(bytes: &'a [u8]) -> Result<StaleList<'a>, LedgerError> {
+        let corrupt = || LedgerError::Corrupt {
+            what: format!("stale list of {} bytes", bytes.len()),
+        };
+        let (count, mut rest) = bytes.split_first_chunk::<4>().ok_or_else(corrupt)?;
+        let count = u32::from_be_bytes(*count) as usize;
+        // Each node key takes at least its two length bytes: a count beyond that is corrupt.
+        if count > rest.len() / 2 {
+            return Err(corrupt());
+        }
+        let mut nodes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (length, after) = rest.split_first_chunk::<2>().ok_or_else(corrupt)?;
+            let (key, after) = after
+                .split_at_checked(u16::from_be_bytes(*length) as usize)
+                .ok_or_else(corrupt)?;
+            nodes.push(key);
+            rest = after;
+        }
+        if rest.len() % STALE_VALUE_KEY_BYTES != 0 {
+            return Err(corrupt());
+        }
+        let values = rest.chunks_exact(STALE_VALUE_KEY_BYTES).collect();
+        Ok(StaleList { nodes, values })
+    }
+}
+
 type Entry = Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>;
 
 /// Entries of `cf` whose key starts with `prefix`, in order.
@@ -1076,7 +1208,9 @@ impl MapStorage for Ledger {
         key_hash: &[u8; 32],
         max_version: u64,
     ) -> Result<Option<VersionedValue>, LedgerError> {
-        let mut iterator = self.db.raw_iterator_cf(self.cf(MAP_VALUES));
+        let mut iterator = self
+            .db
+            .raw_iterator_cf_opt(self.cf(MAP_VALUES), per_key_reads());
         seek_value(&mut iterator, key_hash, max_version)
     }
 
@@ -1085,7 +1219,9 @@ impl MapStorage for Ledger {
         key_hashes: &[[u8; 32]],
         max_version: u64,
     ) -> Result<Vec<Option<VersionedValue>>, LedgerError> {
-        let mut iterator = self.db.raw_iterator_cf(self.cf(MAP_VALUES));
+        let mut iterator = self
+            .db
+            .raw_iterator_cf_opt(self.cf(MAP_VALUES), per_key_reads());
         key_hashes
             .iter()
             .map(|key_hash| seek_value(&mut iterator, key_hash, max_version))
