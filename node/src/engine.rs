@@ -26,17 +26,20 @@ use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
 
 use crate::limits::{
-    BLOCK_TIME_LAG_MS_MAX, IDLE_BLOCK_INTERVAL, PARALLEL_CHECK_MIN, PROPOSED_BLOCKS_MAX,
-    PROPOSER_POLL, RESEND_INTERVAL,
+    BLOCK_TIME_LAG_MS_MAX, IDLE_BLOCK_INTERVAL, PARALLEL_CHECK_MIN, PROPOSER_POLL, RESEND_INTERVAL,
 };
 use waybill_protocol::{Hash, Keypair, ValidatorIndex};
 
+use crate::assembly::{Assembled, Assemblies};
 use crate::consensus::wal_file::{WalFile, WalFileError};
 use crate::consensus::{
     Consensus, Driver, Evidence, Host, Input, MessageRejection, SignError, Signer, TimeoutStep,
 };
 use crate::ledger::{ExecutedBlock, LedgerError};
-use crate::network::wire::{BlockBody, ConsensusGossip, SyncResponse, SyncedBlock, VerifiedGossip};
+use crate::network::wire::{
+    BlockBody, CompactBody, ConsensusGossip, ProposalEventsRequest, ProposalEventsResponse,
+    ProposedBlock, SyncResponse, SyncedBlock, VerifiedGossip,
+};
 use crate::node::{CommittedBlock, CommittedEvent, Shared};
 use waybill_protocol::block::CertificateError;
 
@@ -47,6 +50,8 @@ pub enum EngineInput {
     /// engine is done with it).
     Consensus(VerifiedGossip, tokio::sync::OwnedSemaphorePermit),
     Synced(SyncResponse),
+    /// A proposer's answer with events of its proposal this node lacked.
+    ProposalEvents(ProposalEventsResponse),
     /// New events reached the mempool (wakes a proposer waiting for some).
     EventsArrived,
 }
@@ -59,6 +64,11 @@ pub enum EngineOutput {
     /// or a peer's tip above ours. (The engine is the only one to say so; the network also
     /// asks on its own when commits stall.)
     SyncWanted,
+    /// A compact proposal names events this node's mempool lacks: ask its proposer.
+    FetchProposalEvents {
+        proposer: ValidatorIndex,
+        request: ProposalEventsRequest,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,8 +227,9 @@ struct EngineHost {
     outputs: Sender<EngineOutput>,
     timers: BTreeMap<(Instant, u64), crate::consensus::Timeout>,
     timer_seq: u64,
-    /// Bodies of proposed blocks heard for the next heights, by block hash.
-    proposed: HashMap<Hash, BlockBody>,
+    /// Compact proposals waiting for events this node lacked. (Whole proposed blocks are
+    /// held in `Shared`, where the network serves their events.)
+    assemblies: Assemblies,
     /// Blocks executed on the current tip (ours, validated, or synced), by block hash.
     executed: HashMap<Hash, ExecutedBlock>,
     /// `ValidateBlock` requests waiting for their block's body.
@@ -269,7 +280,7 @@ impl Engine {
             outputs,
             timers: BTreeMap::new(),
             timer_seq: 0,
-            proposed: HashMap::new(),
+            assemblies: Assemblies::default(),
             executed: HashMap::new(),
             awaiting_body: Vec::new(),
             proposing: None,
@@ -325,6 +336,10 @@ impl Engine {
         match input {
             EngineInput::Consensus(gossip, _budget) => self.receive_gossip(gossip),
             EngineInput::Synced(response) => self.apply_synced(response),
+            EngineInput::ProposalEvents(response) => {
+                self.host.receive_proposal_events(response);
+                self.validate_awaiting()
+            }
             EngineInput::EventsArrived => Ok(()),
         }
     }
@@ -351,7 +366,7 @@ impl Engine {
                 && (height..=height + 1).contains(&p.height)
                 && p.proposer == consensus.proposer(p.height, p.round);
             if keep {
-                self.host.keep_proposed(p.block_hash, *block);
+                self.host.assemble(p.proposer, *block);
             }
         }
         self.apply(Input::Message(gossip.message))?;
@@ -401,12 +416,12 @@ impl Engine {
         let ready: Vec<(u64, Hash)> = host
             .awaiting_body
             .iter()
-            .filter(|(_, hash)| host.proposed.contains_key(hash))
+            .filter(|(_, hash)| host.shared.holds_proposal(hash))
             .copied()
             .collect();
         let height = self.driver.consensus().height();
         host.awaiting_body
-            .retain(|(h, hash)| *h == height && !host.proposed.contains_key(hash));
+            .retain(|(h, hash)| *h == height && !host.shared.holds_proposal(hash));
         for (h, hash) in ready {
             if h != height {
                 continue;
@@ -537,10 +552,10 @@ impl Host for EngineHost {
         let gossip = match message {
             ConsensusMessage::Vote(vote) => ConsensusGossip::Vote(vote.clone()),
             ConsensusMessage::Proposal(proposal) => {
-                match self.proposed.get(&proposal.proposal.block_hash) {
+                match self.shared.proposal(&proposal.proposal.block_hash) {
                     Some(block) => ConsensusGossip::Proposal {
                         proposal: proposal.clone(),
-                        block: Box::new(block.clone()),
+                        block: Box::new(block.compact()),
                     },
                     None => {
                         tracing::warn!(
@@ -644,22 +659,39 @@ impl EngineHost {
         }
     }
 
-    fn keep_proposed(&mut self, hash: Hash, block: BlockBody) {
-        if self.proposed.contains_key(&hash) {
+    /// Makes a compact proposal whole from the mempool, or asks its proposer for the rest.
+    fn assemble(&mut self, proposer: ValidatorIndex, compact: CompactBody) {
+        let hash = compact.header.hash();
+        if self.shared.holds_proposal(&hash) {
             return;
         }
-        if self.proposed.len() >= PROPOSED_BLOCKS_MAX {
-            // Drop the block for the highest height first: ours is the one we need.
-            if let Some(victim) = self
-                .proposed
-                .iter()
-                .max_by_key(|(_, b)| b.header.height)
-                .map(|(h, _)| *h)
-            {
-                self.proposed.remove(&victim);
+        let assembled = {
+            let mempool = self.shared.lock_mempool();
+            self.assemblies.start(&mempool, compact)
+        };
+        match assembled {
+            Assembled::Whole(block) => self.shared.keep_proposal(hash, *block),
+            Assembled::Fetch(request) => {
+                self.shared
+                    .metrics
+                    .proposal_events_fetched
+                    .fetch_add(request.positions.len() as u64, Ordering::Relaxed);
+                self.output(EngineOutput::FetchProposalEvents { proposer, request });
             }
+            Assembled::Waiting => {}
         }
-        self.proposed.insert(hash, block);
+    }
+
+    /// Completes a waiting proposal with the events its proposer sent.
+    fn receive_proposal_events(&mut self, response: ProposalEventsResponse) {
+        let hash = response.block_hash;
+        match self.assemblies.receive(response) {
+            Some(Ok(block)) => self.shared.keep_proposal(hash, block),
+            Some(Err(missing)) => {
+                tracing::warn!(block = %hash, missing, "the proposer did not give all its events");
+            }
+            None => {}
+        }
     }
 
     /// Builds our block if events are pending or the wait for them is over.
@@ -721,7 +753,8 @@ impl EngineHost {
             events: block.events.iter().map(|e| e.event().clone()).collect(),
         };
         tracing::debug!(height, round, events = body.events.len(), "proposing");
-        self.proposed.insert(hash, body);
+        let ids = block.events.iter().map(CheckedEvent::id).collect();
+        self.shared.keep_proposal(hash, ProposedBlock { body, ids });
         self.executed.insert(hash, block);
         Ok(Some(Input::BlockReady {
             height,
@@ -739,7 +772,7 @@ impl EngineHost {
                 valid: true,
             }));
         }
-        let Some(body) = self.proposed.get(&block_hash).cloned() else {
+        let Some(body) = self.shared.proposal(&block_hash).map(|b| b.body.clone()) else {
             if !self.awaiting_body.contains(&(height, block_hash)) {
                 self.awaiting_body.push((height, block_hash));
             }
@@ -866,7 +899,8 @@ impl EngineHost {
                 .send(Arc::new(CommittedBlock { height, events }));
         }
         self.executed.clear();
-        self.proposed.retain(|_, b| b.header.height > height);
+        self.shared.forget_proposals(height);
+        self.assemblies.forget(height);
         self.awaiting_body.clear();
         self.proposing = None;
         self.timers.retain(|_, t| t.height > height);

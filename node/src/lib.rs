@@ -7,6 +7,7 @@ pub use waybill_consensus as consensus;
 pub mod access;
 pub mod admission;
 pub mod api;
+pub mod assembly;
 pub mod caller;
 pub mod engine;
 pub mod host;

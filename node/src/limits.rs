@@ -80,8 +80,30 @@ pub const EVENT_GOSSIP_EVENTS_MAX: usize = 1_000;
 /// Bytes of one gossip message on the events topic. A sender splits its batches to fit, so an
 /// honest node never sends more; a larger message proves its sender faulty.
 pub const EVENT_GOSSIP_BYTES_MAX: usize = 4 * 1024 * 1024;
-/// A proposal with the largest block, plus the proposal and framing.
-pub const CONSENSUS_GOSSIP_BYTES_MAX: usize = BLOCK_ENCODED_BYTES_MAX + 64 * 1024;
+/// What a block carries besides its events (its header, its parent's certificate and, in
+/// sync, its own) and a message's framing, at most.
+pub const BLOCK_MARGIN_BYTES: usize = 64 * 1024;
+/// A proposal with the compact form of the largest block: an id per event, plus the header, the
+/// parent's certificate, the proposal and framing.
+pub const CONSENSUS_GOSSIP_BYTES_MAX: usize = (8 + 32 * BLOCK_EVENTS_MAX) + BLOCK_MARGIN_BYTES;
+/// One size for both topics is all gossipsub has: the larger message's.
+pub const GOSSIP_TRANSMIT_BYTES_MAX: usize = if EVENT_GOSSIP_BYTES_MAX > CONSENSUS_GOSSIP_BYTES_MAX
+{
+    EVENT_GOSSIP_BYTES_MAX
+} else {
+    CONSENSUS_GOSSIP_BYTES_MAX
+};
+/// A validator's request for the events of a proposal it lacks: the block hash and a position
+/// (u32) per event at most.
+pub const PROPOSAL_EVENTS_REQUEST_BYTES_MAX: usize = 32 + 8 + 4 * BLOCK_EVENTS_MAX + 64;
+/// The answer: every event of the largest block, each with its position.
+pub const PROPOSAL_EVENTS_RESPONSE_BYTES_MAX: usize =
+    32 + 8 + 4 * BLOCK_EVENTS_MAX + BLOCK_ENCODED_BYTES_MAX + 64;
+/// How long a validator waits for a proposal's missing events (the round's propose timeout
+/// covers a proposer that never answers).
+pub const PROPOSAL_EVENTS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Fetches of a proposal's events in flight at once, and proposals awaiting theirs.
+pub const PROPOSAL_FETCHES_MAX: usize = 8;
 pub const SYNC_REQUEST_BYTES_MAX: usize = 64;
 /// Pending events in one sync response at most, and the bytes they may fill.
 pub const SYNC_PENDING_EVENTS_MAX: u32 = 20_000;
@@ -90,16 +112,19 @@ pub const SYNC_PENDING_FILL_BYTES: usize = 8 * 1024 * 1024;
 pub const SYNC_RESPONSE_FILL_BYTES: usize = 16 * 1024 * 1024;
 /// One block over the fill size at most.
 pub const SYNC_RESPONSE_BYTES_MAX: usize = SYNC_RESPONSE_FILL_BYTES
-    + CONSENSUS_GOSSIP_BYTES_MAX
+    + BLOCK_ENCODED_BYTES_MAX
+    + BLOCK_MARGIN_BYTES
     + SYNC_PENDING_FILL_BYTES
     + EVENT_ENCODED_BYTES_MAX;
 pub const SYNC_BLOCKS_PER_REQUEST_MAX: u32 = 256;
 /// What a block carries besides its events: the header, its parent's certificate (and, in
 /// sync, its own), within the margin a consensus message or sync response allows a block.
 const _: () = assert!(
-    HEADER_ENCODED_BYTES_MAX + 2 * CERTIFICATE_ENCODED_BYTES_MAX + 1_024
-        <= CONSENSUS_GOSSIP_BYTES_MAX - BLOCK_ENCODED_BYTES_MAX
+    HEADER_ENCODED_BYTES_MAX + 2 * CERTIFICATE_ENCODED_BYTES_MAX + 1_024 <= BLOCK_MARGIN_BYTES
 );
+// A compact proposal is far smaller than the block it names.
+const _: () = assert!(CONSENSUS_GOSSIP_BYTES_MAX * 16 <= BLOCK_ENCODED_BYTES_MAX);
+const _: () = assert!(PROPOSAL_FETCHES_MAX >= 1 && PROPOSAL_FETCHES_MAX <= PROPOSED_BLOCKS_MAX);
 /// Gossip messages waiting for their topic's gossip thread (an events message is at most
 /// `EVENT_GOSSIP_BYTES_MAX`, a consensus one `CONSENSUS_GOSSIP_BYTES_MAX`); past it they are
 /// ignored and counted.
@@ -208,8 +233,9 @@ const _: () = assert!(BATCH_BODY_BYTES_MAX >= EVENT_BODY_BYTES_MAX);
 // A party check reads at least every event one answer may carry.
 const _: () = assert!(ENTITLEMENT_EVENTS_MAX >= waybill_protocol::limits::PROVENANCE_EVENTS_MAX);
 const _: () = assert!(EVENT_GOSSIP_BYTES_MAX >= 8 + EVENT_ENCODED_BYTES_MAX);
-// Gossipsub has one transmit size for both topics: the consensus one.
-const _: () = assert!(EVENT_GOSSIP_BYTES_MAX <= CONSENSUS_GOSSIP_BYTES_MAX);
+// Gossipsub has one transmit size for both topics.
+const _: () = assert!(EVENT_GOSSIP_BYTES_MAX <= GOSSIP_TRANSMIT_BYTES_MAX);
+const _: () = assert!(CONSENSUS_GOSSIP_BYTES_MAX <= GOSSIP_TRANSMIT_BYTES_MAX);
 const _: () = assert!(EVENT_GOSSIP_EVENTS_MAX >= 1);
 // A batch the API took is gossiped in pieces, each within both gossip bounds.
 const _: () = assert!(BATCH_EVENTS_MAX <= MEMPOOL_EVENTS_MAX);

@@ -94,6 +94,8 @@ pub struct Metrics {
     pub engine_queue_full: AtomicU64,
     /// Gossip messages libp2p gave up sending to a peer (queue full or too long queued).
     pub gossip_dropped: AtomicU64,
+    /// Events of compact proposals this node's mempool lacked and asked the proposer for.
+    pub proposal_events_fetched: AtomicU64,
     pub consensus_rejected: AtomicU64,
     pub evidence: AtomicU64,
     /// Event signatures checked, by where: `api`, `gossip`, `block` (validation of events not
@@ -207,6 +209,12 @@ impl Metrics {
             "waybill_gossip_messages_dropped_total",
             "Gossip messages not sent to a slow peer (its queue was full, or they waited too long).",
             &self.gossip_dropped,
+        );
+        counter(
+            &mut out,
+            "waybill_proposal_events_fetched_total",
+            "Events of compact proposals not in this node's mempool, asked of the proposer.",
+            &self.proposal_events_fetched,
         );
         counter(
             &mut out,

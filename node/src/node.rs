@@ -5,6 +5,7 @@
 //! clears committed events from the mempool, and admission holds the read lock until its event
 //! is in the mempool, so no event is ever both committed and pending.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
@@ -16,9 +17,10 @@ use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ValidatorIndex};
 
 use crate::ledger::Ledger;
-use crate::limits::{COMMIT_FEED_BLOCKS, RECENTLY_VERIFIED_MAX};
+use crate::limits::{COMMIT_FEED_BLOCKS, PROPOSED_BLOCKS_MAX, RECENTLY_VERIFIED_MAX};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
+use crate::network::wire::ProposedBlock;
 
 pub use waybill_protocol::api::{CommittedEvent, PeerInfo};
 
@@ -56,6 +58,9 @@ pub struct Shared {
     recently_verified: Mutex<RecentlyVerified>,
     /// Declarations' particulars, at a node whose operator may hold some (customs, platforms).
     pub private: Option<crate::private::PrivateStore>,
+    /// Proposed blocks held whole for this height and the next, by block hash: the engine
+    /// validates them, and the network serves their events to validators that lack some.
+    proposals: Mutex<HashMap<Hash, Arc<ProposedBlock>>>,
 }
 
 /// Checked events by id, oldest forgotten first past [`RECENTLY_VERIFIED_MAX`].
@@ -90,6 +95,7 @@ impl Shared {
             peer_count: AtomicUsize::new(0),
             recently_verified: Mutex::new(RecentlyVerified::default()),
             private: None,
+            proposals: Mutex::new(HashMap::new()),
         }
     }
 
@@ -112,6 +118,46 @@ impl Shared {
 
     pub fn write_ledger(&self) -> RwLockWriteGuard<'_, Ledger> {
         self.ledger.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A proposed block held whole.
+    pub fn proposal(&self, hash: &Hash) -> Option<Arc<ProposedBlock>> {
+        self.lock_proposals().get(hash).cloned()
+    }
+
+    pub fn holds_proposal(&self, hash: &Hash) -> bool {
+        self.lock_proposals().contains_key(hash)
+    }
+
+    /// Holds a proposed block, at most [`PROPOSED_BLOCKS_MAX`]: past it the one for the highest
+    /// height goes first, as ours is the one we need.
+    pub fn keep_proposal(&self, hash: Hash, block: ProposedBlock) {
+        let mut proposals = self.lock_proposals();
+        if proposals.contains_key(&hash) {
+            return;
+        }
+        if proposals.len() >= PROPOSED_BLOCKS_MAX {
+            let victim = proposals
+                .iter()
+                .max_by_key(|(_, b)| b.body.header.height)
+                .map(|(h, _)| *h);
+            if let Some(victim) = victim {
+                proposals.remove(&victim);
+            }
+        }
+        proposals.insert(hash, Arc::new(block));
+    }
+
+    /// Forgets proposed blocks at or below a committed height.
+    pub fn forget_proposals(&self, committed: u64) {
+        self.lock_proposals()
+            .retain(|_, block| block.body.header.height > committed);
+    }
+
+    fn lock_proposals(&self) -> MutexGuard<'_, HashMap<Hash, Arc<ProposedBlock>>> {
+        self.proposals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn lock_mempool(&self) -> MutexGuard<'_, Mempool> {

@@ -766,10 +766,10 @@ fn a_proposal_for_another_validators_round_is_refused_and_costs_its_signer() {
     .sign(&chain_id, &node_key);
     let out_of_turn = waybill_node::network::wire::ConsensusGossip::Proposal {
         proposal,
-        block: Box::new(waybill_node::network::wire::BlockBody {
+        block: Box::new(waybill_node::network::wire::CompactBody {
             header,
             last_commit: None,
-            events: Vec::new(),
+            event_ids: Vec::new(),
         }),
     };
     let message = ("consensus", waybill_protocol::codec::encode(&out_of_turn));

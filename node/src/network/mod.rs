@@ -8,6 +8,7 @@
 //! sending peer's score drops), a consensus message must be signed by the validator it names.
 
 mod particulars;
+mod proposal_events;
 pub mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -220,6 +221,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     sync: request_response::Behaviour<FramedCodec<BlockSync>>,
     particulars: request_response::Behaviour<FramedCodec<particulars::Particulars>>,
+    proposal_events: request_response::Behaviour<FramedCodec<proposal_events::ProposalEvents>>,
 }
 
 /// A validator this node talks to.
@@ -283,7 +285,7 @@ fn gossip_config(validators: usize) -> Result<gossipsub::Config, NetworkError> {
         .gossip_lazy(others.min(6))
         .flood_publish(true)
         .heartbeat_interval(Duration::from_millis(500))
-        .max_transmit_size(CONSENSUS_GOSSIP_BYTES_MAX)
+        .max_transmit_size(GOSSIP_TRANSMIT_BYTES_MAX)
         .duplicate_cache_time(Duration::from_secs(60))
         // libp2p abandons a queued message after 5 s (1 s when forwarding). An event batch that
         // never reaches the proposer lets its signer's later nonces commit first, and the batch
@@ -371,6 +373,11 @@ pub async fn run(
         shared.rules.chain_id()
     ))
     .map_err(|e| NetworkError::Libp2p(e.to_string()))?;
+    let proposal_events_protocol = StreamProtocol::try_from_owned(format!(
+        "/waybill/{}/proposal-events/1",
+        shared.rules.chain_id()
+    ))
+    .map_err(|e| NetworkError::Libp2p(e.to_string()))?;
     let protocol_version = format!("/waybill/{}/1", shared.rules.chain_id());
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(setup.identity.clone())
         .with_tokio()
@@ -418,6 +425,12 @@ pub async fn run(
                     request_response::Config::default()
                         .with_request_timeout(PARTICULARS_REQUEST_TIMEOUT)
                         .with_max_concurrent_streams(4),
+                ),
+                proposal_events: request_response::Behaviour::new(
+                    [(proposal_events_protocol, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(PROPOSAL_EVENTS_TIMEOUT)
+                        .with_max_concurrent_streams(PROPOSAL_FETCHES_MAX),
                 ),
             })
         })
@@ -550,6 +563,62 @@ impl Network {
                 self.sync_wanted = true;
                 self.request_sync(None);
             }
+            EngineOutput::FetchProposalEvents { proposer, request } => {
+                self.fetch_proposal_events(proposer, request)
+            }
+        }
+    }
+
+    /// Asks a proposal's proposer for the events of it this node lacks.
+    fn fetch_proposal_events(
+        &mut self,
+        proposer: waybill_protocol::ValidatorIndex,
+        request: ProposalEventsRequest,
+    ) {
+        let validator = self
+            .shared
+            .rules
+            .genesis()
+            .validators
+            .get(usize::from(proposer.0));
+        let Some(peer) = validator.and_then(|v| peer_id(&v.node_key).ok()) else {
+            return;
+        };
+        tracing::debug!(
+            %peer,
+            block = %request.block_hash,
+            missing = request.positions.len(),
+            "fetching a proposal's events"
+        );
+        self.swarm
+            .behaviour_mut()
+            .proposal_events
+            .send_request(&peer, request);
+    }
+
+    fn on_proposal_events_event(
+        &mut self,
+        event: request_response::Event<ProposalEventsRequest, ProposalEventsResponse>,
+    ) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let response = proposal_events::serve(&self.shared, &request);
+                    let behaviour = &mut self.swarm.behaviour_mut().proposal_events;
+                    if behaviour.send_response(channel, response).is_err() {
+                        tracing::debug!(%peer, "proposal events not sent: the peer left");
+                    }
+                }
+                request_response::Message::Response { response, .. } => {
+                    self.to_engine(EngineInput::ProposalEvents(response));
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "fetching a proposal's events failed");
+            }
+            _ => {}
         }
     }
 
@@ -806,6 +875,9 @@ impl Network {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Particulars(event)) => {
                 self.on_particulars_event(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::ProposalEvents(event)) => {
+                self.on_proposal_events_event(event)
             }
             _ => {}
         }
@@ -1184,14 +1256,11 @@ mod tests {
     use waybill_protocol::rules::ChainRules;
     use waybill_protocol::{BlockHeader, Hash, ValidatorIndex, fixtures};
 
-    /// Validator 1's proposal for height 1, round 0 (its turn), with a block of `events`
-    /// declarations of about 56 KB each.
-    fn proposal_of_kib(events: usize) -> Vec<u8> {
-        let events: Vec<SignedEvent> = (1..=events as u64)
-            .map(|nonce| {
-                let kind = fixtures::declared(&fixtures::declaration_with_items(100, 500)).0;
-                fixtures::signed_event("platform", nonce, "BIG", kind)
-            })
+    /// Validator 1's proposal for height 1, round 0 (its turn), of a compact block naming
+    /// `events` events (5,000 ids are about 160 KB).
+    fn proposal_of(events: usize) -> Vec<u8> {
+        let event_ids: Vec<Hash> = (0..events as u64)
+            .map(|n| Hash::of_parts(&[&n.to_be_bytes()]))
             .collect();
         let header = BlockHeader {
             chain_id: fixtures::chain_id(),
@@ -1202,7 +1271,7 @@ mod tests {
             last_commit_hash: waybill_protocol::BlockHeader::last_commit_hash(None),
             proposer: ValidatorIndex(1),
             events_root: Hash::ZERO,
-            event_count: events.len() as u32,
+            event_count: events as u32,
             log_size: 0,
             log_root: Hash::ZERO,
             index_root: Hash::ZERO,
@@ -1216,10 +1285,10 @@ mod tests {
             proposer: ValidatorIndex(1),
         }
         .sign(&fixtures::chain_id(), &fixtures::node_keypair(1));
-        let block = Box::new(wire::BlockBody {
+        let block = Box::new(wire::CompactBody {
             header,
             last_commit: None,
-            events,
+            event_ids,
         });
         codec::encode(&ConsensusGossip::Proposal { proposal, block })
     }
@@ -1264,7 +1333,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let shared = shared(dir.path(), MempoolLimits::default());
         let (to_engine, queue) = std::sync::mpsc::sync_channel(16);
-        let message = proposal_of_kib(10);
+        let message = proposal_of(5_000);
         let kib = message.len().div_ceil(1024);
         // Room for one such proposal, not two, however many the queue's count would take.
         let budget = Arc::new(tokio::sync::Semaphore::new(kib + kib / 2));
