@@ -7,9 +7,11 @@ use waybill_protocol::admission::{AdmissionError, CheckedEvent};
 use waybill_protocol::event::{EventError, EventType, SignedEvent};
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::genesis::Role;
+use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{KeyId, OrgId};
 
 use crate::ledger::{LedgerError, StateStore};
+use crate::limits::PARALLEL_CHECK_MIN;
 use crate::mempool::{Entry, MempoolRefusal};
 use crate::node::Shared;
 
@@ -197,6 +199,69 @@ pub fn admit_with(
     let id = shared.lock_mempool().insert(checked, entry)?;
     drop(ledger);
     Ok(id)
+}
+
+/// Checks events' form and signatures (each with its caller's index), on two threads once
+/// there are [`PARALLEL_CHECK_MIN`] of them: a block's, or a peer's gossip message. The order
+/// of the results is the order given.
+pub fn check_on_cores(
+    rules: &ChainRules,
+    mut events: Vec<(usize, SignedEvent)>,
+) -> Vec<(usize, Result<CheckedEvent, AdmissionError>)> {
+    let check = |events: Vec<(usize, SignedEvent)>| {
+        events
+            .into_iter()
+            .map(|(index, event)| (index, CheckedEvent::check(rules, event)))
+            .collect::<Vec<_>>()
+    };
+    if events.len() < PARALLEL_CHECK_MIN {
+        return check(events);
+    }
+    let second = events.split_off(events.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| check(second));
+        let mut all = check(events);
+        all.extend(
+            other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        );
+        all
+    })
+}
+
+/// Checks the signatures of a peer's events this node does not hold yet, on both cores, and
+/// remembers those that verify, so admitting them in order one by one (which must stay on one
+/// thread: a signer's later event must not overtake an earlier one) checks none again. Below
+/// [`PARALLEL_CHECK_MIN`] unknown events it leaves the checks to admission.
+pub fn check_ahead(shared: &Shared, events: &[SignedEvent]) {
+    let ids: Vec<Hash> = events.iter().map(|event| event.body.id()).collect();
+    // Admission drops a committed copy before its check; so does this.
+    let committed = match shared.read_ledger().committed_events(&ids) {
+        Ok(committed) => committed,
+        Err(_) => return,
+    };
+    let unknown: Vec<(usize, SignedEvent)> = {
+        let mempool = shared.lock_mempool();
+        events
+            .iter()
+            .zip(ids.iter().zip(committed))
+            .enumerate()
+            .filter(|(_, (event, (id, committed)))| {
+                !committed && !mempool.contains(id) && !shared.was_verified(id, event)
+            })
+            .map(|(index, (event, _))| (index, event.clone()))
+            .collect()
+    };
+    if unknown.len() < PARALLEL_CHECK_MIN {
+        return;
+    }
+    let checked = check_on_cores(&shared.rules, unknown);
+    shared
+        .metrics
+        .signatures_checked
+        .add_many("gossip", checked.len() as u64);
+    shared.remember_verified(checked.into_iter().filter_map(|(_, result)| result.ok()));
 }
 
 /// Which mempool bounds apply to `checked`: customs' events may use the reserved room.

@@ -25,12 +25,11 @@ use waybill_protocol::event::SignedEvent;
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::limits::EVENT_TIME_FUTURE_SKEW_MS_MAX;
 
-use crate::limits::{
-    BLOCK_TIME_LAG_MS_MAX, IDLE_BLOCK_INTERVAL, PARALLEL_CHECK_MIN, PROPOSER_POLL, RESEND_INTERVAL,
-};
+use crate::limits::{BLOCK_TIME_LAG_MS_MAX, IDLE_BLOCK_INTERVAL, PROPOSER_POLL, RESEND_INTERVAL};
 use waybill_protocol::{Hash, Keypair, ValidatorIndex};
 
-use crate::assembly::{Assembled, Assemblies};
+use crate::admission;
+use crate::assembly::{Assemblies, Fetch};
 use crate::consensus::wal_file::{WalFile, WalFileError};
 use crate::consensus::{
     Consensus, Driver, Evidence, Host, Input, MessageRejection, SignError, Signer, TimeoutStep,
@@ -176,32 +175,10 @@ pub fn check_events(
             }
         }
     }
-    let rules = &shared.rules;
-    let verify = |batch: Vec<(usize, SignedEvent)>| {
-        batch
-            .into_iter()
-            .map(|(index, event)| {
-                CheckedEvent::check(rules, event)
-                    .map(|c| (index, c))
-                    .map_err(|e| (index, e))
-            })
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let verified = if unchecked.len() >= PARALLEL_CHECK_MIN {
-        let second = unchecked.split_off(unchecked.len() / 2);
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| verify(second));
-            let mine = verify(unchecked);
-            let other = other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            let mut all = mine?;
-            all.extend(other?);
-            Ok(all)
-        })?
-    } else {
-        verify(unchecked)?
-    };
+    let verified = admission::check_on_cores(&shared.rules, unchecked)
+        .into_iter()
+        .map(|(index, result)| result.map(|c| (index, c)).map_err(|e| (index, e)))
+        .collect::<Result<Vec<_>, _>>()?;
     shared
         .metrics
         .signatures_checked
@@ -310,6 +287,9 @@ impl Engine {
             if let Some(((at, _), _)) = self.host.timers.first_key_value() {
                 deadline = deadline.min(*at);
             }
+            if let Some(at) = self.host.assemblies.next_due() {
+                deadline = deadline.min(at);
+            }
             if let Some((_, _, until)) = self.host.proposing {
                 // Polls the mempool while waiting to propose: events arriving end the wait.
                 deadline = deadline.min(until).min(now + PROPOSER_POLL);
@@ -323,6 +303,9 @@ impl Engine {
             // Drain what queued up, so timers are checked between bursts, not each message.
             while let Ok(input) = self.inputs.try_recv() {
                 self.handle(input)?;
+            }
+            if self.host.tend_assemblies() {
+                self.validate_awaiting()?;
             }
             self.fire_timers()?;
             self.maybe_propose()?;
@@ -659,27 +642,41 @@ impl EngineHost {
         }
     }
 
-    /// Makes a compact proposal whole from the mempool, or asks its proposer for the rest.
+    /// Makes a compact proposal whole from the mempool, or keeps it waiting for the rest.
     fn assemble(&mut self, proposer: ValidatorIndex, compact: CompactBody) {
         let hash = compact.header.hash();
         if self.shared.holds_proposal(&hash) {
             return;
         }
-        let assembled = {
+        let whole = {
             let mempool = self.shared.lock_mempool();
-            self.assemblies.start(&mempool, compact)
+            self.assemblies
+                .start(&mempool, proposer, compact, Instant::now())
         };
-        match assembled {
-            Assembled::Whole(block) => self.shared.keep_proposal(hash, *block),
-            Assembled::Fetch(request) => {
-                self.shared
-                    .metrics
-                    .proposal_events_fetched
-                    .fetch_add(request.positions.len() as u64, Ordering::Relaxed);
-                self.output(EngineOutput::FetchProposalEvents { proposer, request });
-            }
-            Assembled::Waiting => {}
+        if let Some(block) = whole {
+            self.shared.keep_proposal(hash, block);
         }
+    }
+
+    /// Waiting proposals made whole by events that arrived since, and the proposers asked
+    /// for what is still missing once the wait is over. Whether any became whole.
+    fn tend_assemblies(&mut self) -> bool {
+        let whole = {
+            let mempool = self.shared.lock_mempool();
+            self.assemblies.refill(&mempool)
+        };
+        let any = !whole.is_empty();
+        for (hash, block) in whole {
+            self.shared.keep_proposal(hash, block);
+        }
+        for Fetch { proposer, request } in self.assemblies.due(Instant::now()) {
+            self.shared
+                .metrics
+                .proposal_events_fetched
+                .fetch_add(request.positions.len() as u64, Ordering::Relaxed);
+            self.output(EngineOutput::FetchProposalEvents { proposer, request });
+        }
+        any
     }
 
     /// Completes a waiting proposal with the events its proposer sent.

@@ -104,6 +104,10 @@ pub const PROPOSAL_EVENTS_RESPONSE_BYTES_MAX: usize =
 pub const PROPOSAL_EVENTS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Fetches of a proposal's events in flight at once, and proposals awaiting theirs.
 pub const PROPOSAL_FETCHES_MAX: usize = 8;
+/// How long a proposal's missing events are waited for in the mempool before they are asked
+/// of the proposer: a proposal overtakes the gossip of its own events, whose signature checks
+/// take a few milliseconds a message.
+pub const PROPOSAL_EVENTS_GRACE: Duration = Duration::from_millis(100);
 pub const SYNC_REQUEST_BYTES_MAX: usize = 64;
 /// Pending events in one sync response at most, and the bytes they may fill.
 pub const SYNC_PENDING_EVENTS_MAX: u32 = 20_000;
@@ -125,6 +129,9 @@ const _: () = assert!(
 // A compact proposal is far smaller than the block it names.
 const _: () = assert!(CONSENSUS_GOSSIP_BYTES_MAX * 16 <= BLOCK_ENCODED_BYTES_MAX);
 const _: () = assert!(PROPOSAL_FETCHES_MAX >= 1 && PROPOSAL_FETCHES_MAX <= PROPOSED_BLOCKS_MAX);
+// The wait for gossip is a small part of the wait for the proposer.
+const _: () =
+    assert!(PROPOSAL_EVENTS_GRACE.as_millis() * 10 <= PROPOSAL_EVENTS_TIMEOUT.as_millis());
 /// Gossip messages waiting for their topic's gossip thread (an events message is at most
 /// `EVENT_GOSSIP_BYTES_MAX`, a consensus one `CONSENSUS_GOSSIP_BYTES_MAX`); past it they are
 /// ignored and counted.

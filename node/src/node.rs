@@ -183,6 +183,19 @@ impl Shared {
         }
     }
 
+    /// Whether this very event's check is remembered (as [`Shared::verified_before`], without
+    /// the copy).
+    pub fn was_verified(&self, id: &Hash, event: &SignedEvent) -> bool {
+        let recent = self
+            .recently_verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        recent
+            .by_id
+            .get(id)
+            .is_some_and(|checked| checked.event().signature == event.signature)
+    }
+
     /// A remembered check of exactly this event: the same id (the caller's, already computed)
     /// and the same signature.
     pub fn verified_before(&self, id: &Hash, event: &SignedEvent) -> Option<CheckedEvent> {

@@ -285,14 +285,15 @@ fn a_compact_proposal_of_events_in_the_mempool_needs_no_fetch() {
 }
 
 /// A proposer that answers with another event at a position (or leaves one out) does not get
-/// its block validated: the validator prevotes nil when the round's time is up.
+/// its block validated: the validator prevotes nil when the round's time is up. The proposal
+/// is given up, not held: sent again, its events are asked for again.
 #[test]
 fn a_fetched_event_that_is_not_the_one_named_leaves_the_proposal_unvalidated() {
     for answer in ["another event", "one left out"] {
         let mut engine = Running::start();
         let events = pick_ups(2);
         let (hash, proposal) = proposal_of(waybill_node::engine::now_ms(), events.clone());
-        engine.send(proposal);
+        engine.send(proposal.clone());
         let (_, request) = engine.fetch_request();
         assert_eq!(request.positions, [0, 1]);
         let mut given: Vec<(u32, SignedEvent)> = (0u32..).zip(events).collect();
@@ -306,6 +307,9 @@ fn a_fetched_event_that_is_not_the_one_named_leaves_the_proposal_unvalidated() {
             events: given,
         });
         assert_eq!(engine.own_prevote(), None, "{answer}");
+        engine.send(proposal);
+        let (_, again) = engine.fetch_request();
+        assert_eq!(again.positions, [0, 1], "{answer}");
         engine.stop();
     }
 }

@@ -28,7 +28,7 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, allow_block_list, identify, nois
 use tokio::sync::{mpsc, watch};
 use waybill_protocol::codec;
 use waybill_protocol::event::SignedEvent;
-use waybill_protocol::{Keypair, NetworkAddress, PublicKey};
+use waybill_protocol::{Hash, Keypair, NetworkAddress, PublicKey};
 
 use crate::admission;
 use crate::engine::{EngineInput, EngineOutput, now_ms};
@@ -345,6 +345,9 @@ struct Network {
     event_checks: std::sync::mpsc::SyncSender<GossipCheck>,
     consensus_checks: std::sync::mpsc::SyncSender<GossipCheck>,
     sync_serves: Arc<tokio::sync::Semaphore>,
+    /// Requests for a proposal's events in flight, by the block they are for: a failed one
+    /// tells the engine, which may then ask again when the proposal is re-sent.
+    proposal_fetches: HashMap<OutboundRequestId, Hash>,
     /// The particulars request in flight, and when the last was sent.
     particulars_in_flight: Option<OutboundRequestId>,
     particulars_asked: tokio::time::Instant,
@@ -495,6 +498,7 @@ pub async fn run(
         event_checks,
         consensus_checks,
         sync_serves: Arc::new(tokio::sync::Semaphore::new(SYNC_SERVES_CONCURRENT_MAX)),
+        proposal_fetches: HashMap::new(),
         particulars_in_flight: None,
         particulars_asked: tokio::time::Instant::now(),
     };
@@ -590,10 +594,16 @@ impl Network {
             missing = request.positions.len(),
             "fetching a proposal's events"
         );
-        self.swarm
+        let block_hash = request.block_hash;
+        let id = self
+            .swarm
             .behaviour_mut()
             .proposal_events
             .send_request(&peer, request);
+        // The engine waits for at most this many; a stale entry goes with its answer.
+        if self.proposal_fetches.len() < PROPOSAL_FETCHES_MAX * 2 {
+            self.proposal_fetches.insert(id, block_hash);
+        }
     }
 
     fn on_proposal_events_event(
@@ -611,12 +621,28 @@ impl Network {
                         tracing::debug!(%peer, "proposal events not sent: the peer left");
                     }
                 }
-                request_response::Message::Response { response, .. } => {
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    self.proposal_fetches.remove(&request_id);
                     self.to_engine(EngineInput::ProposalEvents(response));
                 }
             },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
                 tracing::debug!(%peer, %error, "fetching a proposal's events failed");
+                // Nothing came: the engine gives the proposal up until it is sent again.
+                if let Some(block_hash) = self.proposal_fetches.remove(&request_id) {
+                    self.to_engine(EngineInput::ProposalEvents(ProposalEventsResponse {
+                        block_hash,
+                        events: Vec::new(),
+                    }));
+                }
             }
             _ => {}
         }
@@ -1219,6 +1245,7 @@ fn check_event_gossip(
     if batch.len() > EVENT_GOSSIP_EVENTS_MAX {
         return (Err("oversize_event_batch"), 0);
     }
+    admission::check_ahead(shared, &batch);
     let (admitted, fault) = admit_from_peer(shared, batch, now_ms());
     match fault {
         Some(reason) => (Err(reason), admitted),
