@@ -43,6 +43,9 @@ enum Command {
         /// read a declaration's particulars.
         #[arg(long)]
         grant_last_mile_delivery: bool,
+        /// Events a block may hold at most (`consensus.block_events_max`; default 5,000).
+        #[arg(long)]
+        block_events_max: Option<u32>,
     },
     /// Check a genesis file; exit 0 if valid, 1 if it is refused (with the reason), 2 if unreadable.
     Validate { file: PathBuf },
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
             base_port,
             keys_per_organisation,
             grant_last_mile_delivery,
+            block_events_max,
         } => {
             let genesis_time_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
                 } else {
                     Vec::new()
                 },
+                block_events_max,
                 out,
             };
             match testnet::create(&plan) {

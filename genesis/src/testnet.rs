@@ -36,6 +36,8 @@ pub struct TestnetPlan {
     pub keys_per_organisation: usize,
     /// The genesis `particulars_grants` (none by default: customs and the declarer only).
     pub particulars_grants: Vec<ParticularsGrant>,
+    /// The genesis `consensus.block_events_max`; `None` keeps the default.
+    pub block_events_max: Option<u32>,
     pub out: PathBuf,
 }
 
@@ -210,7 +212,12 @@ pub fn create(plan: &TestnetPlan) -> Result<Testnet, TestnetError> {
         genesis_time_ms: plan.genesis_time_ms,
         organisations,
         validators,
-        consensus: ConsensusParameters::default(),
+        consensus: ConsensusParameters {
+            block_events_max: plan
+                .block_events_max
+                .unwrap_or(ConsensusParameters::default().block_events_max),
+            ..ConsensusParameters::default()
+        },
         permissions: default_permissions(),
         read_policy: default_read_policy(),
         particulars_retention_days: None,

@@ -64,6 +64,26 @@ pub struct Answer {
     pub retry_after: Option<String>,
 }
 
+/// What a test cluster's testnet is made with.
+#[derive(Debug, Clone)]
+pub struct ClusterPlan {
+    pub validators: usize,
+    pub keys_per_organisation: usize,
+    pub particulars_grants: Vec<waybill_protocol::genesis::ParticularsGrant>,
+    pub block_events_max: Option<u32>,
+}
+
+impl ClusterPlan {
+    pub fn new(validators: usize) -> ClusterPlan {
+        ClusterPlan {
+            validators,
+            keys_per_organisation: 1,
+            particulars_grants: Vec::new(),
+            block_events_max: None,
+        }
+    }
+}
+
 impl Cluster {
     /// Creates a testnet of `validators` nodes and starts them all.
     pub fn start(validators: usize) -> Cluster {
@@ -72,7 +92,10 @@ impl Cluster {
 
     /// As [`Cluster::start`], with `keys_per_organisation` event signing keys per organisation.
     pub fn start_with_keys(validators: usize, keys_per_organisation: usize) -> Cluster {
-        Cluster::start_planned(validators, keys_per_organisation, Vec::new())
+        Cluster::start_planned(ClusterPlan {
+            keys_per_organisation,
+            ..ClusterPlan::new(validators)
+        })
     }
 
     /// As [`Cluster::start`], with the genesis granting parts of particulars.
@@ -80,14 +103,20 @@ impl Cluster {
         validators: usize,
         particulars_grants: Vec<waybill_protocol::genesis::ParticularsGrant>,
     ) -> Cluster {
-        Cluster::start_planned(validators, 1, particulars_grants)
+        Cluster::start_planned(ClusterPlan {
+            particulars_grants,
+            ..ClusterPlan::new(validators)
+        })
     }
 
-    fn start_planned(
-        validators: usize,
-        keys_per_organisation: usize,
-        particulars_grants: Vec<waybill_protocol::genesis::ParticularsGrant>,
-    ) -> Cluster {
+    /// Creates the testnet `plan` describes and starts every node.
+    pub fn start_planned(plan: ClusterPlan) -> Cluster {
+        let ClusterPlan {
+            validators,
+            keys_per_organisation,
+            particulars_grants,
+            block_events_max,
+        } = plan;
         let dir = tempfile::tempdir().expect("temp dir");
         let testnet = testnet::create(&TestnetPlan {
             chain_id: ChainId::new("waybill-it").expect("chain id"),
@@ -96,6 +125,7 @@ impl Cluster {
             genesis_time_ms: fixtures::NOW_MS - 86_400_000,
             keys_per_organisation,
             particulars_grants,
+            block_events_max,
             out: dir.path().join("net"),
         })
         .expect("testnet");

@@ -261,6 +261,7 @@ fn errors_exit_2_and_say_what_to_do() {
         genesis_time_ms: waybill_protocol::fixtures::NOW_MS,
         keys_per_organisation: 1,
         particulars_grants: Vec::new(),
+        block_events_max: None,
         out: dir.path().join("net"),
     })
     .unwrap();

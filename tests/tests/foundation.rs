@@ -21,6 +21,7 @@ fn make_testnet(dir: &Path, validators: usize) -> Testnet {
         genesis_time_ms: fixtures::NOW_MS,
         keys_per_organisation: 1,
         particulars_grants: Vec::new(),
+        block_events_max: None,
         out: dir.to_path_buf(),
     })
     .unwrap()

@@ -28,7 +28,7 @@ use waybill_protocol::admission::CheckedEvent;
 use waybill_protocol::event::SignedEvent;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{Hash, ShipmentId};
-use waybill_tests::cluster::{CLUSTER_CALLER, Cluster};
+use waybill_tests::cluster::{CLUSTER_CALLER, Cluster, ClusterPlan};
 use waybill_tests::load::{
     self, Commits, LIFECYCLE_EVENTS, Lane, Submitted, cpu_seconds, disk_bytes, peak_rss_bytes,
     percentile,
@@ -57,6 +57,9 @@ struct Args {
     /// Small samples for the ceiling and the queries (the test suite's run).
     #[arg(long)]
     quick: bool,
+    /// The genesis cap on events per block (`consensus.block_events_max`; default 5,000).
+    #[arg(long)]
+    block_events_max: Option<u32>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -89,6 +92,50 @@ impl Latency {
     fn text(&self, decimals: usize) -> String {
         let [p50, p95, p99, max] = [self.p50, self.p95, self.p99, self.max].map(ms);
         format!("{p50:.decimals$} / {p95:.decimals$} / {p99:.decimals$} / {max:.decimals$} ms")
+    }
+}
+
+/// How full the chain's blocks with events were: what sets a block's size under load.
+struct BlockFill {
+    cap: u32,
+    p50: usize,
+    p90: usize,
+    max: usize,
+    blocks: usize,
+    full: usize,
+}
+
+impl BlockFill {
+    fn of(chain: &[(u64, String, Option<String>)], cap: u32) -> BlockFill {
+        let mut by_height: HashMap<u64, usize> = HashMap::new();
+        for (height, _, _) in chain {
+            *by_height.entry(*height).or_default() += 1;
+        }
+        let mut counts: Vec<usize> = by_height.into_values().collect();
+        counts.sort_unstable();
+        let at = |q: f64| {
+            let index = ((counts.len() as f64 * q) as usize).min(counts.len().saturating_sub(1));
+            counts.get(index).copied().unwrap_or(0)
+        };
+        BlockFill {
+            cap,
+            p50: at(0.5),
+            p90: at(0.9),
+            max: counts.last().copied().unwrap_or(0),
+            blocks: counts.len(),
+            full: counts.iter().filter(|c| **c >= cap as usize).count(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({"cap": self.cap, "blocks_with_events": self.blocks, "p50": self.p50, "p90": self.p90, "max": self.max, "full_blocks": self.full})
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{} / {} / {} ({}), {} of {}",
+            self.p50, self.p90, self.max, self.cap, self.full, self.blocks
+        )
     }
 }
 
@@ -377,7 +424,12 @@ fn main() -> Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
 
     eprintln!("starting {} validators…", args.validators);
-    let mut cluster = Cluster::start_with_keys(args.validators, args.submitters);
+    let mut cluster = Cluster::start_planned(ClusterPlan {
+        keys_per_organisation: args.submitters,
+        block_events_max: args.block_events_max,
+        ..ClusterPlan::new(args.validators)
+    });
+    let block_events_max = cluster.testnet.genesis.consensus.block_events_max;
     let rules = ChainRules::new(cluster.testnet.genesis.clone())?;
     let mut lanes: Vec<Lane> = (0..args.submitters)
         .map(|i| Lane::new(&cluster, i as u16, 0))
@@ -430,6 +482,10 @@ fn main() -> Result<()> {
     let gossip_dropped: f64 = (0..args.validators)
         .map(|n| metric(&cluster, n, "waybill_gossip_messages_dropped_total"))
         .sum();
+    // Events of compact proposals that were not in a validator's mempool when due.
+    let proposal_events_fetched: f64 = (0..args.validators)
+        .map(|n| metric(&cluster, n, "waybill_proposal_events_fetched_total"))
+        .sum();
     let half_rate = full_load.sustained / 2.0;
     eprintln!("half load: {half_events} events at {half_rate:.0} events/s…");
     let paced = run_phase(
@@ -464,6 +520,7 @@ fn main() -> Result<()> {
     let chain = load::read_chain(&load::agent(&cluster), &cluster.api[0], tip)
         .map_err(|e| anyhow::anyhow!(e))?
         .events;
+    let per_block = BlockFill::of(&chain, block_events_max);
     let mut rejected: HashMap<String, usize> = HashMap::new();
     for (_, _, rejection) in &chain {
         if let Some(reason) = rejection {
@@ -556,6 +613,7 @@ fn main() -> Result<()> {
             "node_cpu_share_of_machine": node_use.cpu_seconds.iter().sum::<f64>() / (busy * ceiling.cores as f64),
             "node_peak_rss_bytes": node_use.peak_rss_bytes,
             "gossip_messages_dropped": gossip_dropped,
+            "proposal_events_fetched": proposal_events_fetched,
         },
         "half_load": {
             "events": half_events,
@@ -567,6 +625,7 @@ fn main() -> Result<()> {
             "height": tip,
             "events": chain.len(),
             "rejected_at_execution": rejected,
+            "events_per_block": per_block.json(),
             "disk_bytes_per_node": disk,
             "disk_bytes_per_event": disk_per_event,
         },
@@ -672,6 +731,10 @@ fn main() -> Result<()> {
             .join(", "),
     );
     row(
+        "full load: proposal events fetched from the proposer (all nodes)",
+        format!("{proposal_events_fetched:.0}"),
+    );
+    row(
         "half load: offered",
         format!("{half_rate:.0} events/s, {half_events} events"),
     );
@@ -682,6 +745,10 @@ fn main() -> Result<()> {
     row(
         "chain: height, events, rejected at execution",
         format!("{tip}, {}, {:?}", chain.len(), rejected),
+    );
+    row(
+        "events per block with events: p50 / p90 / max (cap), full blocks",
+        per_block.text(),
     );
     row(
         "disk per event (data dir / events, average node)",
