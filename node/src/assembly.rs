@@ -182,8 +182,8 @@ mod tests {
     use crate::mempool::{Entry, MempoolLimits};
     use waybill_protocol::admission::CheckedEvent;
     use waybill_protocol::event::EventKind;
+    use waybill_protocol::fixtures;
     use waybill_protocol::rules::ChainRules;
-    use waybill_protocol::{BlockHeader, fixtures};
 
     fn events(count: u64) -> Vec<CheckedEvent> {
         let rules = ChainRules::new(fixtures::genesis(4)).expect("fixture genesis");
@@ -196,21 +196,7 @@ mod tests {
     }
 
     fn compact(events: &[CheckedEvent]) -> CompactBody {
-        let header = BlockHeader {
-            chain_id: fixtures::chain_id(),
-            height: 1,
-            rules_version: waybill_protocol::rules_version::RulesVersion::LATEST,
-            time_ms: fixtures::NOW_MS,
-            prev_block_hash: Hash::ZERO,
-            last_commit_hash: BlockHeader::last_commit_hash(None),
-            proposer: ValidatorIndex(1),
-            events_root: Hash::ZERO,
-            event_count: events.len() as u32,
-            log_size: 0,
-            log_root: Hash::ZERO,
-            index_root: Hash::ZERO,
-            validators_hash: Hash::ZERO,
-        };
+        let header = fixtures::bare_header(1, ValidatorIndex(1), events.len() as u32);
         CompactBody {
             header,
             last_commit: None,

@@ -186,19 +186,21 @@ impl Shared {
     /// Whether this very event's check is remembered (as [`Shared::verified_before`], without
     /// the copy).
     pub fn was_verified(&self, id: &Hash, event: &SignedEvent) -> bool {
-        let recent = self
-            .recently_verified
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        recent
-            .by_id
-            .get(id)
-            .is_some_and(|checked| checked.event().signature == event.signature)
+        self.recent_check(id, event, |_| ()).is_some()
     }
 
     /// A remembered check of exactly this event: the same id (the caller's, already computed)
     /// and the same signature.
     pub fn verified_before(&self, id: &Hash, event: &SignedEvent) -> Option<CheckedEvent> {
+        self.recent_check(id, event, CheckedEvent::clone)
+    }
+
+    fn recent_check<T>(
+        &self,
+        id: &Hash,
+        event: &SignedEvent,
+        take: impl FnOnce(&CheckedEvent) -> T,
+    ) -> Option<T> {
         let recent = self
             .recently_verified
             .lock()
@@ -207,7 +209,7 @@ impl Shared {
             .by_id
             .get(id)
             .filter(|checked| checked.event().signature == event.signature)
-            .cloned()
+            .map(take)
     }
 
     pub fn committed_height(&self) -> u64 {

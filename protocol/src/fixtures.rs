@@ -199,6 +199,30 @@ pub fn signed_event(org_id: &str, nonce: u64, shipment_id: &str, kind: EventKind
     event(org_id, nonce, shipment_id, kind).sign(&org_keypair(org_id))
 }
 
+/// The header of a block at `height` on no parent, proposed by `proposer` and naming
+/// `event_count` events, with zero roots: a message's shape, for tests that never execute it.
+pub fn bare_header(
+    height: u64,
+    proposer: crate::ValidatorIndex,
+    event_count: u32,
+) -> crate::BlockHeader {
+    crate::BlockHeader {
+        chain_id: chain_id(),
+        height,
+        rules_version: crate::rules_version::RulesVersion::LATEST,
+        time_ms: NOW_MS,
+        prev_block_hash: Hash::ZERO,
+        last_commit_hash: crate::BlockHeader::last_commit_hash(None),
+        proposer,
+        events_root: Hash::ZERO,
+        event_count,
+        log_size: 0,
+        log_root: Hash::ZERO,
+        index_root: Hash::ZERO,
+        validators_hash: Hash::ZERO,
+    }
+}
+
 /// A commit certificate for `header` signed by the fixture node keys of `signers`.
 pub fn certificate(
     header: &crate::BlockHeader,

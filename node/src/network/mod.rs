@@ -1281,7 +1281,7 @@ mod tests {
     use waybill_protocol::block::Proposal;
     use waybill_protocol::event::EventKind;
     use waybill_protocol::rules::ChainRules;
-    use waybill_protocol::{BlockHeader, Hash, ValidatorIndex, fixtures};
+    use waybill_protocol::{Hash, ValidatorIndex, fixtures};
 
     /// Validator 1's proposal for height 1, round 0 (its turn), of a compact block naming
     /// `events` events (5,000 ids are about 160 KB).
@@ -1289,21 +1289,7 @@ mod tests {
         let event_ids: Vec<Hash> = (0..events as u64)
             .map(|n| Hash::of_parts(&[&n.to_be_bytes()]))
             .collect();
-        let header = BlockHeader {
-            chain_id: fixtures::chain_id(),
-            height: 1,
-            rules_version: waybill_protocol::rules_version::RulesVersion::LATEST,
-            time_ms: fixtures::NOW_MS,
-            prev_block_hash: Hash::ZERO,
-            last_commit_hash: waybill_protocol::BlockHeader::last_commit_hash(None),
-            proposer: ValidatorIndex(1),
-            events_root: Hash::ZERO,
-            event_count: events as u32,
-            log_size: 0,
-            log_root: Hash::ZERO,
-            index_root: Hash::ZERO,
-            validators_hash: Hash::ZERO,
-        };
+        let header = fixtures::bare_header(1, ValidatorIndex(1), events as u32);
         let proposal = Proposal {
             height: 1,
             round: 0,
