@@ -124,6 +124,10 @@ impl Assemblies {
         due
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
     /// When the next request falls due, if any is still to be sent.
     pub fn next_due(&self) -> Option<Instant> {
         self.waiting.values().filter_map(|a| a.fetch_at).min()

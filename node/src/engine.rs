@@ -661,6 +661,10 @@ impl EngineHost {
     /// Waiting proposals made whole by events that arrived since, and the proposers asked
     /// for what is still missing once the wait is over. Whether any became whole.
     fn tend_assemblies(&mut self) -> bool {
+        // Called on every turn of the engine's loop: nothing to do, no mempool lock.
+        if self.assemblies.is_empty() {
+            return false;
+        }
         let whole = {
             let mempool = self.shared.lock_mempool();
             self.assemblies.refill(&mempool)

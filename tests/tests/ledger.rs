@@ -278,6 +278,22 @@ fn pending_events_come_back_in_acceptance_order() {
     assert_eq!(pending[0], old);
 }
 
+/// A ledger whose layout is another version's (here a column family this build does not
+/// write) is refused with a message that says so and what to do, not RocksDB's own.
+#[test]
+fn open_refuses_a_ledger_written_by_another_version() {
+    let temp = tempfile::tempdir().unwrap();
+    drop(open_ledger(temp.path()).unwrap());
+    {
+        let mut db = raw_db(temp.path());
+        db.create_cf("map_stale_nodes", &rocksdb::Options::default())
+            .unwrap();
+    }
+    let error = open_ledger(temp.path()).unwrap_err().to_string();
+    assert!(error.contains("column family map_stale_nodes"), "{error}");
+    assert!(error.contains("another version"), "{error}");
+}
+
 /// A committing block deletes the pending record of each of its events this node kept, also
 /// of events kept before the ledger was last opened; what is not committed stays pending.
 #[test]

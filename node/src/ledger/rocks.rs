@@ -234,6 +234,7 @@ impl Ledger {
         rules: ChainRules,
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
+        check_families(path)?;
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
         let families = FAMILIES
             .iter()
@@ -1070,6 +1071,26 @@ impl Ledger {
             self.db.flush_cf(self.cf(name)).map_err(storage("flush"))?;
         }
         Ok(())
+    }
+}
+
+/// Refuses a ledger with a column family this build does not write (RocksDB would only say
+/// it was not opened): one written by another version of the node, whose layout differs.
+fn check_families(path: &Path) -> Result<(), LedgerError> {
+    // No database there yet: `open` creates one.
+    let Ok(existing) = DB::list_cf(&Options::default(), path) else {
+        return Ok(());
+    };
+    let unknown = existing
+        .iter()
+        .find(|name| *name != "default" && !FAMILIES.contains(&name.as_str()));
+    match unknown {
+        Some(name) => Err(LedgerError::Inconsistent {
+            detail: format!(
+                "column family {name} is not one this build writes: the ledger was written by another version of waybill-node; wipe the data directory to sync the chain again from peers"
+            ),
+        }),
+        None => Ok(()),
     }
 }
 
