@@ -136,9 +136,20 @@ pub fn admit_with(
     origin: Origin,
     verified: impl FnOnce(&CheckedEvent) -> Result<(), AdmissionRefusal>,
 ) -> Result<Hash, AdmissionRefusal> {
+    admit_identified(shared, event.body.id(), event, now_ms, origin, verified)
+}
+
+/// [`admit_with`] for an event whose id the caller has computed already (`event.body.id()`).
+pub fn admit_identified(
+    shared: &Shared,
+    id: Hash,
+    event: SignedEvent,
+    now_ms: u64,
+    origin: Origin,
+    verified: impl FnOnce(&CheckedEvent) -> Result<(), AdmissionRefusal>,
+) -> Result<Hash, AdmissionRefusal> {
     // The same event again (gossip from several peers, a peer's hand-over, a client's retry)
     // is recognised before its signature is checked a second time.
-    let id = event.body.id();
     let known = shared
         .lock_mempool()
         .get(&id)
@@ -234,10 +245,9 @@ pub fn check_on_cores(
 /// remembers those that verify, so admitting them in order one by one (which must stay on one
 /// thread: a signer's later event must not overtake an earlier one) checks none again. Below
 /// [`PARALLEL_CHECK_MIN`] unknown events it leaves the checks to admission.
-pub fn check_ahead(shared: &Shared, events: &[SignedEvent]) {
-    let ids: Vec<Hash> = events.iter().map(|event| event.body.id()).collect();
+pub fn check_ahead(shared: &Shared, events: &[SignedEvent], ids: &[Hash]) {
     // Admission drops a committed copy before its check; so does this.
-    let committed = match shared.read_ledger().committed_events(&ids) {
+    let committed = match shared.read_ledger().committed_events(ids) {
         Ok(committed) => committed,
         Err(_) => return,
     };

@@ -131,7 +131,7 @@ fn check_synced(
     let events = if executed.contains(&hash) {
         SyncedEvents::AlreadyExecuted(synced.events)
     } else {
-        let checked = checked_synced_events(shared, synced.events)
+        let checked = checked_synced_events(shared, &synced.events)
             .map_err(|reason| SyncedRefusal::Events { height, reason })?;
         SyncedEvents::Checked(checked)
     };
@@ -147,30 +147,43 @@ fn check_synced(
 /// A synced block's events checked, or the first that does not verify, in words.
 fn checked_synced_events(
     shared: &Shared,
-    events: Vec<SignedEvent>,
+    events: &[SignedEvent],
 ) -> Result<Vec<CheckedEvent>, String> {
-    check_events(shared, events).map_err(|(index, error)| format!("event {index}: {error}"))
+    let ids: Vec<Hash> = events.iter().map(|event| event.body.id()).collect();
+    checked_in_words(shared, events, &ids)
 }
 
-/// Checks the signatures of a block's events, reusing the mempool's check for events it holds
-/// with the same signature: each event is verified once per node.
+/// [`check_events`], the first event that does not verify said in words.
+fn checked_in_words(
+    shared: &Shared,
+    events: &[SignedEvent],
+    ids: &[Hash],
+) -> Result<Vec<CheckedEvent>, String> {
+    check_events(shared, events, ids).map_err(|(index, error)| format!("event {index}: {error}"))
+}
+
+/// Checks the signatures of a block's events, whose ids the caller gives (a proposed block
+/// holds them already), reusing the mempool's check for events it holds with the same
+/// signature: each event is verified once per node.
 pub fn check_events(
     shared: &Shared,
-    events: Vec<SignedEvent>,
+    events: &[SignedEvent],
+    ids: &[Hash],
 ) -> Result<Vec<CheckedEvent>, (usize, AdmissionError)> {
+    debug_assert_eq!(events.len(), ids.len());
     let mut checked: Vec<Option<CheckedEvent>> = Vec::with_capacity(events.len());
     let mut unchecked = Vec::new();
     {
         let mempool = shared.lock_mempool();
-        for (index, event) in events.into_iter().enumerate() {
+        for (index, (event, id)) in events.iter().zip(ids).enumerate() {
             let known = mempool
-                .get(&event.body.id())
+                .get(id)
                 .filter(|pending| pending.event().signature == event.signature);
             match known {
                 Some(pending) => checked.push(Some((*pending).clone())),
                 None => {
                     checked.push(None);
-                    unchecked.push((index, event));
+                    unchecked.push((index, event.clone()));
                 }
             }
         }
@@ -207,6 +220,8 @@ struct EngineHost {
     /// Compact proposals waiting for events this node lacked. (Whole proposed blocks are
     /// held in `Shared`, where the network serves their events.)
     assemblies: Assemblies,
+    /// Events reached the mempool since the waiting proposals last looked at it.
+    events_arrived: bool,
     /// Blocks executed on the current tip (ours, validated, or synced), by block hash.
     executed: HashMap<Hash, ExecutedBlock>,
     /// `ValidateBlock` requests waiting for their block's body.
@@ -258,6 +273,7 @@ impl Engine {
             timers: BTreeMap::new(),
             timer_seq: 0,
             assemblies: Assemblies::default(),
+            events_arrived: false,
             executed: HashMap::new(),
             awaiting_body: Vec::new(),
             proposing: None,
@@ -323,7 +339,10 @@ impl Engine {
                 self.host.receive_proposal_events(response);
                 self.validate_awaiting()
             }
-            EngineInput::EventsArrived => Ok(()),
+            EngineInput::EventsArrived => {
+                self.host.events_arrived = true;
+                Ok(())
+            }
         }
     }
 
@@ -493,7 +512,7 @@ impl Engine {
                         SyncedEvents::Checked(events) => events,
                         // Not expected (see apply_synced), but then checked here after all.
                         SyncedEvents::AlreadyExecuted(events) => {
-                            checked_synced_events(&self.host.shared, events)
+                            checked_synced_events(&self.host.shared, &events)
                                 .map_err(|reason| not_reexecuted(height, reason))?
                         }
                     };
@@ -661,8 +680,12 @@ impl EngineHost {
     /// Waiting proposals made whole by events that arrived since, and the proposers asked
     /// for what is still missing once the wait is over. Whether any became whole.
     fn tend_assemblies(&mut self) -> bool {
-        // Called on every turn of the engine's loop: nothing to do, no mempool lock.
-        if self.assemblies.is_empty() {
+        // Called on every turn of the engine's loop: the mempool is looked at again only if
+        // events reached it since, or once more before a fetch falls due.
+        let arrived = std::mem::take(&mut self.events_arrived);
+        let now = Instant::now();
+        let due = self.assemblies.next_due().is_some_and(|at| at <= now);
+        if self.assemblies.is_empty() || !(arrived || due) {
             return false;
         }
         let whole = {
@@ -673,7 +696,7 @@ impl EngineHost {
         for (hash, block) in whole {
             self.shared.keep_proposal(hash, block);
         }
-        for Fetch { proposer, request } in self.assemblies.due(Instant::now()) {
+        for Fetch { proposer, request } in self.assemblies.due(now) {
             self.shared
                 .metrics
                 .proposal_events_fetched
@@ -773,13 +796,13 @@ impl EngineHost {
                 valid: true,
             }));
         }
-        let Some(body) = self.shared.proposal(&block_hash).map(|b| b.body.clone()) else {
+        let Some(block) = self.shared.proposal(&block_hash) else {
             if !self.awaiting_body.contains(&(height, block_hash)) {
                 self.awaiting_body.push((height, block_hash));
             }
             return Ok(None);
         };
-        let verdict = self.execute_proposal(body);
+        let verdict = self.execute_proposal(&block);
         let valid = match verdict {
             Ok(block) => {
                 self.executed.insert(block_hash, block);
@@ -803,7 +826,8 @@ impl EngineHost {
     /// height stood still longer than that is re-proposed with its old time; nodes that judged
     /// it when first proposed remember their verdict, so only one restarted since then may vote
     /// nil on it.)
-    fn execute_proposal(&self, body: BlockBody) -> Result<ExecutedBlock, String> {
+    fn execute_proposal(&self, block: &ProposedBlock) -> Result<ExecutedBlock, String> {
+        let body = &block.body;
         let now = now_ms();
         let ahead = body.header.time_ms.saturating_sub(now);
         if ahead > EVENT_TIME_FUTURE_SKEW_MS_MAX {
@@ -817,17 +841,10 @@ impl EngineHost {
                 "block time is {behind} ms behind this node's clock"
             ));
         }
-        self.execute_body(body)
-    }
-
-    /// Executes a block on the tip. No clock is read: a certified block's time was judged by
-    /// the quorum that signed it, and a node whose clock disagrees must still follow the chain.
-    fn execute_body(&self, body: BlockBody) -> Result<ExecutedBlock, String> {
-        let events = check_events(&self.shared, body.events)
-            .map_err(|(index, error)| format!("event {index}: {error}"))?;
+        let events = checked_in_words(&self.shared, &body.events, &block.ids)?;
         self.shared
             .read_ledger()
-            .validate(&body.header, body.last_commit, events)
+            .validate(&body.header, body.last_commit.clone(), events)
             .map_err(|error| error.to_string())
     }
 

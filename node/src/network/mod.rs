@@ -1245,7 +1245,6 @@ fn check_event_gossip(
     if batch.len() > EVENT_GOSSIP_EVENTS_MAX {
         return (Err("oversize_event_batch"), 0);
     }
-    admission::check_ahead(shared, &batch);
     let (admitted, fault) = admit_from_peer(shared, batch, now_ms());
     match fault {
         Some(reason) => (Err(reason), admitted),
@@ -1260,9 +1259,12 @@ fn admit_from_peer(
     events: Vec<SignedEvent>,
     now_ms: u64,
 ) -> (usize, Option<&'static str>) {
+    let ids: Vec<Hash> = events.iter().map(|event| event.body.id()).collect();
+    admission::check_ahead(shared, &events, &ids);
     let mut admitted = 0;
-    for event in events {
-        match admission::admit(shared, event, now_ms, admission::Origin::Peer) {
+    for (event, id) in events.into_iter().zip(ids) {
+        let origin = admission::Origin::Peer;
+        match admission::admit_identified(shared, id, event, now_ms, origin, |_| Ok(())) {
             Ok(_) => admitted += 1,
             Err(refusal) if refusal.proves_sender_faulty() => {
                 return (admitted, Some(refusal.code()));

@@ -27,6 +27,9 @@ pub struct BlockBody {
 
 /// A proposed block with its events' ids (in block order), as a node holds it: what it sends
 /// is the compact form, and what a peer fetches of its events is asked for by position.
+/// `ids[i]` is the id of `body.events[i]`: whoever builds one has checked it (the proposer
+/// from its checked events, an assembly by mempool look-up or by hashing what was fetched),
+/// so validation does not hash the events again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposedBlock {
     pub body: BlockBody,
