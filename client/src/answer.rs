@@ -94,6 +94,21 @@ impl<'a> ProvenanceReader<'a> {
         self.check(IndexKey::Gtin(gtin.clone()), proof)
     }
 
+    /// An operator's accreditations, by its registration.
+    pub fn operator(
+        &self,
+        registration: &waybill_protocol::Reference,
+    ) -> Result<Answer, AnswerError> {
+        let proof = self.node.operator_provenance(registration)?;
+        self.check(IndexKey::Operator(registration.clone()), proof)
+    }
+
+    /// A member's accreditations.
+    pub fn member(&self, org: &waybill_protocol::OrgId) -> Result<Answer, AnswerError> {
+        let proof = self.node.member_provenance(org)?;
+        self.check(IndexKey::Member(org.clone()), proof)
+    }
+
     /// The particulars of the declaration in a verified shipment answer, opened against its
     /// commitment; `None` if the history has no declaration (the node is not asked).
     pub fn particulars(&self, answer: &Answer) -> Result<Option<Disclosure>, AnswerError> {

@@ -10,8 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use waybill_client::answer::{Answer, AnswerError, ProvenanceReader};
+use waybill_client::customs::Policies;
+use waybill_client::customs::risk::Draw;
+use waybill_client::customs::tiers::Standing;
 use waybill_client::disclosure::Disclosure;
 use waybill_client::node::{EventStatus, NodeClient};
+use waybill_client::release::{CaseFile, RelatedConsignment, Verdict};
 use waybill_client::timeline::{VerifiedHistory, verified_history};
 use waybill_protocol::api::{Status, StreamItem};
 use waybill_protocol::event::{EventKind, Sgtin};
@@ -118,13 +122,14 @@ enum Command {
         #[arg(long)]
         gtin: Option<String>,
     },
-    /// Customs: verified provenance + the release policy → RELEASE / REVIEW / HOLD with every
-    /// reason. Exit 0 only for RELEASE.
+    /// Customs: verified provenance + the law in force on its day → a lane (GREEN, BLUE,
+    /// YELLOW, RED, HOLD) with every reason and weight, and the duties and taxes due with the
+    /// rule behind each. Exit 0 only when released (green or blue).
     ReleaseCheck {
         shipment: String,
-        /// A release policy (TOML); default: client/release-policy.toml.
-        #[arg(long)]
-        policy: Option<PathBuf>,
+        /// A policy directory (client/policies/README.md); default: the bundled one.
+        #[arg(long, env = "WAYBILL_POLICIES")]
+        policies: Option<PathBuf>,
     },
     /// Sign and submit one event (waits for commitment unless --no-wait).
     #[command(flatten)]
@@ -146,9 +151,50 @@ struct EventArgs {
     /// Items it concerns, as GTIN:SERIAL (repeatable).
     #[arg(long = "epc")]
     epcs: Vec<String>,
+    /// Business documents it names, as KIND:ID (repeatable): house_air_waybill, air_waybill,
+    /// bill_of_lading, invoice, purchase_order, movement_reference, despatch_advice,
+    /// gift_declaration.
+    #[arg(long = "document", value_name = "KIND:ID")]
+    documents: Vec<String>,
     /// Return once the node accepted the event, without waiting for a block.
     #[arg(long)]
     no_wait: bool,
+}
+
+/// Whose accreditation, in which programme.
+#[derive(clap::Args)]
+struct AccreditationHolder {
+    /// The operator's registration (EORI or equivalent).
+    #[arg(long)]
+    operator: String,
+    /// The ledger member this operator is, if it is one.
+    #[arg(long)]
+    member: Option<String>,
+    /// The programme, as the risk profile names it (e.g. "EU AEO", "CTPAT").
+    #[arg(long)]
+    programme: String,
+}
+
+impl AccreditationHolder {
+    fn parts(
+        &self,
+    ) -> Result<
+        (
+            waybill_protocol::Reference,
+            Option<waybill_protocol::OrgId>,
+            waybill_protocol::Text,
+        ),
+        Failure,
+    > {
+        Ok((
+            waybill_protocol::Reference::new(self.operator.as_str())?,
+            self.member
+                .as_deref()
+                .map(waybill_protocol::OrgId::new)
+                .transpose()?,
+            waybill_protocol::Text::new(self.programme.as_str())?,
+        ))
+    }
 }
 
 #[derive(Subcommand)]
@@ -243,6 +289,35 @@ enum EventCommand {
         /// The commitment to purge; default: the one in the shipment's verified declaration.
         #[arg(long)]
         particulars: Option<String>,
+    },
+    /// Customs: accredit an operator in a trusted-trader programme (filed on the SHIPMENT
+    /// register of customs' choosing, e.g. `register:aeo`).
+    Accredit {
+        #[command(flatten)]
+        common: EventArgs,
+        #[command(flatten)]
+        holder: AccreditationHolder,
+        /// The tier (e.g. AEOF, AEOS, AEOC, "Tier 3").
+        #[arg(long)]
+        tier: String,
+        /// First day in force, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day in force, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        until: String,
+    },
+    /// Customs: end an operator's accreditation in a programme from a day on.
+    RevokeAccreditation {
+        #[command(flatten)]
+        common: EventArgs,
+        #[command(flatten)]
+        holder: AccreditationHolder,
+        /// First day it no longer counts, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Brand or customs: annotate a serial (GTIN:SERIAL) with a suspicion.
     Flag {
@@ -401,6 +476,41 @@ impl EventCommand {
                     parcel: Sscc::new(parcel.as_str())?,
                 },
             ),
+            EventCommand::Accredit {
+                common,
+                holder,
+                tier,
+                from,
+                until,
+            } => {
+                let (operator, member, programme) = holder.parts()?;
+                let accreditation = waybill_protocol::event::Accreditation {
+                    operator,
+                    member,
+                    programme,
+                    tier: Text::new(tier.as_str())?,
+                    valid_from_ms: day_start_ms("--from", from)?,
+                    // In force through its last day: until the next day starts.
+                    valid_until_ms: day_start_ms("--until", until)?.saturating_add(86_400_000),
+                };
+                (common, EventKind::Accredit(Box::new(accreditation)))
+            }
+            EventCommand::RevokeAccreditation {
+                common,
+                holder,
+                from,
+                reason,
+            } => {
+                let (operator, member, programme) = holder.parts()?;
+                let revocation = waybill_protocol::event::Revocation {
+                    operator,
+                    member,
+                    programme,
+                    effective_ms: day_start_ms("--from", from)?,
+                    reason: Text::new(reason.as_str())?,
+                };
+                (common, EventKind::RevokeAccreditation(Box::new(revocation)))
+            }
             EventCommand::Flag {
                 common,
                 serial,
@@ -415,6 +525,32 @@ impl EventCommand {
         };
         Ok((common, kind, None))
     }
+}
+
+/// The first millisecond (UTC) of a `YYYY-MM-DD` day.
+fn day_start_ms(what: &str, text: &str) -> Result<u64, Failure> {
+    waybill_client::customs::units::Day::parse(text)
+        .map(|day| day.start_ms())
+        .ok_or_else(|| Failure::Usage(format!("{what}: {text:?} is not a day such as 2026-07-01")))
+}
+
+/// `KIND:ID` of `--document`.
+fn document(
+    text: &str,
+) -> Result<
+    (
+        waybill_protocol::event::BizTransactionKind,
+        waybill_protocol::DocumentId,
+    ),
+    Failure,
+> {
+    let (kind, id) = text
+        .split_once(':')
+        .ok_or_else(|| Failure::Usage(format!("--document: {text:?}: expected KIND:ID")))?;
+    Ok((
+        named("--document", kind)?,
+        waybill_protocol::DocumentId::new(id)?,
+    ))
 }
 
 fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
@@ -447,6 +583,10 @@ fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
         .iter()
         .map(|text| sgtin(text).map(waybill_protocol::event::Epc::Sgtin))
         .collect::<Result<Vec<_>, _>>()?;
+    for text in &common.documents {
+        let (kind, id) = document(text)?;
+        builder = builder.biz_transaction(kind, id);
+    }
     let event = builder.epcs(epcs).sign(&identity.keypair);
     let client = connect(cli, &genesis, Some(&identity.keypair))?;
     let id = match &particulars {
@@ -672,8 +812,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::ReleaseCheck { shipment, policy } => {
-            release_check(cli, shipment, policy.as_deref())
+        Command::ReleaseCheck { shipment, policies } => {
+            release_check(cli, shipment, policies.as_deref())
         }
         Command::Watch { shipment } => {
             let shipment = shipment.as_deref().map(ShipmentId::new).transpose()?;
@@ -756,15 +896,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-/// The consignee's other consignments in the policy's window, each from its own verified
+/// The consignee's other consignments in the profile's window, each from its own verified
 /// history and verified particulars (the node's listing only says where to look). `None`
 /// without verified particulars of this shipment's own declaration.
 fn related_consignments(
     reader: &ProvenanceReader<'_>,
     events: &[waybill_protocol::SignedEvent],
     particulars: Option<&Disclosure>,
-    policy: &waybill_client::release::ReleasePolicy,
-) -> Result<Option<Vec<waybill_client::release::RelatedConsignment>>, Failure> {
+    policies: &Policies,
+) -> Result<Option<Vec<RelatedConsignment>>, Failure> {
     let declared = events
         .iter()
         .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
@@ -773,7 +913,7 @@ fn related_consignments(
     else {
         return Ok(None);
     };
-    let window_ms = u64::from(policy.split_window_days) * 86_400_000;
+    let window_ms = u64::from(policies.risk.consignee_window_days) * 86_400_000;
     let since = event.body.event_time_ms.saturating_sub(window_ms);
     let consignee = &declaration.consignee;
     let listed = reader.node().declarations_to(
@@ -803,15 +943,30 @@ fn related_consignments(
         let inside = time + window_ms >= event.body.event_time_ms
             && time <= event.body.event_time_ms + window_ms;
         if same && inside {
-            related.push(waybill_client::release::RelatedConsignment {
+            related.push(RelatedConsignment {
                 shipment,
                 value_minor: other.total_value_minor().unwrap_or(u64::MAX),
                 currency: other.currency.clone(),
                 declaration: declared.body.id(),
+                adverse: adverse_events(&answer.events()),
             });
         }
     }
     Ok(Some(related))
+}
+
+/// Failed inspections and seizures in a verified history.
+fn adverse_events(events: &[waybill_protocol::SignedEvent]) -> Vec<waybill_protocol::Hash> {
+    use waybill_protocol::event::InspectionResult;
+    events
+        .iter()
+        .filter(|e| match &e.body.kind {
+            EventKind::Seize { .. } => true,
+            EventKind::Inspect { result, .. } => *result != InspectionResult::Compliant,
+            _ => false,
+        })
+        .map(|e| e.body.id())
+        .collect()
 }
 
 fn failed_related(error: AnswerError) -> Failure {
@@ -821,25 +976,99 @@ fn failed_related(error: AnswerError) -> Failure {
     }
 }
 
-fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(), Failure> {
-    use waybill_client::release::{ReleasePolicy, Verdict};
-    let policy = match policy {
-        Some(path) => {
-            let bytes = files::read_bounded("release policy", path)?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Failure::Usage(format!("{}: not UTF-8", path.display())))?;
-            ReleasePolicy::from_toml(&text)
-                .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?
-        }
-        None => ReleasePolicy::default(),
+/// The accreditations of the declaring platform (by member id) and of the consignor and the
+/// seller (by registration), each from its verified history.
+fn standings_of(
+    reader: &ProvenanceReader<'_>,
+    events: &[waybill_protocol::SignedEvent],
+    particulars: Option<&Disclosure>,
+) -> Result<Vec<Standing>, Failure> {
+    use waybill_client::customs::tiers::standings;
+    let failed_tier = |error: AnswerError| match error {
+        AnswerError::Proof { .. } => Failure::Verification(format!("accreditations: {error}")),
+        AnswerError::Node(e) => Failure::Usage(e.to_string()),
     };
+    let mut found = Vec::new();
+    if let Some(declared) = events
+        .iter()
+        .find(|e| matches!(e.body.kind, EventKind::Declare(_)))
+    {
+        let answer = reader
+            .member(&declared.body.signer.org)
+            .map_err(failed_tier)?;
+        found.extend(standings(&answer.events()));
+    }
+    let declaration = particulars.and_then(Disclosure::declaration);
+    let parties = declaration
+        .into_iter()
+        .flat_map(|d| [Some(&d.consignor), d.seller.as_ref()]);
+    let mut asked = Vec::new();
+    for registration in parties.flatten().filter_map(|p| p.registration.as_ref()) {
+        if asked.contains(registration) {
+            continue;
+        }
+        asked.push(registration.clone());
+        let answer = reader.operator(registration).map_err(failed_tier)?;
+        found.extend(standings(&answer.events()));
+    }
+    Ok(found)
+}
+
+/// The random draw: from the certified block after the declaration's, `None` until that block
+/// is committed. The block is verified against the genesis like every proof.
+fn selection_draw(
+    node: &NodeClient,
+    rules: &ChainRules,
+    answer: &Answer,
+) -> Result<Option<Draw>, Failure> {
+    let declared = answer
+        .proof
+        .events
+        .iter()
+        .find(|p| matches!(p.event.body.kind, EventKind::Declare(_)));
+    let Some(declared) = declared else {
+        return Ok(None);
+    };
+    let seed_height = Draw::seed_height(declared.height);
+    let Some(block) = node.block(seed_height)? else {
+        return Ok(None);
+    };
+    block
+        .certificate
+        .verify(rules, &block.header)
+        .map_err(|e| {
+            Failure::Verification(format!(
+                "the seed block {seed_height} of the random draw: {e}"
+            ))
+        })?;
+    if block.header.height != seed_height {
+        return Err(Failure::Verification(format!(
+            "asked for block {seed_height} to seed the random draw, the node answered block {}",
+            block.header.height
+        )));
+    }
+    Ok(Some(Draw::new(
+        seed_height,
+        block.header.hash(),
+        declared.event.body.id(),
+    )))
+}
+
+fn load_policies(directory: Option<&Path>) -> Result<Policies, Failure> {
+    match directory {
+        Some(path) => Policies::load(path).map_err(|e| Failure::Usage(format!("policies: {e}"))),
+        None => Ok(Policies::bundled()),
+    }
+}
+
+fn release_check(cli: &Cli, shipment: &str, directory: Option<&Path>) -> Result<(), Failure> {
+    let policies = load_policies(directory)?;
     let rules = rules(cli)?;
     let node = node_client(cli)?;
     let reader = reader(cli, &node, &rules);
     let answer = reader
         .shipment(&ShipmentId::new(shipment)?)
         .map_err(failed)?;
-    let history = &answer.history;
     let events = answer.events();
     // The serial rules: each item the shipment names, audited on its own verified history,
     // as of this block or later.
@@ -853,41 +1082,33 @@ fn release_check(cli: &Cli, shipment: &str, policy: Option<&Path>) -> Result<(),
         ));
     }
     let particulars = reader.particulars(&answer).map_err(failed)?;
-    let related = related_consignments(&reader, &events, particulars.as_ref(), &policy)?;
-    let report = waybill_client::release::release_check(
-        &events,
-        particulars.as_ref(),
-        &policy,
-        Some(&audits),
-        related.as_deref(),
-    );
+    let related = related_consignments(&reader, &events, particulars.as_ref(), &policies)?;
+    let standings = standings_of(&reader, &events, particulars.as_ref())?;
+    let draw = selection_draw(&node, &rules, &answer)?;
+    let case = CaseFile {
+        events: &events,
+        particulars: particulars.as_ref(),
+        serial_audits: Some(&audits),
+        related: related.as_deref(),
+        standings: Some(&standings),
+        draw,
+    };
+    let report = waybill_client::release::release_check(case, &policies);
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"shipment": shipment, "height": history.height, "report": report})
+            serde_json::json!({"shipment": shipment, "height": answer.history.height, "report": report})
         );
     } else {
-        let verdict = match report.verdict {
-            Verdict::Release => "RELEASE",
-            Verdict::Review => "REVIEW",
-            Verdict::Hold => "HOLD",
-        };
-        println!(
-            "{verdict} {shipment} (provenance verified as of block {}, {} events)",
-            history.height,
-            events.len()
+        print!(
+            "{}",
+            waybill_client::release::describe(
+                shipment,
+                answer.history.height,
+                events.len(),
+                &report
+            )
         );
-        for finding in &report.findings {
-            let level = match finding.verdict {
-                Verdict::Hold => "hold",
-                Verdict::Review => "review",
-                Verdict::Release => "note",
-            };
-            println!("  {level}: {} [{}]", finding.detail, finding.rule);
-        }
-        for rule in &report.not_checked {
-            println!("  not checked: {rule}");
-        }
     }
     if report.verdict == Verdict::Release {
         Ok(())
@@ -1111,6 +1332,10 @@ fn print_history(history: &VerifiedHistory, age_ms: Option<u64>) {
         waybill_protocol::index::IndexKey::Shipment(id) => format!("shipment {id}"),
         waybill_protocol::index::IndexKey::Serial(s) => format!("item {} / {}", s.gtin, s.serial),
         waybill_protocol::index::IndexKey::Gtin(gtin) => format!("GTIN {gtin}"),
+        waybill_protocol::index::IndexKey::Operator(registration) => {
+            format!("operator {registration}")
+        }
+        waybill_protocol::index::IndexKey::Member(org) => format!("member {org}"),
     };
     let mut lines = vec![format!(
         "VERIFIED {key} as of block {} ({}), against the genesis",

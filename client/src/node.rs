@@ -226,6 +226,19 @@ impl NodeClient {
         Ok(Some(answer.state))
     }
 
+    /// `GET /v1/blocks/{height}`, unverified (check its certificate against the genesis);
+    /// `None` if the node has not committed that height.
+    pub fn block(
+        &self,
+        height: u64,
+    ) -> Result<Option<waybill_protocol::api::BlockAnswer>, ClientError> {
+        let reply = self.get(&Endpoint::Block.path(&[&height.to_string()]))?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        reply.expect(200).map(Some)
+    }
+
     /// Polls until event `id` is committed (applied or rejected) or `limit` passes.
     pub fn wait_committed(&self, id: &Hash, limit: Duration) -> Result<EventStatus, ClientError> {
         let deadline = Instant::now() + limit;
@@ -380,6 +393,22 @@ impl NodeClient {
     /// The proof bundle of a GTIN: every event naming one of its serials.
     pub fn gtin_provenance(&self, gtin: &Gtin) -> Result<ProvenanceProof, ClientError> {
         self.provenance(&Endpoint::GtinProvenance.path(&[gtin.as_str()]))
+    }
+
+    /// The proof bundle of an operator's accreditations, by registration.
+    pub fn operator_provenance(
+        &self,
+        registration: &waybill_protocol::Reference,
+    ) -> Result<ProvenanceProof, ClientError> {
+        self.provenance(&Endpoint::OperatorAccreditations.path(&[registration.as_str()]))
+    }
+
+    /// The proof bundle of a member's accreditations.
+    pub fn member_provenance(
+        &self,
+        org: &waybill_protocol::OrgId,
+    ) -> Result<ProvenanceProof, ClientError> {
+        self.provenance(&Endpoint::MemberAccreditations.path(&[org.as_str()]))
     }
 
     /// The proof bundle for a serialised item.

@@ -1,52 +1,25 @@
-//! The customs release check (DESIGN.md §8) on a shipment's *verified* history: every rule that
-//! can be decided from that history, each finding naming the events behind it. The verdict is
-//! HOLD if any finding holds, else REVIEW if any asks for review, else RELEASE.
+//! The customs release decision (DESIGN.md §8) on a shipment's *verified* history, under the
+//! law in force on its day (`customs`): the duties and taxes due, and a lane.
 //!
-//! The serial rules take the audits of the serials the shipment names (`crate::audit`): a suspect
-//! item holds the shipment, a data gap is noted. The split-consignment rule takes the
-//! consignee's other consignments in the window, each from its own verified history.
+//! HOLD when the ledger itself stops the goods (no declaration or unverifiable particulars, no
+//! risk assessment or do-not-load, an open hold, a seizure, a failed inspection, a suspect
+//! serial). Otherwise the lane comes from a score over the risk profile's weighted criteria,
+//! raised by the ICS2 outcome (an RFI needs documents, a screening request an inspection) and by
+//! the random draw. Every hit names its weight and the events behind it.
 
-use serde::{Deserialize, Serialize};
-use waybill_protocol::event::{Declaration, EventKind, InspectionResult, RiskStatus, SignedEvent};
-
-use crate::disclosure::Disclosure;
+use serde::Serialize;
+use waybill_protocol::event::{
+    BizTransactionKind, Declaration, EventKind, InspectionResult, RiskStatus, SignedEvent,
+};
 use waybill_protocol::{CurrencyCode, Hash, OrgId};
 
-/// The thresholds a customs administration sets; `release-policy.toml` documents each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReleasePolicy {
-    /// Consignments up to this value (minor units of `threshold_currency`) need an IOSS number.
-    pub low_value_threshold_minor: u64,
-    pub threshold_currency: CurrencyCode,
-    /// Other low-value consignments to the same consignee within this many days are summed:
-    /// together over the threshold, they look like one consignment split to stay under it.
-    #[serde(default = "default_split_window_days")]
-    pub split_window_days: u32,
-    /// Unit values below these floors suggest undervaluation.
-    #[serde(default, rename = "value_floor")]
-    pub value_floors: Vec<ValueFloor>,
-    /// Rates for comparing values declared in other currencies with the threshold.
-    #[serde(default, rename = "conversion")]
-    pub conversions: Vec<Conversion>,
-}
-
-/// What one currency is worth in the threshold currency, per minor unit (so currencies with
-/// other minor-unit exponents, such as JPY, need no special case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Conversion {
-    pub currency: CurrencyCode,
-    /// Minor units of the threshold currency that one million minor units of `currency` are
-    /// worth.
-    pub threshold_minor_per_million: u64,
-    /// Where the rate comes from and for which period: an officer must be able to cite it.
-    pub source: String,
-}
-
-fn default_split_window_days() -> u32 {
-    30
-}
+use crate::customs::assess::{self, Assessment, Consignment, DayBasis, GoodsLine};
+use crate::customs::policy::{Rule, RuleSet};
+use crate::customs::risk::{Draw, Lane, TierEffect};
+use crate::customs::tiers::Standing;
+use crate::customs::units::{Day, Money};
+use crate::customs::{Policies, ics2};
+use crate::disclosure::Disclosure;
 
 /// Another shipment to the same consignee, from its verified history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,58 +28,8 @@ pub struct RelatedConsignment {
     pub value_minor: u64,
     pub currency: CurrencyCode,
     pub declaration: Hash,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ValueFloor {
-    /// HS code prefix: a chapter (2 digits), heading (4) or subheading (6).
-    pub hs_prefix: String,
-    pub currency: CurrencyCode,
-    pub min_unit_value_minor: u64,
-}
-
-/// The default policy, the same as `client/release-policy.toml`.
-pub const DEFAULT_POLICY_TOML: &str = include_str!("../release-policy.toml");
-
-#[derive(Debug, thiserror::Error)]
-#[error("release policy: {0}")]
-pub struct PolicyError(String);
-
-impl ReleasePolicy {
-    pub fn from_toml(text: &str) -> Result<ReleasePolicy, PolicyError> {
-        let policy: ReleasePolicy =
-            toml::from_str(text).map_err(|error| PolicyError(error.to_string()))?;
-        for (index, floor) in policy.value_floors.iter().enumerate() {
-            let prefix = &floor.hs_prefix;
-            if !matches!(prefix.len(), 2 | 4 | 6) || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(PolicyError(format!(
-                    "value_floor[{index}].hs_prefix: {prefix:?} is not 2, 4 or 6 digits"
-                )));
-            }
-        }
-        Ok(policy)
-    }
-}
-
-impl ReleasePolicy {
-    /// `value_minor` of `currency` in minor units of the threshold currency, if the policy has
-    /// a rate for it (rounded down; saturating, as a value that large is over any threshold).
-    pub fn in_threshold_currency(&self, value_minor: u64, currency: &CurrencyCode) -> Option<u64> {
-        if currency == &self.threshold_currency {
-            return Some(value_minor);
-        }
-        let rate = self.conversions.iter().find(|c| &c.currency == currency)?;
-        let converted =
-            u128::from(value_minor) * u128::from(rate.threshold_minor_per_million) / 1_000_000;
-        Some(u64::try_from(converted).unwrap_or(u64::MAX))
-    }
-}
-
-impl Default for ReleasePolicy {
-    fn default() -> ReleasePolicy {
-        ReleasePolicy::from_toml(DEFAULT_POLICY_TOML).expect("the bundled policy is valid")
-    }
+    /// Its failed inspections and seizures.
+    pub adverse: Vec<Hash>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -117,21 +40,59 @@ pub enum Verdict {
     Hold,
 }
 
+/// One reason for the decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub rule: &'static str,
-    /// `Review` or `Hold`.
+    /// `Hold` stops the goods; `Review` raised the score or the lane; `Release` is a note or
+    /// a credit.
     pub verdict: Verdict,
+    /// What it added to the score (negative: a trusted-trader credit).
+    pub weight: i32,
     pub detail: String,
     /// The events behind the finding (empty when it is about something missing).
     pub events: Vec<Hash>,
 }
 
+/// How the random selection went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    pub draw: Option<Draw>,
+    pub red_per_million: u32,
+    pub blue_per_million: u32,
+    /// The tier whose rates applied, if an accreditation counted.
+    pub tier: Option<String>,
+    pub selected: Option<Lane>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReleaseReport {
+    pub lane: Lane,
     pub verdict: Verdict,
+    pub score: i32,
     pub findings: Vec<Finding>,
-    pub not_checked: Vec<&'static str>,
+    pub assessment: Option<Assessment>,
+    /// The ICS2 meaning of the latest risk outcome.
+    pub risk_outcome: Option<&'static str>,
+    pub ics2_missing: Vec<String>,
+    pub selection: Selection,
+    pub not_checked: Vec<String>,
+}
+
+/// What the decision is taken on: all of it verified by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseFile<'a> {
+    /// The shipment's applied events, in order.
+    pub events: &'a [SignedEvent],
+    pub particulars: Option<&'a Disclosure>,
+    /// The audits of the serials it names (`named_serials`), if fetched.
+    pub serial_audits: Option<&'a [crate::audit::AuditReport]>,
+    /// The consignee's other consignments, if fetched.
+    pub related: Option<&'a [RelatedConsignment]>,
+    /// The accreditations of the declaring platform, the consignor and the seller, if fetched.
+    pub standings: Option<&'a [Standing]>,
+    /// The draw, once the block after the declaration's is committed.
+    pub draw: Option<Draw>,
 }
 
 /// The serials a shipment's events name (EPCs), without repeats, in order: what the serial rules
@@ -150,662 +111,722 @@ pub fn named_serials(events: &[SignedEvent]) -> Vec<waybill_protocol::event::Sgt
     serials
 }
 
-/// Applies the policy to a shipment's verified history (its applied events, in order), with the
-/// audits of the serials it names (`named_serials`; pass `None` if they were not audited).
-pub fn release_check(
+/// The consignment's facts for the tax rules, and the day whose law applies: the arrival's if
+/// the goods have arrived (a pre-lodged declaration is accepted on presentation), else the
+/// declaration's (provisional).
+pub fn consignment(
     events: &[SignedEvent],
-    particulars: Option<&Disclosure>,
-    policy: &ReleasePolicy,
-    serial_audits: Option<&[crate::audit::AuditReport]>,
-    related: Option<&[RelatedConsignment]>,
-) -> ReleaseReport {
-    let mut findings = Vec::new();
-    let mut finding = |rule, verdict, detail: String, events: Vec<Hash>| {
-        findings.push(Finding {
+    declared: &SignedEvent,
+    declaration: &Declaration,
+) -> Consignment {
+    let arrival = events
+        .iter()
+        .find(|e| matches!(e.body.kind, EventKind::Arrive));
+    let (basis, dated) = match arrival {
+        Some(event) => (DayBasis::Arrival, event),
+        None => (DayBasis::Declaration, declared),
+    };
+    let gift = events
+        .iter()
+        .flat_map(|e| &e.body.biz_transactions)
+        .any(|d| d.kind == BizTransactionKind::GiftDeclaration);
+    let seller = declaration
+        .seller
+        .as_ref()
+        .unwrap_or(&declaration.consignor);
+    Consignment {
+        day: Day::of_event(dated.body.event_time_ms, dated.body.timezone_offset_minutes),
+        day_basis: basis,
+        destination: declaration.consignee.country.clone(),
+        currency: declaration.currency.clone(),
+        lines: declaration
+            .items
+            .iter()
+            .map(|item| GoodsLine {
+                description: item.description.to_string(),
+                hs6: item.hs6.to_string(),
+                quantity: item.quantity,
+                value_minor: item.value_minor,
+                origin: item.origin.clone(),
+            })
+            .collect(),
+        ioss: declaration.ioss.as_ref().map(ToString::to_string),
+        seller_registration: seller.registration.as_ref().map(ToString::to_string),
+        gift,
+    }
+}
+
+/// The decision being built.
+struct Desk<'a> {
+    case: CaseFile<'a>,
+    policies: &'a Policies,
+    findings: Vec<Finding>,
+    floor: Lane,
+    not_checked: Vec<String>,
+}
+
+impl Desk<'_> {
+    fn add(
+        &mut self,
+        rule: &'static str,
+        verdict: Verdict,
+        weight: i32,
+        detail: String,
+        events: Vec<Hash>,
+    ) {
+        self.findings.push(Finding {
             rule,
             verdict,
+            weight,
             detail,
             events,
         });
-    };
-    let id = |event: &SignedEvent| event.body.id();
+    }
 
+    fn hold(&mut self, rule: &'static str, detail: String, events: Vec<Hash>) {
+        self.add(rule, Verdict::Hold, 0, detail, events);
+    }
+
+    /// A ledger fact that sets the lowest lane, whatever the score.
+    fn raise(&mut self, rule: &'static str, lane: Lane, detail: String, events: Vec<Hash>) {
+        self.floor = self.floor.max(lane);
+        self.add(rule, Verdict::Review, 0, detail, events);
+    }
+
+    fn hit(&mut self, rule: &'static str, weight: i32, detail: String, events: Vec<Hash>) {
+        let verdict = if weight > 0 {
+            Verdict::Review
+        } else {
+            Verdict::Release
+        };
+        self.add(rule, verdict, weight, detail, events);
+    }
+}
+
+/// Decides on a verified case under `policies`.
+pub fn release_check(case: CaseFile<'_>, policies: &Policies) -> ReleaseReport {
+    let mut desk = Desk {
+        case,
+        policies,
+        findings: Vec::new(),
+        floor: Lane::Green,
+        not_checked: Vec::new(),
+    };
+    let events = case.events;
     let declared = events
         .iter()
         .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
-    let declaration = declared.and_then(|event| {
-        particulars
-            .and_then(Disclosure::declaration)
-            .map(|declaration| (event, declaration))
-    });
-    match declared {
-        None => finding(
+    let declaration = case.particulars.and_then(Disclosure::declaration);
+    let mut assessment = None;
+    let mut ics2_missing = Vec::new();
+    match (declared, declaration) {
+        (None, _) => desk.hold(
             "declaration",
-            Verdict::Hold,
             "no pre-arrival declaration is recorded".into(),
             vec![],
         ),
-        Some(event) => match declaration {
-            Some((_, declaration)) => {
-                for found in declaration_findings(policy, event, declaration) {
-                    finding(found.rule, found.verdict, found.detail, found.events);
-                }
+        (Some(event), None) => desk.hold(
+            "particulars",
+            format!(
+                "{}: value, IOSS and consignee cannot be checked (a data gap, never a pass)",
+                case.particulars
+                    .map_or("particulars not fetched".into(), Disclosure::describe)
+            ),
+            vec![event.body.id()],
+        ),
+        (Some(event), Some(declaration)) => {
+            let facts = consignment(events, event, declaration);
+            assessment = desk.assess(&facts, event);
+            desk.goods_criteria(&facts, event, declaration, assessment.as_ref());
+            ics2_missing = ics2::check_data_set(events, declaration).missing;
+            if !ics2_missing.is_empty() {
+                let weight = policies.risk.weights.ics2_missing;
+                desk.hit(
+                    "ics2",
+                    weight,
+                    format!("ICS2 7+1 data set incomplete: {}", ics2_missing.join("; ")),
+                    vec![event.body.id()],
+                );
             }
-            None => finding(
-                "particulars",
-                Verdict::Hold,
-                format!(
-                    "{}: value, IOSS and consignee cannot be checked (a data gap, never a pass)",
-                    particulars.map_or("particulars not fetched".into(), Disclosure::describe)
-                ),
-                vec![id(event)],
-            ),
-        },
-    }
-
-    let risk = events.iter().rev().find_map(|e| match &e.body.kind {
-        EventKind::RiskAssessed { status } => Some((e, *status)),
-        _ => None,
-    });
-    match risk {
-        None => finding(
-            "risk",
-            Verdict::Hold,
-            "no risk assessment is recorded".into(),
-            vec![],
-        ),
-        Some((_, RiskStatus::Approved)) => {}
-        Some((event, RiskStatus::DoNotLoad)) => finding(
-            "risk",
-            Verdict::Hold,
-            "the risk assessment says do not load".into(),
-            vec![id(event)],
-        ),
-        Some((event, status)) => finding(
-            "risk",
-            Verdict::Review,
-            format!("the risk assessment asks for {status:?}, not approved"),
-            vec![id(event)],
-        ),
-    }
-
-    // Holds, as execution counts them: each Hold opens one, a compliant inspection lifts all.
-    let mut open_holds: Vec<Hash> = Vec::new();
-    for event in events {
-        match &event.body.kind {
-            EventKind::Hold { .. } => open_holds.push(id(event)),
-            EventKind::Inspect {
-                result: InspectionResult::Compliant,
-                ..
-            } => open_holds.clear(),
-            EventKind::Seize { reason } => finding(
-                "seizure",
-                Verdict::Hold,
-                format!("seized by customs: {reason}"),
-                vec![id(event)],
-            ),
-            EventKind::Inspect { result, note, .. } => finding(
-                "inspection",
-                Verdict::Hold,
-                format!("inspection found {result:?}: {note}"),
-                vec![id(event)],
-            ),
-            _ => {}
         }
     }
-    if !open_holds.is_empty() {
-        finding(
-            "holds",
-            Verdict::Hold,
-            format!("{} customs hold(s) still open", open_holds.len()),
-            open_holds,
-        );
+    let risk_outcome = desk.risk_outcome();
+    desk.ledger_holds();
+    desk.custody();
+    desk.serials();
+    let effect = desk.tiers(declared);
+    let score = desk.findings.iter().map(|f| f.weight).sum::<i32>();
+    let held = desk.findings.iter().any(|f| f.verdict == Verdict::Hold);
+    let scored = policies.risk.lane_of(score).max(desk.floor);
+    let (lane, selection) = if held {
+        (Lane::Hold, desk.selection(effect, None))
+    } else {
+        desk.draw(scored, effect)
+    };
+    let verdict = match lane {
+        Lane::Green | Lane::Blue => Verdict::Release,
+        Lane::Yellow | Lane::Red => Verdict::Review,
+        Lane::Hold => Verdict::Hold,
+    };
+    ReleaseReport {
+        lane,
+        verdict,
+        score,
+        findings: desk.findings,
+        assessment,
+        risk_outcome,
+        ics2_missing,
+        selection,
+        not_checked: desk.not_checked,
     }
+}
 
-    // Custody: picked up, and no hand-over left unaccepted.
-    if !events
-        .iter()
-        .any(|e| matches!(e.body.kind, EventKind::PickUp))
-    {
-        finding(
-            "custody",
-            Verdict::Review,
-            "no carrier has recorded taking custody".into(),
-            vec![],
-        );
-    }
-    let mut offered: Option<(&SignedEvent, OrgId)> = None;
-    for event in events {
-        match &event.body.kind {
-            EventKind::HandOver { to } => offered = Some((event, to.clone())),
-            EventKind::Accept { .. } => offered = None,
-            _ => {}
+impl Desk<'_> {
+    fn rule_set(&mut self, destination: &waybill_protocol::CountryCode) -> Option<&RuleSet> {
+        let found = self.policies.jurisdiction_of(destination);
+        if found.is_none() {
+            self.not_checked.push(format!(
+                "duties and taxes: no rule set covers destination {destination}"
+            ));
         }
-    }
-    if let Some((event, to)) = offered {
-        finding(
-            "custody",
-            Verdict::Review,
-            format!("the hand-over to {to} was never accepted: custody is unconfirmed"),
-            vec![id(event)],
-        );
+        found
     }
 
-    // Serial rules: a suspect item holds the shipment; a data gap (say, no coordinates to check
-    // travel with) is noted with verdict `Release`, so it is shown but decides nothing.
-    if let Some(audits) = serial_audits {
-        use crate::audit::AuditClass;
-        for audit in audits {
-            let verdict = match audit.class {
-                AuditClass::Clean => continue,
-                AuditClass::DataGap => Verdict::Release,
-                AuditClass::Suspect => Verdict::Hold,
+    fn assess(&mut self, facts: &Consignment, declared: &SignedEvent) -> Option<Assessment> {
+        let policies = self.policies;
+        let set = self.rule_set(&facts.destination)?;
+        let assessment = assess::assess(facts, set, &policies.rates);
+        let id = declared.body.id();
+        let weights = &policies.risk.weights;
+        if let Some(reason) = &assessment.not_assessed {
+            self.hit(
+                "not_assessed",
+                weights.not_assessed,
+                format!("{reason}: assess by hand"),
+                vec![id],
+            );
+        }
+        for issue in &assessment.issues {
+            self.hit(
+                "tax_issue",
+                weights.tax_issue,
+                format!("{} [{}]", issue.detail, issue.rule),
+                vec![id],
+            );
+        }
+        Some(assessment)
+    }
+
+    /// The low-value limit in force for the consignment: where splitting starts to pay.
+    fn low_value_limit(&self, facts: &Consignment) -> Option<Money> {
+        let set = self.policies.jurisdiction_of(&facts.destination)?;
+        set.in_force(facts.day).find_map(|rule| match &rule.rule {
+            Rule::VatAtSale { threshold, .. } | Rule::DutyRelief { threshold, .. } => {
+                Some(threshold.clone())
+            }
+            _ => None,
+        })
+    }
+
+    fn goods_criteria(
+        &mut self,
+        facts: &Consignment,
+        declared: &SignedEvent,
+        declaration: &Declaration,
+        assessment: Option<&Assessment>,
+    ) {
+        let risk = &self.policies.risk;
+        let id = declared.body.id();
+        let origins: Vec<&str> = facts
+            .lines
+            .iter()
+            .filter(|l| risk.origin_countries.contains(&l.origin))
+            .map(|l| l.origin.as_str())
+            .collect();
+        if !origins.is_empty() {
+            self.hit(
+                "origin",
+                risk.weights.origin,
+                format!("origin on the risk list: {}", origins.join(", ")),
+                vec![id],
+            );
+        }
+        let listed: Vec<String> = facts
+            .lines
+            .iter()
+            .filter(|l| risk.hs_risk.iter().any(|p| l.hs6.starts_with(p.as_str())))
+            .map(|l| format!("{} (HS {})", l.description, l.hs6))
+            .collect();
+        if !listed.is_empty() {
+            self.hit(
+                "hs_risk",
+                risk.weights.hs_risk,
+                format!("goods on the HS risk list: {}", listed.join(", ")),
+                vec![id],
+            );
+        }
+        self.undervaluation(facts, id);
+        let customs_value = assessment.and_then(|a| a.customs_value.clone());
+        self.consignee_profile(facts, declaration, declared, customs_value);
+    }
+
+    fn undervaluation(&mut self, facts: &Consignment, id: Hash) {
+        let risk = &self.policies.risk;
+        for line in &facts.lines {
+            let Some(floor) = risk
+                .floors
+                .iter()
+                .find(|f| line.hs6.starts_with(f.hs_prefix.as_str()))
+            else {
+                continue;
             };
-            for item in audit.findings.iter().filter(|f| f.class == audit.class) {
-                finding(
-                    "serial",
-                    verdict,
-                    format!(
-                        "item {} / {}: {} [{}]",
-                        audit.serial.gtin, audit.serial.serial, item.detail, item.rule
-                    ),
-                    item.events.clone(),
+            let unit = Money::new(
+                line.value_minor / u64::from(line.quantity.max(1)),
+                &facts.currency,
+            );
+            let Some((in_floor, _)) =
+                self.policies
+                    .rates
+                    .convert(&unit, &floor.unit_value.currency, facts.day)
+            else {
+                self.not_checked.push(format!(
+                    "value floor of HS {}: no rate {} → {}",
+                    floor.hs_prefix, unit.currency, floor.unit_value.currency
+                ));
+                continue;
+            };
+            if in_floor.minor < floor.unit_value.minor {
+                let detail = format!(
+                    "{} (HS {}) declared at {unit} a unit, below the floor of {} for HS {}",
+                    line.description, line.hs6, floor.unit_value, floor.hs_prefix
+                );
+                self.hit(
+                    "undervaluation",
+                    risk.weights.undervaluation,
+                    detail,
+                    vec![id],
                 );
             }
         }
     }
 
-    if let (Some(related), Some((event, declaration))) = (related, declaration) {
-        findings.extend(split_consignments(policy, event, declaration, related));
-    }
-
-    let verdict = findings
-        .iter()
-        .map(|f| f.verdict)
-        .max()
-        .unwrap_or(Verdict::Release);
-    let mut not_checked = Vec::new();
-    if related.is_none() {
-        not_checked.push("split consignments (the consignee's other shipments were not fetched)");
-    }
-    if serial_audits.is_none() {
-        not_checked.push("serial rules (the named serials were not audited)");
-    }
-    ReleaseReport {
-        verdict,
-        findings,
-        not_checked,
-    }
-}
-
-/// The rules on the declaration's particulars: the IOSS requirement and the value floors.
-fn declaration_findings(
-    policy: &ReleasePolicy,
-    event: &SignedEvent,
-    declaration: &Declaration,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut finding = |rule, verdict, detail: String| {
-        findings.push(Finding {
-            rule,
-            verdict,
-            detail,
-            events: vec![event.body.id()],
-        });
-    };
-    let total = declaration.total_value_minor().unwrap_or(u64::MAX);
-    match policy.in_threshold_currency(total, &declaration.currency) {
-        Some(value) if value <= policy.low_value_threshold_minor && declaration.ioss.is_none() => {
-            finding(
-                "ioss",
-                Verdict::Hold,
-                format!(
-                    "declared value {total} {} ({value} {}) is within the low-value threshold but no IOSS number is given",
-                    declaration.currency, policy.threshold_currency
-                ),
+    fn consignee_profile(
+        &mut self,
+        facts: &Consignment,
+        declaration: &Declaration,
+        declared: &SignedEvent,
+        value: Option<Money>,
+    ) {
+        let Some(related) = self.case.related else {
+            self.not_checked.push("consignee profile and split consignments (the consignee's other shipments were not fetched)".into());
+            return;
+        };
+        let risk = &self.policies.risk;
+        let weights = risk.weights.clone();
+        let id = declared.body.id();
+        let others: Vec<&RelatedConsignment> = related
+            .iter()
+            .filter(|r| r.shipment != declared.body.shipment)
+            .collect();
+        let consignee = &declaration.consignee.name;
+        let window = risk.consignee_window_days;
+        if others.is_empty() {
+            self.hit(
+                "new_consignee",
+                weights.new_consignee,
+                format!("no other consignment to {consignee} within {window} days"),
+                vec![id],
             );
         }
-        Some(_) => {}
-        None => finding(
-            "ioss",
-            Verdict::Review,
-            format!(
-                "declared in {}, the threshold is in {} and the policy has no conversion rate for {}: check the IOSS requirement by hand",
-                declaration.currency, policy.threshold_currency, declaration.currency
-            ),
-        ),
-    }
-    for item in &declaration.items {
-        let unit = item.value_minor / u64::from(item.quantity.max(1));
-        let floor = policy.value_floors.iter().find(|f| {
-            item.hs6.as_str().starts_with(f.hs_prefix.as_str())
-                && f.currency == declaration.currency
-        });
-        if let Some(floor) = floor.filter(|floor| unit < floor.min_unit_value_minor) {
-            finding(
-                "undervaluation",
-                Verdict::Review,
+        if others.len() >= risk.many_consignments as usize {
+            let events = others.iter().map(|r| r.declaration).collect();
+            self.hit(
+                "many_consignments",
+                weights.many_consignments,
                 format!(
-                    "{} (HS {}) declared at {unit} {} a unit, below the floor of {} for HS {}",
-                    item.description,
-                    item.hs6,
-                    declaration.currency,
-                    floor.min_unit_value_minor,
-                    floor.hs_prefix
+                    "{} other consignments to {consignee} within {window} days",
+                    others.len()
                 ),
+                events,
             );
         }
-    }
-    findings
-}
-
-/// Split consignments: this and the consignee's other low-value consignments in the window,
-/// each under the threshold, together over it, all compared in the threshold currency. Those
-/// in a currency the policy has no rate for cannot be added up: they go to review by hand.
-fn split_consignments(
-    policy: &ReleasePolicy,
-    event: &SignedEvent,
-    declaration: &Declaration,
-    related: &[RelatedConsignment],
-) -> Vec<Finding> {
-    let threshold = policy.low_value_threshold_minor;
-    let own_total = declaration.total_value_minor().unwrap_or(u64::MAX);
-    let Some(own) = policy.in_threshold_currency(own_total, &declaration.currency) else {
-        return Vec::new(); // The IOSS rule already asks for a review by hand.
-    };
-    let others = related.iter().filter(|r| r.shipment != event.body.shipment);
-    let (mut low, mut unconvertible) = (Vec::new(), Vec::new());
-    for other in others {
-        match policy.in_threshold_currency(other.value_minor, &other.currency) {
-            Some(value) if value <= threshold => low.push((other, value)),
-            Some(_) => {}
-            None => unconvertible.push(other),
+        let adverse: Vec<Hash> = others
+            .iter()
+            .flat_map(|r| r.adverse.iter().copied())
+            .collect();
+        if !adverse.is_empty() {
+            let detail = format!(
+                "{} failed inspection(s) or seizure(s) in other consignments to {consignee}",
+                adverse.len()
+            );
+            self.hit("prior_findings", weights.prior_findings, detail, adverse);
+        }
+        if let (Some(limit), Some(value)) = (self.low_value_limit(facts), value) {
+            self.splits(facts, &others, &limit, &value, id, consignee.as_str());
         }
     }
-    let mut findings = Vec::new();
-    let total = low
-        .iter()
-        .fold(own, |sum, (_, value)| sum.saturating_add(*value));
-    if own <= threshold && !low.is_empty() && total > threshold {
-        let mut events = vec![event.body.id()];
-        events.extend(low.iter().map(|(r, _)| r.declaration));
-        findings.push(Finding {
-            rule: "split_consignment",
-            verdict: Verdict::Review,
-            detail: format!(
-                "{} other consignment(s) to {} within {} days; together {total} {}, over the threshold of {threshold}",
+
+    fn splits(
+        &mut self,
+        facts: &Consignment,
+        others: &[&RelatedConsignment],
+        limit: &Money,
+        own: &Money,
+        id: Hash,
+        consignee: &str,
+    ) {
+        if own.minor > limit.minor {
+            return;
+        }
+        let (mut low, mut unconvertible) = (Vec::new(), Vec::new());
+        for other in others {
+            let money = Money::new(other.value_minor, &other.currency);
+            match self
+                .policies
+                .rates
+                .convert(&money, &limit.currency, facts.day)
+            {
+                Some((value, _)) if value.minor <= limit.minor => {
+                    low.push((other.declaration, value.minor))
+                }
+                Some(_) => {}
+                None => unconvertible.push(other.currency.to_string()),
+            }
+        }
+        let total = low
+            .iter()
+            .fold(own.minor, |sum, (_, v)| sum.saturating_add(*v));
+        let weight = self.policies.risk.weights.possible_split;
+        if !low.is_empty() && total > limit.minor {
+            let mut events = vec![id];
+            events.extend(low.iter().map(|(e, _)| *e));
+            let detail = format!(
+                "{} other low-value consignment(s) to {consignee}; together {}, over the {limit} limit: possibly split",
                 low.len(),
-                declaration.consignee.name,
-                policy.split_window_days,
-                policy.threshold_currency
-            ),
-            events,
-        });
+                Money::new(total, &limit.currency)
+            );
+            self.hit("split_consignment", weight, detail, events);
+        }
+        if !unconvertible.is_empty() {
+            unconvertible.sort();
+            unconvertible.dedup();
+            self.not_checked.push(format!(
+                "split consignments: no rate for {}",
+                unconvertible.join(", ")
+            ));
+        }
     }
-    if own <= threshold && !unconvertible.is_empty() {
-        let mut currencies: Vec<&str> = unconvertible.iter().map(|r| r.currency.as_str()).collect();
-        currencies.sort_unstable();
-        currencies.dedup();
-        let mut events = vec![event.body.id()];
-        events.extend(unconvertible.iter().map(|r| r.declaration));
-        findings.push(Finding {
-            rule: "split_consignment",
-            verdict: Verdict::Review,
-            detail: format!(
-                "{} other consignment(s) to {} within {} days are declared in {}, which the policy has no conversion rate for: add them up by hand",
-                unconvertible.len(),
-                declaration.consignee.name,
-                policy.split_window_days,
-                currencies.join(", ")
-            ),
-            events,
-        });
+
+    fn risk_outcome(&mut self) -> Option<&'static str> {
+        let risk = self
+            .case
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match &e.body.kind {
+                EventKind::RiskAssessed { status } => Some((e.body.id(), *status)),
+                _ => None,
+            });
+        let Some((id, status)) = risk else {
+            self.hold("risk", "no risk assessment is recorded".into(), vec![]);
+            return None;
+        };
+        let meaning = ics2::meaning(status);
+        match status {
+            RiskStatus::Approved => {}
+            RiskStatus::DoNotLoad => self.hold("risk", meaning.into(), vec![id]),
+            RiskStatus::RequestForInformation => {
+                self.raise("risk", Lane::Yellow, meaning.into(), vec![id])
+            }
+            RiskStatus::Screen => self.raise("risk", Lane::Red, meaning.into(), vec![id]),
+        }
+        Some(meaning)
     }
-    findings
+
+    /// Holds, as execution counts them: each Hold opens one, a compliant inspection lifts all.
+    fn ledger_holds(&mut self) {
+        let mut open: Vec<Hash> = Vec::new();
+        for event in self.case.events {
+            let id = event.body.id();
+            match &event.body.kind {
+                EventKind::Hold { .. } => open.push(id),
+                EventKind::Inspect {
+                    result: InspectionResult::Compliant,
+                    ..
+                } => open.clear(),
+                EventKind::Seize { reason } => {
+                    self.hold("seizure", format!("seized by customs: {reason}"), vec![id])
+                }
+                EventKind::Inspect { result, note, .. } => self.hold(
+                    "inspection",
+                    format!("inspection found {result:?}: {note}"),
+                    vec![id],
+                ),
+                _ => {}
+            }
+        }
+        if !open.is_empty() {
+            self.hold(
+                "holds",
+                format!("{} customs hold(s) still open", open.len()),
+                open,
+            );
+        }
+    }
+
+    /// Custody anomalies: nobody took custody, or a hand-over was never accepted.
+    fn custody(&mut self) {
+        let weight = self.policies.risk.weights.custody;
+        let events = self.case.events;
+        if !events
+            .iter()
+            .any(|e| matches!(e.body.kind, EventKind::PickUp))
+        {
+            self.hit(
+                "custody",
+                weight,
+                "no carrier has recorded taking custody".into(),
+                vec![],
+            );
+        }
+        let mut offered: Option<(&SignedEvent, OrgId)> = None;
+        for event in events {
+            match &event.body.kind {
+                EventKind::HandOver { to } => offered = Some((event, to.clone())),
+                EventKind::Accept { .. } => offered = None,
+                _ => {}
+            }
+        }
+        if let Some((event, to)) = offered {
+            let detail =
+                format!("the hand-over to {to} was never accepted: custody is unconfirmed");
+            self.hit("custody", weight, detail, vec![event.body.id()]);
+        }
+    }
+
+    /// A suspect item holds the shipment; a data gap (no coordinates to check travel with, say)
+    /// adds a little to the score.
+    fn serials(&mut self) {
+        use crate::audit::AuditClass;
+        let Some(audits) = self.case.serial_audits else {
+            self.not_checked
+                .push("serial rules (the named serials were not audited)".into());
+            return;
+        };
+        let weight = self.policies.risk.weights.serial_gap;
+        for audit in audits {
+            for item in audit.findings.iter().filter(|f| f.class == audit.class) {
+                let detail = format!(
+                    "item {} / {}: {} [{}]",
+                    audit.serial.gtin, audit.serial.serial, item.detail, item.rule
+                );
+                match audit.class {
+                    AuditClass::Clean => {}
+                    AuditClass::DataGap => self.hit("serial", weight, detail, item.events.clone()),
+                    AuditClass::Suspect => self.hold("serial", detail, item.events.clone()),
+                }
+            }
+        }
+    }
+
+    /// Trusted-trader credits of the accreditations in force at the decision's instant; the
+    /// most favourable tier's selection rates apply.
+    fn tiers(&mut self, declared: Option<&SignedEvent>) -> Option<TierEffect> {
+        let Some(standings) = self.case.standings else {
+            self.not_checked
+                .push("trusted-trader tiers (accreditations were not fetched)".into());
+            return None;
+        };
+        let events = self.case.events;
+        let at = events
+            .iter()
+            .find(|e| matches!(e.body.kind, EventKind::Arrive))
+            .or(declared)
+            .map_or(0, |e| e.body.event_time_ms);
+        let mut best: Option<TierEffect> = None;
+        let mut counted: Vec<(String, &str, &str)> = Vec::new();
+        for standing in standings.iter().filter(|s| s.counts_at(at)) {
+            let Some(effect) = self.policies.risk.tier(&standing.programme, &standing.tier) else {
+                continue;
+            };
+            let who = standing
+                .member
+                .clone()
+                .unwrap_or_else(|| standing.operator.clone());
+            // Accredited twice in one programme and tier (a renewal): one credit.
+            let key = (
+                who.clone(),
+                standing.programme.as_str(),
+                standing.tier.as_str(),
+            );
+            if counted.contains(&key) {
+                continue;
+            }
+            counted.push(key);
+            let detail = format!(
+                "{who} holds {} {} (credit {})",
+                standing.programme, standing.tier, effect.credit
+            );
+            self.hit("tier", -effect.credit, detail, standing.events.clone());
+            if best
+                .as_ref()
+                .is_none_or(|b| effect.red_per_million < b.red_per_million)
+            {
+                best = Some(effect.clone());
+            }
+        }
+        best
+    }
+
+    fn selection(&self, effect: Option<TierEffect>, selected: Option<Lane>) -> Selection {
+        let base = &self.policies.risk.selection;
+        let (red, blue, tier) = match effect {
+            Some(e) => (
+                e.red_per_million,
+                e.blue_per_million,
+                Some(format!("{} {}", e.programme, e.tier)),
+            ),
+            None => (base.red_per_million, base.blue_per_million, None),
+        };
+        Selection {
+            draw: self.case.draw,
+            red_per_million: red.max(base.minimum_red_per_million),
+            blue_per_million: blue,
+            tier,
+            selected,
+        }
+    }
+
+    /// The random selection: below `red` per million a consignment under the red lane goes to
+    /// red; below `red + blue` a green one goes to blue. No draw yet: not released until it is.
+    fn draw(&mut self, lane: Lane, effect: Option<TierEffect>) -> (Lane, Selection) {
+        let mut selection = self.selection(effect, None);
+        let Some(draw) = &self.case.draw else {
+            let detail = "random selection pending: its seed block (the one after the declaration's) is not committed yet".to_string();
+            self.add("random_selection", Verdict::Review, 0, detail, vec![]);
+            return (lane.max(Lane::Yellow), selection);
+        };
+        let (red, blue) = (selection.red_per_million, selection.blue_per_million);
+        let picked = if lane < Lane::Red && draw.value < red {
+            Some(Lane::Red)
+        } else if lane == Lane::Green && draw.value < red.saturating_add(blue) {
+            Some(Lane::Blue)
+        } else {
+            None
+        };
+        if let Some(picked) = picked {
+            let detail = format!(
+                "selected at random for {} ({}; draw {} of 1,000,000 from block {}, under {} red and {} blue per million)",
+                picked.name(),
+                picked.meaning(),
+                draw.value,
+                draw.seed_height,
+                red,
+                blue
+            );
+            self.add(
+                "random_selection",
+                Verdict::Review,
+                0,
+                detail,
+                vec![draw.declaration],
+            );
+        }
+        selection.selected = picked;
+        (picked.unwrap_or(lane), selection)
+    }
+}
+
+/// The report for people: the verdict and lane first, then the law and the amounts, then every
+/// hit with its weight, then what was not checked.
+pub fn describe(shipment: &str, height: u64, event_count: usize, report: &ReleaseReport) -> String {
+    use std::fmt::Write;
+    let verdict = match report.verdict {
+        Verdict::Release => "RELEASE",
+        Verdict::Review => "REVIEW",
+        Verdict::Hold => "HOLD",
+    };
+    let mut out = format!(
+        "{verdict} {shipment}: {} lane ({}), score {} (provenance verified as of block {height}, {event_count} events)\n",
+        report.lane.name(),
+        report.lane.meaning(),
+        report.score
+    );
+    let mut line = |text: String| {
+        let _ = writeln!(out, "  {text}");
+    };
+    if let Some(a) = &report.assessment {
+        let basis = match a.day_basis {
+            DayBasis::Arrival => "the arrival's day",
+            DayBasis::Declaration => "the declaration's day, provisional until arrival",
+        };
+        line(format!(
+            "law: {} rules in force on {} ({basis}; {})",
+            a.jurisdiction, a.day, a.rules_file
+        ));
+        match (&a.customs_value, &a.not_assessed) {
+            (_, Some(reason)) => line(format!("duties and taxes not assessed: {reason}")),
+            (Some(value), None) => line(format!(
+                "customs value: {value}{}",
+                a.conversion
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" at {c}"))
+            )),
+            (None, None) => {}
+        }
+        for charge in &a.charges {
+            line(format!(
+                "{}: {} [{}] {}",
+                charge.kind, charge.amount, charge.rule, charge.detail
+            ));
+        }
+        for treatment in &a.treatments {
+            line(format!(
+                "treatment: {} [{}]",
+                treatment.detail, treatment.rule
+            ));
+        }
+        if let Some(total) = &a.total_due {
+            line(format!("total due: {total}"));
+        }
+    }
+    if let Some(outcome) = report.risk_outcome {
+        line(format!("ICS2 risk outcome: {outcome}"));
+    }
+    for finding in &report.findings {
+        let events = match finding.events.len() {
+            0 => String::new(),
+            n => format!(" ({n} event{})", if n == 1 { "" } else { "s" }),
+        };
+        let level = match (finding.verdict, finding.weight) {
+            (Verdict::Hold, _) => "hold:".to_string(),
+            (_, 0) => "note:".to_string(),
+            (_, weight) => format!("{weight:+}"),
+        };
+        line(format!(
+            "{level} {} [{}]{events}",
+            finding.detail, finding.rule
+        ));
+    }
+    let selection = &report.selection;
+    if let Some(draw) = &selection.draw {
+        line(format!(
+            "random selection: draw {} of 1,000,000 from block {} ({} red, {} blue per million{})",
+            draw.value,
+            draw.seed_height,
+            selection.red_per_million,
+            selection.blue_per_million,
+            selection
+                .tier
+                .as_ref()
+                .map_or(String::new(), |t| format!(", {t}"))
+        ));
+    }
+    for gap in &report.not_checked {
+        line(format!("not checked: {gap}"));
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use waybill_protocol::event::EventKind as K;
-    use waybill_protocol::{Text, fixtures};
-
-    fn story(steps: Vec<(&str, K)>) -> Vec<SignedEvent> {
-        steps
-            .into_iter()
-            .enumerate()
-            .map(|(n, (org, kind))| fixtures::signed_event(org, n as u64 + 1, "S", kind))
-            .collect()
-    }
-
-    thread_local! {
-        /// The declarations the steps filed, as a platform would keep them.
-        static FILED: std::cell::RefCell<Vec<Declaration>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-
-    fn declare(edit: impl FnOnce(&mut Declaration)) -> (&'static str, K) {
-        let mut declaration = fixtures::declaration();
-        edit(&mut declaration);
-        FILED.with(|filed| filed.borrow_mut().push(declaration.clone()));
-        ("platform", fixtures::declared(&declaration).0)
-    }
-
-    /// The particulars of `events`' declaration, as an entitled reader verifies them.
-    fn verified(events: &[SignedEvent]) -> Option<Disclosure> {
-        let summary = events.iter().find_map(|e| match &e.body.kind {
-            K::Declare(summary) => Some(summary.clone()),
-            _ => None,
-        })?;
-        FILED.with(|filed| {
-            filed.borrow().iter().find_map(|declaration| {
-                let (_, sealed) = fixtures::declared(declaration);
-                sealed
-                    .open(&summary)
-                    .ok()
-                    .map(|declaration| Disclosure::Verified {
-                        declaration: Box::new(declaration),
-                    })
-            })
-        })
-    }
-
-    fn check(
-        events: &[SignedEvent],
-        policy: &ReleasePolicy,
-        audits: Option<&[crate::audit::AuditReport]>,
-        related: Option<&[RelatedConsignment]>,
-    ) -> ReleaseReport {
-        release_check(events, verified(events).as_ref(), policy, audits, related)
-    }
-
-    fn clean() -> Vec<(&'static str, K)> {
-        vec![
-            declare(|_| {}),
-            ("carrier-a", K::PickUp),
-            (
-                "customs",
-                K::RiskAssessed {
-                    status: RiskStatus::Approved,
-                },
-            ),
-        ]
-    }
-
-    fn rules_found(steps: Vec<(&str, K)>) -> (Verdict, Vec<&'static str>) {
-        let report = check(&story(steps), &ReleasePolicy::default(), None, None);
-        (
-            report.verdict,
-            report.findings.iter().map(|f| f.rule).collect(),
-        )
-    }
-
-    fn text(t: &str) -> Text {
-        Text::new(t).expect("test text")
-    }
-
-    #[test]
-    fn a_clean_history_is_released() {
-        assert_eq!(rules_found(clean()), (Verdict::Release, vec![]));
-    }
-
-    #[test]
-    fn each_rule_fails_on_its_own() {
-        let mut no_declaration = clean();
-        no_declaration.remove(0);
-        assert_eq!(
-            rules_found(no_declaration),
-            (Verdict::Hold, vec!["declaration"])
-        );
-
-        let mut no_ioss = clean();
-        no_ioss[0] = declare(|d| d.ioss = None);
-        assert_eq!(rules_found(no_ioss), (Verdict::Hold, vec!["ioss"]));
-
-        let mut high_value_without_ioss = clean();
-        high_value_without_ioss[0] = declare(|d| {
-            d.ioss = None;
-            d.items[0].value_minor = 20_000;
-        });
-        assert_eq!(
-            rules_found(high_value_without_ioss),
-            (Verdict::Release, vec![])
-        );
-
-        let mut other_currency = clean();
-        other_currency[0] = declare(|d| {
-            d.currency = CurrencyCode::new("USD").expect("currency");
-        });
-        assert_eq!(rules_found(other_currency), (Verdict::Review, vec!["ioss"]));
-
-        let mut cheap_shoes = clean();
-        cheap_shoes[0] = declare(|d| d.items[0].value_minor = 100);
-        assert_eq!(
-            rules_found(cheap_shoes),
-            (Verdict::Review, vec!["undervaluation"])
-        );
-
-        let mut no_risk = clean();
-        no_risk.pop();
-        assert_eq!(rules_found(no_risk), (Verdict::Hold, vec!["risk"]));
-
-        let mut screen = clean();
-        screen.push((
-            "customs",
-            K::RiskAssessed {
-                status: RiskStatus::Screen,
-            },
-        ));
-        assert_eq!(rules_found(screen), (Verdict::Review, vec!["risk"]));
-
-        let mut held = clean();
-        held.push((
-            "customs",
-            K::Hold {
-                reason: text("x-ray"),
-            },
-        ));
-        assert_eq!(rules_found(held.clone()), (Verdict::Hold, vec!["holds"]));
-        held.push((
-            "customs",
-            K::Inspect {
-                result: InspectionResult::Compliant,
-                note: text("ok"),
-            },
-        ));
-        assert_eq!(rules_found(held), (Verdict::Release, vec![]));
-
-        let mut discrepancy = clean();
-        discrepancy.push((
-            "customs",
-            K::Inspect {
-                result: InspectionResult::Discrepancy,
-                note: text("count"),
-            },
-        ));
-        assert_eq!(
-            rules_found(discrepancy),
-            (Verdict::Hold, vec!["inspection"])
-        );
-
-        let mut seized = clean();
-        seized.push((
-            "customs",
-            K::Seize {
-                reason: text("fake"),
-            },
-        ));
-        assert_eq!(rules_found(seized), (Verdict::Hold, vec!["seizure"]));
-
-        let mut not_picked_up = clean();
-        not_picked_up.remove(1);
-        assert_eq!(
-            rules_found(not_picked_up),
-            (Verdict::Review, vec!["custody"])
-        );
-
-        let mut dangling = clean();
-        dangling.push((
-            "carrier-a",
-            K::HandOver {
-                to: fixtures::org("carrier-b"),
-            },
-        ));
-        assert_eq!(
-            rules_found(dangling.clone()),
-            (Verdict::Review, vec!["custody"])
-        );
-        dangling.push((
-            "carrier-b",
-            K::Accept {
-                from: fixtures::org("carrier-a"),
-            },
-        ));
-        assert_eq!(rules_found(dangling), (Verdict::Release, vec![]));
-    }
-
-    #[test]
-    fn particulars_withheld_purged_or_forged_are_a_data_gap_that_holds() {
-        let events = story(clean());
-        let policy = ReleasePolicy::default();
-        let cases = [
-            Disclosure::Withheld {
-                reason: "not entitled".into(),
-            },
-            Disclosure::Purged {
-                detail: "private data purged at height 7 by platform".into(),
-            },
-            Disclosure::Forged {
-                reason: "hash mismatch".into(),
-            },
-        ];
-        for particulars in cases {
-            let report = release_check(&events, Some(&particulars), &policy, None, None);
-            assert_eq!(report.verdict, Verdict::Hold, "{particulars:?}");
-            assert_eq!(report.findings[0].rule, "particulars");
-            assert!(
-                report.findings[0].detail.contains("never a pass"),
-                "{:?}",
-                report.findings
-            );
-        }
-        let unfetched = release_check(&events, None, &policy, None, None);
-        assert_eq!(unfetched.verdict, Verdict::Hold);
-    }
-
-    #[test]
-    fn a_suspect_serial_holds_and_a_data_gap_is_only_noted() {
-        use crate::audit::{AuditClass, AuditFinding, AuditReport};
-        let audit = |class, rule| AuditReport {
-            serial: fixtures::sgtin("S1"),
-            class,
-            findings: vec![AuditFinding {
-                rule,
-                class,
-                detail: "test".into(),
-                events: vec![],
-            }],
-        };
-        let events = story(clean());
-        let policy = ReleasePolicy::default();
-        let suspect = check(
-            &events,
-            &policy,
-            Some(&[audit(AuditClass::Suspect, "never_commissioned")]),
-            None,
-        );
-        assert_eq!(suspect.verdict, Verdict::Hold);
-        assert_eq!(suspect.findings[0].rule, "serial");
-        assert!(suspect.findings[0].detail.contains("never_commissioned"));
-        let gap = check(
-            &events,
-            &policy,
-            Some(&[audit(AuditClass::DataGap, "no_locations")]),
-            None,
-        );
-        assert_eq!(gap.verdict, Verdict::Release);
-        assert_eq!(gap.findings.len(), 1);
-        assert_eq!(
-            gap.not_checked.len(),
-            1,
-            "split consignments were not fetched"
-        );
-        let clean = check(
-            &events,
-            &policy,
-            Some(&[audit(AuditClass::Clean, "none")]),
-            None,
-        );
-        assert_eq!((clean.verdict, clean.findings.len()), (Verdict::Release, 0));
-    }
-
-    #[test]
-    fn consignments_split_to_stay_under_the_threshold_go_to_review() {
-        let events = story(clean());
-        let policy = ReleasePolicy::default();
-        let other = |value_minor| RelatedConsignment {
-            shipment: fixtures::shipment("OTHER"),
-            value_minor,
-            currency: CurrencyCode::new("EUR").expect("currency"),
-            declaration: Hash([7; 32]),
-        };
-        // 89.90 + 70.00 > 150: split.
-        let split = check(&events, &policy, None, Some(&[other(7_000)]));
-        assert_eq!(split.verdict, Verdict::Review);
-        assert_eq!(split.findings[0].rule, "split_consignment");
-        assert_eq!(split.findings[0].events.len(), 2);
-        // 89.90 + 50.00 ≤ 150: fine; and a high-value other consignment is not part of a split.
-        let fine = check(&events, &policy, None, Some(&[other(5_000)]));
-        assert_eq!(fine.verdict, Verdict::Release);
-        assert!(!fine.not_checked.iter().any(|n| n.contains("split")));
-        let high = check(&events, &policy, None, Some(&[other(20_000)]));
-        assert_eq!(high.verdict, Verdict::Release);
-    }
-
-    #[test]
-    fn consignments_in_other_currencies_are_converted_or_sent_to_review() {
-        let events = story(clean());
-        let mut policy = ReleasePolicy::default();
-        let in_currency = |value_minor, currency: &str| RelatedConsignment {
-            shipment: fixtures::shipment("OTHER"),
-            value_minor,
-            currency: CurrencyCode::new(currency).expect("currency"),
-            declaration: Hash([8; 32]),
-        };
-        policy.conversions = vec![Conversion {
-            currency: CurrencyCode::new("USD").expect("currency"),
-            threshold_minor_per_million: 900_000,
-            source: "test rate".into(),
-        }];
-        // 89.90 EUR + 80.00 USD (72.00 EUR) > 150 EUR: split, found across currencies.
-        let split = check(&events, &policy, None, Some(&[in_currency(8_000, "USD")]));
-        assert_eq!(split.verdict, Verdict::Review);
-        assert_eq!(split.findings[0].rule, "split_consignment");
-        assert!(
-            split.findings[0].detail.contains("16190 EUR"),
-            "{:?}",
-            split.findings
-        );
-        // 89.90 EUR + 60.00 USD (54.00 EUR) ≤ 150 EUR: fine.
-        let fine = check(&events, &policy, None, Some(&[in_currency(6_000, "USD")]));
-        assert_eq!(fine.verdict, Verdict::Release, "{:?}", fine.findings);
-        // No rate for GBP: the officer is told to add it up by hand.
-        let unknown = check(&events, &policy, None, Some(&[in_currency(1_000, "GBP")]));
-        assert_eq!(unknown.verdict, Verdict::Review);
-        assert!(
-            unknown.findings[0].detail.contains("GBP"),
-            "{:?}",
-            unknown.findings
-        );
-    }
-
-    #[test]
-    fn policies_are_checked_when_read() {
-        let bad = "low_value_threshold_minor = 15000\nthreshold_currency = \"EUR\"\n[[value_floor]]\nhs_prefix = \"64a\"\ncurrency = \"EUR\"\nmin_unit_value_minor = 1\n";
-        let error = ReleasePolicy::from_toml(bad).expect_err("bad prefix");
-        assert!(
-            error.to_string().contains("value_floor[0].hs_prefix"),
-            "{error}"
-        );
-        assert!(ReleasePolicy::from_toml("nonsense = 1").is_err());
-    }
-}
+mod tests;

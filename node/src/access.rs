@@ -186,6 +186,8 @@ impl Reader {
             // A GTIN's history lists every serial of it: only its owner reads it whole.
             IndexKey::Gtin(gtin) => owns && rules.owns_gtin(org, gtin),
             IndexKey::Serial(sgtin) if owns && rules.owns_gtin(org, &sgtin.gtin) => true,
+            // Trusted-trader status is public to members, as the EU's AEO list is public.
+            IndexKey::Operator(_) | IndexKey::Member(_) => true,
             _ => {
                 let party = scopes.contains(&ReadScope::PartyToShipment)
                     && events.clone().into_iter().any(|event| is_party(org, event));

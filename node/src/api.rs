@@ -124,6 +124,8 @@ fn handler(route: &Route) -> MethodRouter<ApiState> {
         Endpoint::GtinSerials => on(method, serials_of_gtin),
         Endpoint::GtinProvenance => on(method, gtin_provenance),
         Endpoint::GtinProvenancePage => on(method, gtin_provenance_page),
+        Endpoint::OperatorAccreditations => on(method, operator_accreditations),
+        Endpoint::MemberAccreditations => on(method, member_accreditations),
         Endpoint::ConsigneeDeclarations => on(method, particulars::declarations_to),
         Endpoint::LatestBlock => on(method, latest_block),
         Endpoint::Block => on(method, block),
@@ -876,6 +878,30 @@ async fn serial_provenance(
 ) -> ApiResult<Response> {
     let reader = reader(&state.shared, &caller)?;
     provenance(state, reader, serial_key(gtin, serial)?).await
+}
+
+/// An operator's accreditations and revocations, by its registration, with their proof.
+async fn operator_accreditations(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(registration): Path<String>,
+) -> ApiResult<Response> {
+    let registration = waybill_protocol::Reference::new(registration)
+        .map_err(|e| ApiError::bad_request("malformed_id", format!("registration: {e}")))?;
+    let reader = reader(&state.shared, &caller)?;
+    provenance(state, reader, IndexKey::Operator(registration)).await
+}
+
+/// A member's accreditations and revocations, by its member id, with their proof.
+async fn member_accreditations(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(org): Path<String>,
+) -> ApiResult<Response> {
+    let org = waybill_protocol::OrgId::new(org)
+        .map_err(|e| ApiError::bad_request("malformed_id", format!("org: {e}")))?;
+    let reader = reader(&state.shared, &caller)?;
+    provenance(state, reader, IndexKey::Member(org)).await
 }
 
 fn gtin_key(gtin: String) -> ApiResult<IndexKey> {

@@ -46,6 +46,8 @@ pub enum Endpoint {
     GtinSerials,
     GtinProvenance,
     GtinProvenancePage,
+    OperatorAccreditations,
+    MemberAccreditations,
     ConsigneeDeclarations,
     LatestBlock,
     Block,
@@ -74,7 +76,7 @@ const PROOF: &[u16] = &[200, 400, 401, 403, 404, 405, 422, 500, 503];
 const PAGE: &[u16] = &[200, 400, 401, 403, 404, 405, 410, 500, 503];
 
 /// Every route the node serves, at its endpoint's position.
-pub const ROUTES: [Route; 20] = [
+pub const ROUTES: [Route; 22] = [
     route(
         Endpoint::SubmitEvent,
         Method::Post,
@@ -168,6 +170,20 @@ pub const ROUTES: [Route; 20] = [
         Method::Get,
         "/v1/gtins/{gtin}/provenance/pages",
         PAGE,
+        None,
+    ),
+    route(
+        Endpoint::OperatorAccreditations,
+        Method::Get,
+        "/v1/operators/{registration}/accreditations",
+        PROOF,
+        None,
+    ),
+    route(
+        Endpoint::MemberAccreditations,
+        Method::Get,
+        "/v1/members/{org}/accreditations",
+        PROOF,
         None,
     ),
     route(

@@ -104,6 +104,40 @@ pub enum EventKind {
     Purge {
         particulars: Hash,
     },
+    /// Customs accredits an operator in a trusted-trader programme (AEO, CTPAT, trust and
+    /// check), for a period; filed on a register shipment of customs' choosing and indexed by
+    /// the operator's registration (and its member id, if it is a member).
+    Accredit(Box<Accreditation>),
+    /// Customs ends an accreditation before its term (revoked or suspended) from a day on.
+    RevokeAccreditation(Box<Revocation>),
+}
+
+/// An operator's accreditation in a trusted-trader programme. Programme and tier names are
+/// data: the customs policy gives them their effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct Accreditation {
+    /// The operator's registration (EORI or the programme's equivalent).
+    pub operator: Reference,
+    /// The ledger member this operator is, if it is one (a platform, a carrier).
+    pub member: Option<OrgId>,
+    pub programme: Text,
+    pub tier: Text,
+    /// Unix milliseconds; in force from `valid_from_ms` until before `valid_until_ms`.
+    pub valid_from_ms: u64,
+    pub valid_until_ms: u64,
+}
+
+/// The end of an accreditation before its term.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub operator: Reference,
+    pub member: Option<OrgId>,
+    pub programme: Text,
+    /// Unix milliseconds from which the accreditation no longer counts.
+    pub effective_ms: u64,
+    pub reason: Text,
 }
 
 /// The kind of an event without its data: what the permission table speaks of.
@@ -131,10 +165,12 @@ pub enum EventType {
     Seize,
     Flag,
     Purge,
+    Accredit,
+    RevokeAccreditation,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 21] = [
         EventType::Commission,
         EventType::Decommission,
         EventType::Declare,
@@ -154,6 +190,8 @@ impl EventType {
         EventType::Seize,
         EventType::Flag,
         EventType::Purge,
+        EventType::Accredit,
+        EventType::RevokeAccreditation,
     ];
 
     /// The name used in JSON and on the command line.
@@ -178,6 +216,8 @@ impl EventType {
             EventType::Seize => "seize",
             EventType::Flag => "flag",
             EventType::Purge => "purge",
+            EventType::Accredit => "accredit",
+            EventType::RevokeAccreditation => "revoke_accreditation",
         }
     }
 }
@@ -210,6 +250,8 @@ impl EventKind {
             EventKind::Seize { .. } => EventType::Seize,
             EventKind::Flag { .. } => EventType::Flag,
             EventKind::Purge { .. } => EventType::Purge,
+            EventKind::Accredit(_) => EventType::Accredit,
+            EventKind::RevokeAccreditation(_) => EventType::RevokeAccreditation,
         }
     }
 }
@@ -335,6 +377,9 @@ pub enum BizTransactionKind {
     /// A customs Movement Reference Number.
     MovementReference,
     DespatchAdvice,
+    /// The sender's statement that the consignment is a gift between private persons (the
+    /// "gift" category of a CN 22 / CN 23 customs declaration), by the form's number.
+    GiftDeclaration,
 }
 
 /// An event with its signature. Its id (`H(signing bytes)`) does not depend on the signature.
@@ -503,6 +548,14 @@ impl EventBody {
                 reason: "a carrier cannot accept a hand-over from itself",
             }),
             EventKind::Declare(summary) => summary.validate(),
+            EventKind::Accredit(accreditation)
+                if accreditation.valid_until_ms <= accreditation.valid_from_ms =>
+            {
+                Err(EventError::Invalid {
+                    field: "kind.valid_until_ms",
+                    reason: "an accreditation must end after it starts",
+                })
+            }
             _ => Ok(()),
         }
     }

@@ -163,6 +163,11 @@ pub enum Rejection {
     NotDeclarer {
         declared_by: OrgId,
     },
+    /// The kind exists only from a later rules version than the block's.
+    NotInRules {
+        event_type: EventType,
+        rules: RulesVersion,
+    },
 }
 
 impl Rejection {
@@ -197,6 +202,7 @@ impl Rejection {
             Rejection::NotTheParticulars { .. } => "not_the_particulars",
             Rejection::AlreadyPurged => "already_purged",
             Rejection::NotDeclarer { .. } => "not_declarer",
+            Rejection::NotInRules { .. } => "not_in_rules",
         }
     }
 }
@@ -287,6 +293,10 @@ impl fmt::Display for Rejection {
             Rejection::NotDeclarer { declared_by } => write!(
                 f,
                 "only customs or the declaring platform ({declared_by}) may purge its particulars"
+            ),
+            Rejection::NotInRules { event_type, rules } => write!(
+                f,
+                "{event_type} events do not exist under rules version {rules}, which this block executes under"
             ),
         }
     }
@@ -514,6 +524,12 @@ fn execute_event(
             detail: error.to_string(),
         })?;
     let event_type = body.kind.event_type();
+    if !block.rules.knows(event_type) {
+        return Err(Rejection::NotInRules {
+            event_type,
+            rules: block.rules,
+        });
+    }
     let permitted = rules
         .signer(&body.signer)
         .is_some_and(|signer| rules.may_sign(signer, event_type));
@@ -770,6 +786,8 @@ fn custody(
             after.released = true;
         }
         EventKind::Seize { .. } => after.seized = true,
+        // A register entry: no custody meaning; the permission table keeps it to customs.
+        EventKind::Accredit(_) | EventKind::RevokeAccreditation(_) => {}
     }
     Ok(after)
 }

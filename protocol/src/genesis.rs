@@ -282,7 +282,17 @@ pub fn default_permissions() -> Vec<Permission> {
     let table: [(Role, &[EventType]); 4] = [
         (
             Role::Customs,
-            &[RiskAssessed, Inspect, Hold, Release, Seize, Flag, Purge],
+            &[
+                RiskAssessed,
+                Inspect,
+                Hold,
+                Release,
+                Seize,
+                Flag,
+                Purge,
+                Accredit,
+                RevokeAccreditation,
+            ],
         ),
         (Role::Platform, &[Declare, Pack, Unpack, Purge]),
         (

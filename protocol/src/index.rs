@@ -2,7 +2,8 @@
 //! ledger keeps a hash chain over the events applied to it, and an authenticated map from the key
 //! to its [`KeyRecord`]. A proof of the record plus the events that rebuild its chain shows that
 //! no event was left out, reordered or altered. A GTIN's chain holds every event naming one of its
-//! serials, so the serials a GTIN has are a proven listing, complete by proof.
+//! serials, so the serials a GTIN has are a proven listing, complete by proof. An operator's
+//! accreditations are keyed by its registration, and a member's also by its member id.
 
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::crypto::Hash;
 use crate::event::{Epc, EventBody, EventKind, Sgtin};
-use crate::ids::{Gtin, ShipmentId};
+use crate::ids::{Gtin, OrgId, Reference, ShipmentId};
 
 /// What the index is keyed by.
 #[derive(
@@ -22,6 +23,10 @@ pub enum IndexKey {
     Serial(Sgtin),
     /// Every event naming a serial of this GTIN.
     Gtin(Gtin),
+    /// An operator's accreditations, by its registration (EORI or equivalent).
+    Operator(Reference),
+    /// A member's accreditations, by its member id.
+    Member(OrgId),
 }
 
 /// The head of a key's chain, as the authenticated map stores it.
@@ -54,6 +59,8 @@ impl std::fmt::Display for IndexKey {
             IndexKey::Shipment(id) => write!(formatter, "shipment {id}"),
             IndexKey::Serial(sgtin) => write!(formatter, "serial {sgtin}"),
             IndexKey::Gtin(gtin) => write!(formatter, "GTIN {gtin}"),
+            IndexKey::Operator(registration) => write!(formatter, "operator {registration}"),
+            IndexKey::Member(org) => write!(formatter, "member {org}"),
         }
     }
 }
@@ -109,6 +116,13 @@ pub fn index_keys(body: &EventBody) -> Vec<IndexKey> {
         }
     }
     keys.extend(gtins.into_iter().cloned().map(IndexKey::Gtin));
+    let (operator, member) = match &body.kind {
+        EventKind::Accredit(a) => (Some(&a.operator), a.member.as_ref()),
+        EventKind::RevokeAccreditation(r) => (Some(&r.operator), r.member.as_ref()),
+        _ => (None, None),
+    };
+    keys.extend(operator.cloned().map(IndexKey::Operator));
+    keys.extend(member.cloned().map(IndexKey::Member));
     keys
 }
 

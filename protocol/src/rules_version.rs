@@ -25,8 +25,11 @@ impl RulesVersion {
     pub const STRICT_NONCES: RulesVersion = RulesVersion(1);
     /// An event may reach the chain after up to [`NONCE_WINDOW`] later nonces of its signer.
     pub const NONCE_WINDOW: RulesVersion = RulesVersion(2);
+    /// Customs may accredit operators in trusted-trader programmes and revoke them
+    /// (`accredit`, `revoke_accreditation`); under older rules those kinds are refused.
+    pub const ACCREDITATION: RulesVersion = RulesVersion(3);
     /// What a new chain runs.
-    pub const LATEST: RulesVersion = RulesVersion::NONCE_WINDOW;
+    pub const LATEST: RulesVersion = RulesVersion::ACCREDITATION;
 
     pub fn is_known(self) -> bool {
         (RulesVersion::STRICT_NONCES..=RulesVersion::LATEST).contains(&self)
@@ -39,6 +42,19 @@ impl RulesVersion {
             NONCE_WINDOW
         } else {
             0
+        }
+    }
+}
+
+impl RulesVersion {
+    /// Whether events of `event_type` exist under these rules.
+    pub fn knows(self, event_type: crate::event::EventType) -> bool {
+        use crate::event::EventType;
+        match event_type {
+            EventType::Accredit | EventType::RevokeAccreditation => {
+                self >= RulesVersion::ACCREDITATION
+            }
+            _ => true,
         }
     }
 }

@@ -84,6 +84,32 @@ fn signed_event_encoding_is_pinned() {
     );
 }
 
+/// Rules version 3's accreditation: appended variants leave every older encoding as it was.
+#[test]
+fn accreditation_encoding_is_pinned() {
+    let event = fixtures::event(
+        "customs",
+        9,
+        "register:aeo",
+        EventKind::Accredit(Box::new(Accreditation {
+            operator: Reference::new("NL000000001").unwrap(),
+            member: Some(fixtures::org("platform")),
+            programme: Text::new("EU AEO").unwrap(),
+            tier: Text::new("AEOF").unwrap(),
+            valid_from_ms: fixtures::NOW_MS,
+            valid_until_ms: fixtures::NOW_MS + 86_400_000,
+        })),
+    )
+    .sign(&fixtures::org_keypair("customs"));
+    assert_eq!(hex::encode(event.encode()), GOLDEN_ACCREDITATION_HEX);
+    assert_eq!(
+        SignedEvent::decode(&hex::decode(GOLDEN_ACCREDITATION_HEX).unwrap()).unwrap(),
+        event
+    );
+}
+
+const GOLDEN_ACCREDITATION_HEX: &str = "0f0000000000000077617962696c6c2d666978747572650700000000000000637573746f6d7300000900000000000000a0bdd9769b01000000000c0000000000000072656769737465723a61656f130000000b000000000000004e4c303030303030303031010800000000000000706c6174666f726d060000000000000045552041454f040000000000000041454f4600a8da769b0100000004017c9b010000000000000000000000000000000000000000bd740f2d2091c75ee04231d3c3532b33daff17bb64ba2a93fded11399e2034016d9313e8fd2120e206f9a7f9349fca37efdbc44ddb801ee65b2e2fb29b3fe200";
+
 #[test]
 fn block_header_encoding_is_pinned() {
     let header = golden_header();

@@ -33,6 +33,28 @@ fn declaration_of(body: &mut EventBody) -> &mut DeclarationSummary {
     }
 }
 
+fn accreditation(valid_from_ms: u64, valid_until_ms: u64) -> EventKind {
+    EventKind::Accredit(Box::new(Accreditation {
+        operator: Reference::new("NL000000001").unwrap(),
+        member: Some(fixtures::org("platform")),
+        programme: Text::new("EU AEO").unwrap(),
+        tier: Text::new("AEOF").unwrap(),
+        valid_from_ms,
+        valid_until_ms,
+    }))
+}
+
+#[test]
+fn an_accreditation_must_end_after_it_starts() {
+    for (from, until) in [(NOW_MS, NOW_MS), (NOW_MS, NOW_MS - 1)] {
+        let error = valid(accreditation(from, until))
+            .validate(&fixtures::chain_id(), NOW_MS)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("kind.valid_until_ms"), "{error}");
+    }
+}
+
 #[test]
 fn well_formed_events_of_every_kind_pass() {
     let reason = || Text::new("damaged").unwrap();
@@ -73,6 +95,14 @@ fn well_formed_events_of_every_kind_pass() {
         EventKind::Purge {
             particulars: Hash([1; 32]),
         },
+        accreditation(NOW_MS - 1, NOW_MS),
+        EventKind::RevokeAccreditation(Box::new(Revocation {
+            operator: Reference::new("NL000000001").unwrap(),
+            member: None,
+            programme: Text::new("EU AEO").unwrap(),
+            effective_ms: NOW_MS,
+            reason: reason(),
+        })),
     ];
     let mut covered: Vec<EventType> = kinds.iter().map(EventKind::event_type).collect();
     for kind in kinds {

@@ -246,9 +246,20 @@ fn permission_table_matches_the_design() {
             Pack, Unpack, PickUp, HandOver, Accept, Depart, Arrive, Deliver, Return,
         ],
     );
+    // Trusted-trader accreditation (issue 15) is customs' alone, like every control.
     expect(
         Role::Customs,
-        &[RiskAssessed, Inspect, Hold, Release, Seize, Flag, Purge],
+        &[
+            RiskAssessed,
+            Inspect,
+            Hold,
+            Release,
+            Seize,
+            Flag,
+            Purge,
+            Accredit,
+            RevokeAccreditation,
+        ],
     );
 }
 

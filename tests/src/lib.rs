@@ -23,6 +23,38 @@ use waybill_protocol::particulars::SealedParticulars;
 use waybill_protocol::rules::ChainRules;
 use waybill_protocol::{EventBuilder, Hash, ValidatorIndex, fixtures};
 
+/// A copy of the bundled customs policy directory with random selection switched off, so that
+/// a release check's lane comes from the score alone and a test's verdict does not depend on
+/// a block hash (`WAYBILL_POLICIES` for the CLI). The draw itself is tested on its own.
+pub fn policies_without_draws() -> &'static Path {
+    static DIRECTORY: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIRECTORY
+        .get_or_init(|| {
+            let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/policies");
+            let copy = tempfile::tempdir().unwrap();
+            for entry in std::fs::read_dir(&bundled).unwrap() {
+                let path = entry.unwrap().path();
+                let Some(name) = path.file_name() else {
+                    continue;
+                };
+                let mut text = std::fs::read_to_string(&path).unwrap();
+                if name == "risk.toml" {
+                    text = text
+                        .lines()
+                        .map(|line| match line.split_once(" = ") {
+                            Some((key, _)) if key.ends_with("per_million") => format!("{key} = 0"),
+                            _ => line.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                }
+                std::fs::write(copy.path().join(name), text).unwrap();
+            }
+            copy
+        })
+        .path()
+}
+
 /// The particulars of every declaration the tests sealed, by commitment: what a platform's
 /// SDK keeps so as to file them with their declaration (`Cluster::submit`, `load::submit`).
 static FILED: std::sync::LazyLock<std::sync::Mutex<HashMap<Hash, SealedParticulars>>> =

@@ -14,6 +14,7 @@ fn waybill(args: &[&str]) -> Output {
         .args(args)
         .env_remove("WAYBILL_NODE")
         .env_remove("WAYBILL_GENESIS")
+        .env("WAYBILL_POLICIES", waybill_tests::policies_without_draws())
         .output()
         .unwrap()
 }
@@ -431,25 +432,66 @@ fn a_custody_story_through_the_cli() {
         .iter()
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
-    // (CLI-STORY went to the same consignee: together they look split.)
-    assert_eq!(rules, ["risk", "custody", "split_consignment"], "{report}");
+    // (CLI-STORY went to the same consignee: together they look split.) Trainers are on the HS
+    // risk list and no transport document is named (ICS2): weighted hits; the hold is the
+    // missing risk assessment.
+    assert_eq!(
+        rules,
+        ["hs_risk", "split_consignment", "ics2", "risk", "custody"],
+        "{report}"
+    );
+    assert_eq!(report["report"]["lane"], "hold", "{report}");
     // Now two consignments to J. Jansen (NL) within 30 days, EUR 89.90 each: together over the
     // EUR 150 threshold, so CLI-STORY looks split.
     let check = run(0, &["release-check", "CLI-STORY", "--json"]);
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     let report: Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(report["report"]["verdict"], "review", "{report}");
-    assert_eq!(
-        report["report"]["findings"][0]["rule"], "split_consignment",
-        "{report}"
-    );
-    assert_eq!(
-        report["report"]["findings"][0]["events"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(report["report"]["lane"], "yellow", "{report}");
+    let split = report["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "split_consignment")
+        .unwrap_or_else(|| panic!("no split finding: {report}"));
+    assert_eq!(split["weight"], 35, "{report}");
+    assert_eq!(split["events"].as_array().unwrap().len(), 2);
+    // The duty under the EU rules of the day: IOSS, so VAT at sale; the flat duty from July 2026.
+    let assessment = &report["report"]["assessment"];
+    assert_eq!(assessment["jurisdiction"], "EU", "{report}");
+    assert!(assessment["total_due"]["minor"].is_u64(), "{report}");
+
+    // The random draw is the same on every node, and its seed is the block after the one that
+    // committed the declaration: made after the declaration, so its filer could not know it.
+    let draws: Vec<Value> = (0..4)
+        .map(|node| {
+            let check = run(node, &["release-check", "CLI-STORY", "--json"]);
+            let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+            report["report"]["selection"]["draw"].clone()
+        })
+        .collect();
+    assert!(draws[0]["value"].is_u64(), "{draws:?}");
+    assert!(draws.iter().all(|draw| draw == &draws[0]), "{draws:?}");
+    let client = cluster.node_client(0, Some("customs"));
+    let proof = client
+        .shipment_provenance(&waybill_protocol::ShipmentId::new("CLI-STORY").unwrap())
+        .unwrap();
+    let declared = proof
+        .events
+        .iter()
+        .find(|p| {
+            matches!(
+                p.event.body.kind,
+                waybill_protocol::event::EventKind::Declare(_)
+            )
+        })
+        .unwrap();
+    let seed_height = draws[0]["seed_height"].as_u64().unwrap();
+    assert_eq!(seed_height, declared.height + 1);
+    let seed = client.block(seed_height).unwrap().unwrap();
+    assert_eq!(draws[0]["seed_block"], seed.header.hash().to_hex().as_str());
+    let committed_in = client.block(declared.height).unwrap().unwrap();
+    assert_eq!(seed.header.prev_block_hash, committed_in.header.hash());
 
     // The brand's audit: a commissioned item is clean; one a carrier names without any commission
     // is suspect.
@@ -687,6 +729,7 @@ fn the_demo_story_gives_the_expected_verdicts() {
         .arg(script)
         .env("WAYBILL_NODE", &cluster.api[0])
         .env("WAYBILL_GENESIS", &cluster.testnet.genesis_path)
+        .env("WAYBILL_POLICIES", waybill_tests::policies_without_draws())
         .env("WAYBILL_DEMO_KEYS", cluster.testnet.dir.join("keys"))
         .env("WAYBILL_BIN", workspace_binary("waybill"))
         .output()

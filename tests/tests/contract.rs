@@ -186,6 +186,8 @@ fn sample(cluster: &mut Cluster, endpoint: Endpoint, event_id: &str) -> (String,
         Endpoint::SerialProvenancePage => format!("{}?from=1", endpoint.path(&[GTIN, "SN1"])),
         Endpoint::GtinSerials | Endpoint::GtinProvenance => endpoint.path(&[GTIN]),
         Endpoint::GtinProvenancePage => format!("{}?from=1", endpoint.path(&[GTIN])),
+        Endpoint::OperatorAccreditations => endpoint.path(&["NL000000001"]),
+        Endpoint::MemberAccreditations => endpoint.path(&["platform"]),
         Endpoint::ConsigneeDeclarations => {
             format!("{}?name=Erika%20Mustermann&country=DE", endpoint.path(&[]))
         }

@@ -801,3 +801,85 @@ fn a_shipments_history_cannot_be_written_backwards() {
     let old = waybill_protocol::SignedEvent::sign(old, &fixtures::org_keypair("brand"));
     assert_eq!(chain.block(vec![old]).remove(0), APPLIED);
 }
+
+fn accredit(member: Option<&str>, from_ms: u64, until_ms: u64) -> EventKind {
+    EventKind::Accredit(Box::new(waybill_protocol::event::Accreditation {
+        operator: waybill_protocol::Reference::new("NL000000001").unwrap(),
+        member: member.map(org),
+        programme: text("EU AEO"),
+        tier: text("AEOF"),
+        valid_from_ms: from_ms,
+        valid_until_ms: until_ms,
+    }))
+}
+
+#[test]
+fn only_customs_accredits_and_accreditations_are_keyed_by_operator_and_member() {
+    use waybill_protocol::index::{IndexKey, index_keys};
+    let mut chain = MemoryChain::new();
+    let (from, until) = (fixtures::NOW_MS - 86_400_000, fixtures::NOW_MS + 86_400_000);
+    // A forged accreditation: the platform accrediting itself is refused at execution.
+    assert_eq!(
+        chain.apply(
+            "platform",
+            "register:aeo",
+            accredit(Some("platform"), from, until)
+        ),
+        rejected(Rejection::NotPermitted {
+            org: org("platform"),
+            event_type: EventType::Accredit,
+        })
+    );
+    let event = chain.events.event(
+        "customs",
+        "register:aeo",
+        accredit(Some("platform"), from, until),
+    );
+    let keys = index_keys(&event.body);
+    assert!(keys.contains(&IndexKey::Operator(
+        waybill_protocol::Reference::new("NL000000001").unwrap()
+    )));
+    assert!(keys.contains(&IndexKey::Member(org("platform"))));
+    assert_eq!(chain.block(vec![event]).remove(0), APPLIED);
+    let revoke = EventKind::RevokeAccreditation(Box::new(waybill_protocol::event::Revocation {
+        operator: waybill_protocol::Reference::new("NL000000001").unwrap(),
+        member: Some(org("platform")),
+        programme: text("EU AEO"),
+        effective_ms: fixtures::NOW_MS,
+        reason: text("audit"),
+    }));
+    assert_eq!(
+        chain.apply("carrier-a", "register:aeo", revoke.clone()),
+        rejected(Rejection::NotPermitted {
+            org: org("carrier-a"),
+            event_type: EventType::RevokeAccreditation
+        })
+    );
+    assert_eq!(chain.apply("customs", "register:aeo", revoke), APPLIED);
+    // An accreditation that ends before it starts is malformed.
+    assert!(matches!(
+        chain.apply("customs", "register:aeo", accredit(None, until, from)),
+        EventOutcome::Rejected { rejection: Rejection::Malformed { detail } } if detail.contains("kind.valid_until_ms")
+    ));
+}
+
+#[test]
+fn accreditations_do_not_exist_under_older_rules() {
+    use waybill_protocol::rules_version::{RulesActivation, RulesVersion};
+    let mut genesis = fixtures::genesis(4);
+    genesis.rules = vec![RulesActivation {
+        version: RulesVersion::NONCE_WINDOW,
+        from_height: 1,
+    }];
+    let mut chain = MemoryChain::new();
+    chain.rules = waybill_protocol::rules::ChainRules::new(genesis).unwrap();
+    chain.store = waybill_node::ledger::memory::MemoryStore::new(&chain.rules).unwrap();
+    let (from, until) = (fixtures::NOW_MS - 86_400_000, fixtures::NOW_MS + 86_400_000);
+    assert_eq!(
+        chain.apply("customs", "register:aeo", accredit(None, from, until)),
+        rejected(Rejection::NotInRules {
+            event_type: EventType::Accredit,
+            rules: RulesVersion::NONCE_WINDOW,
+        })
+    );
+}

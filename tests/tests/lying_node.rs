@@ -47,6 +47,7 @@ impl Story {
         command
             .env_remove("WAYBILL_NODE")
             .env_remove("WAYBILL_GENESIS")
+            .env("WAYBILL_POLICIES", waybill_tests::policies_without_draws())
             .output()
             .unwrap()
     }
