@@ -15,7 +15,7 @@ use waybill_client::customs::risk::Draw;
 use waybill_client::customs::tiers::Standing;
 use waybill_client::disclosure::Disclosure;
 use waybill_client::node::{EventStatus, NodeClient};
-use waybill_client::release::{CaseFile, RelatedConsignment, Verdict};
+use waybill_client::release::{CaseFile, PriorFinding, RelatedConsignment, Verdict};
 use waybill_client::timeline::{VerifiedHistory, verified_history};
 use waybill_protocol::api::{Status, StreamItem};
 use waybill_protocol::event::{EventKind, Sgtin};
@@ -976,6 +976,119 @@ fn failed_related(error: AnswerError) -> Failure {
     }
 }
 
+/// Who a prior-findings look-up is about: the listing's query and a name for people.
+struct Party {
+    query: (&'static str, String),
+    label: String,
+}
+
+/// The declaring platform (by member id), and the consignor and the seller by registration.
+fn parties_of(
+    declared: &waybill_protocol::SignedEvent,
+    declaration: &waybill_protocol::event::Declaration,
+) -> Vec<Party> {
+    let org = &declared.body.signer.org;
+    let mut parties = vec![Party {
+        query: ("member", org.to_string()),
+        label: format!("the declaring platform {org}"),
+    }];
+    let named = [
+        ("consignor", Some(&declaration.consignor)),
+        ("seller", declaration.seller.as_ref()),
+    ];
+    for (role, party) in named {
+        let Some((party, registration)) =
+            party.and_then(|p| p.registration.as_ref().map(|r| (p, r)))
+        else {
+            continue;
+        };
+        if !parties.iter().any(|p| p.query.1 == registration.as_str()) {
+            parties.push(Party {
+                query: ("registration", registration.to_string()),
+                label: format!("{role} {} ({registration})", party.name),
+            });
+        }
+    }
+    parties
+}
+
+/// Whether a verified declaration is this party's: declared by the member, or naming the
+/// registration as consignor or seller.
+fn is_party_of(
+    party: &Party,
+    declared: &waybill_protocol::SignedEvent,
+    declaration: Option<&waybill_protocol::event::Declaration>,
+) -> bool {
+    match party.query.0 {
+        "member" => declared.body.signer.org.as_str() == party.query.1,
+        _ => declaration.is_some_and(|d| {
+            [Some(&d.consignor), d.seller.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|p| {
+                    p.registration
+                        .as_ref()
+                        .is_some_and(|r| r.as_str() == party.query.1)
+                })
+        }),
+    }
+}
+
+/// Other consignments of this one's parties that customs found against within the profile's
+/// window: the node lists them, each is taken only from its verified history (its failed
+/// inspections and seizures) and its verified declaration (that it is the party's). `None`
+/// without verified particulars of this shipment's declaration.
+fn prior_findings(
+    reader: &ProvenanceReader<'_>,
+    events: &[waybill_protocol::SignedEvent],
+    particulars: Option<&Disclosure>,
+    policies: &Policies,
+) -> Result<Option<Vec<PriorFinding>>, Failure> {
+    let declared = events
+        .iter()
+        .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
+    let (Some(declared), Some(declaration)) =
+        (declared, particulars.and_then(Disclosure::declaration))
+    else {
+        return Ok(None);
+    };
+    let window_ms = u64::from(policies.risk.prior_window_days) * 86_400_000;
+    let since = declared.body.event_time_ms.saturating_sub(window_ms);
+    let mut found = Vec::new();
+    for party in parties_of(declared, declaration) {
+        let listed = reader
+            .node()
+            .adverse_of((party.query.0, &party.query.1), since)?;
+        for shipment in listed.declarations.into_iter().map(|d| d.shipment) {
+            if shipment == declared.body.shipment {
+                continue;
+            }
+            let answer = reader.shipment(&shipment).map_err(failed_related)?;
+            let adverse = adverse_events(&answer.events());
+            let Some((_, other)) = waybill_client::disclosure::declaration_of(&answer.proof) else {
+                continue;
+            };
+            let disclosed = match party.query.0 {
+                "member" => None,
+                _ => reader.particulars(&answer).map_err(failed_related)?,
+            };
+            let theirs = is_party_of(
+                &party,
+                other,
+                disclosed.as_ref().and_then(Disclosure::declaration),
+            );
+            if theirs && !adverse.is_empty() {
+                found.push(PriorFinding {
+                    party: party.label.clone(),
+                    shipment,
+                    events: adverse,
+                });
+            }
+        }
+    }
+    Ok(Some(found))
+}
+
 /// The accreditations of the declaring platform (by member id) and of the consignor and the
 /// seller (by registration), each from its verified history.
 fn standings_of(
@@ -1014,8 +1127,9 @@ fn standings_of(
     Ok(found)
 }
 
-/// The random draw: from the certified block after the declaration's, `None` until that block
-/// is committed. The block is verified against the genesis like every proof.
+/// The random draw, seeded by the first certified block after the declaration's that a
+/// validator of another organisation than the declarer proposed (`Draw::seed_height`); `None`
+/// until that block is committed. Each block is verified against the genesis like every proof.
 fn selection_draw(
     node: &NodeClient,
     rules: &ChainRules,
@@ -1029,29 +1143,40 @@ fn selection_draw(
     let Some(declared) = declared else {
         return Ok(None);
     };
-    let seed_height = Draw::seed_height(declared.height);
-    let Some(block) = node.block(seed_height)? else {
-        return Ok(None);
-    };
-    block
-        .certificate
-        .verify(rules, &block.header)
-        .map_err(|e| {
+    let declarer = &declared.event.body.signer.org;
+    let validators = &rules.genesis().validators;
+    // Within one rotation some validator of another organisation proposes.
+    for height in (declared.height + 1..).take(validators.len().max(1)) {
+        let Some(block) = node.block(height)? else {
+            return Ok(None);
+        };
+        let bad = |detail: String| {
             Failure::Verification(format!(
-                "the seed block {seed_height} of the random draw: {e}"
+                "block {height}, a candidate seed of the random draw: {detail}"
             ))
-        })?;
-    if block.header.height != seed_height {
-        return Err(Failure::Verification(format!(
-            "asked for block {seed_height} to seed the random draw, the node answered block {}",
-            block.header.height
-        )));
+        };
+        block
+            .certificate
+            .verify(rules, &block.header)
+            .map_err(|e| bad(e.to_string()))?;
+        if block.header.height != height {
+            return Err(bad(format!(
+                "the node answered block {}",
+                block.header.height
+            )));
+        }
+        let proposer = validators
+            .get(usize::from(block.header.proposer.0))
+            .map(|v| &v.operator);
+        if proposer.is_some_and(|operator| operator != declarer) {
+            return Ok(Some(Draw::new(
+                height,
+                block.header.hash(),
+                declared.event.body.id(),
+            )));
+        }
     }
-    Ok(Some(Draw::new(
-        seed_height,
-        block.header.hash(),
-        declared.event.body.id(),
-    )))
+    Ok(None)
 }
 
 fn load_policies(directory: Option<&Path>) -> Result<Policies, Failure> {
@@ -1084,12 +1209,14 @@ fn release_check(cli: &Cli, shipment: &str, directory: Option<&Path>) -> Result<
     let particulars = reader.particulars(&answer).map_err(failed)?;
     let related = related_consignments(&reader, &events, particulars.as_ref(), &policies)?;
     let standings = standings_of(&reader, &events, particulars.as_ref())?;
+    let prior = prior_findings(&reader, &events, particulars.as_ref(), &policies)?;
     let draw = selection_draw(&node, &rules, &answer)?;
     let case = CaseFile {
         events: &events,
         particulars: particulars.as_ref(),
         serial_audits: Some(&audits),
         related: related.as_deref(),
+        prior: prior.as_deref(),
         standings: Some(&standings),
         draw,
     };

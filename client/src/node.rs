@@ -335,6 +335,24 @@ impl NodeClient {
         self.answer(&format!("GET {path}"), result)?.expect(200)
     }
 
+    /// The declarations of a party customs found against since `since_ms`: by `("registration",
+    /// R)` or `("member", ORG)`. The node's word: verify each shipment.
+    pub fn adverse_of(
+        &self,
+        party: (&str, &str),
+        since_ms: u64,
+    ) -> Result<DeclarationListing, ClientError> {
+        let path = Endpoint::PartyAdverse.path(&[]);
+        let url = format!("{}{path}", self.base);
+        let result = self
+            .agent
+            .get(&url)
+            .query(party.0, party.1)
+            .query("since_ms", since_ms.to_string())
+            .call();
+        self.answer(&format!("GET {path}"), result)?.expect(200)
+    }
+
     /// The whole history's proof: in one answer, or, for a history longer than one answer may
     /// carry, page by page as of one block, joined back into the one proof.
     fn provenance(&self, path: &str) -> Result<ProvenanceProof, ClientError> {

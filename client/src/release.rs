@@ -32,6 +32,16 @@ pub struct RelatedConsignment {
     pub adverse: Vec<Hash>,
 }
 
+/// Another consignment of one of this one's parties (the declaring platform, the consignor,
+/// the seller) with a failed inspection or a seizure, from its verified history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorFinding {
+    /// Who, for people: "the declaring platform platform", "consignor Shenzhen Co (CN-1)".
+    pub party: String,
+    pub shipment: waybill_protocol::ShipmentId,
+    pub events: Vec<Hash>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -89,6 +99,8 @@ pub struct CaseFile<'a> {
     pub serial_audits: Option<&'a [crate::audit::AuditReport]>,
     /// The consignee's other consignments, if fetched.
     pub related: Option<&'a [RelatedConsignment]>,
+    /// The parties' other consignments customs found against, if fetched.
+    pub prior: Option<&'a [PriorFinding]>,
     /// The accreditations of the declaring platform, the consignor and the seller, if fetched.
     pub standings: Option<&'a [Standing]>,
     /// The draw, once the block after the declaration's is committed.
@@ -250,6 +262,7 @@ pub fn release_check(case: CaseFile<'_>, policies: &Policies) -> ReleaseReport {
             }
         }
     }
+    desk.prior_findings();
     let risk_outcome = desk.risk_outcome();
     desk.ledger_holds();
     desk.custody();
@@ -514,6 +527,35 @@ impl Desk<'_> {
                 "split consignments: no rate for {}",
                 unconvertible.join(", ")
             ));
+        }
+    }
+
+    /// Failed inspections and seizures in other consignments of the declaring platform, the
+    /// consignor or the seller: one hit per party.
+    fn prior_findings(&mut self) {
+        let Some(prior) = self.case.prior else {
+            let gap =
+                "prior findings against the declaring platform, consignor and seller (not fetched)";
+            self.not_checked.push(gap.into());
+            return;
+        };
+        let weight = self.policies.risk.weights.prior_findings;
+        let window = self.policies.risk.prior_window_days;
+        let mut parties: Vec<&str> = prior.iter().map(|p| p.party.as_str()).collect();
+        parties.dedup();
+        for party in parties {
+            let of_party: Vec<&PriorFinding> = prior.iter().filter(|p| p.party == party).collect();
+            let events: Vec<Hash> = of_party
+                .iter()
+                .flat_map(|p| p.events.iter().copied())
+                .collect();
+            let shipments: Vec<&str> = of_party.iter().map(|p| p.shipment.as_str()).collect();
+            let detail = format!(
+                "{} failed inspection(s) or seizure(s) within {window} days in other consignments of {party}: {}",
+                events.len(),
+                shipments.join(", ")
+            );
+            self.hit("prior_findings", weight, detail, events);
         }
     }
 

@@ -21,11 +21,15 @@ use crate::caller::Caller;
 /// Routes served to callers without credentials.
 const OPEN_ROUTES: [&str; 2] = ["/v1/status", "/openapi.json"];
 /// Routes whose answers hold every member's data, with what they are.
-const EVERYTHING_ROUTES: [(&str, &str); 2] = [
+const EVERYTHING_ROUTES: [(&str, &str); 3] = [
     ("/v1/blocks/", "blocks (every member's events)"),
     (
         "/v1/consignees/",
         "the consignee listing (personal data of every platform's customers)",
+    ),
+    (
+        "/v1/parties/",
+        "the adverse-outcome listing by party (customs findings on every platform's declarations)",
     ),
 ];
 

@@ -127,6 +127,7 @@ fn handler(route: &Route) -> MethodRouter<ApiState> {
         Endpoint::OperatorAccreditations => on(method, operator_accreditations),
         Endpoint::MemberAccreditations => on(method, member_accreditations),
         Endpoint::ConsigneeDeclarations => on(method, particulars::declarations_to),
+        Endpoint::PartyAdverse => on(method, particulars::adverse_of),
         Endpoint::LatestBlock => on(method, latest_block),
         Endpoint::Block => on(method, block),
         Endpoint::Status => on(method, status),

@@ -8,8 +8,9 @@
 //! synced before the event is accepted), or from an entitled peer after the declaration
 //! committed ([`PrivateStore::receive`], asked for by the network task). The steward
 //! ([`PrivateStore::follow`]) reads committed blocks in order and keeps the store in step:
-//! a committed declaration is listed by consignee or noted as wanted, a purge or the genesis
-//! retention period erases.
+//! a committed declaration is listed by consignee or noted as wanted, a failed inspection or a
+//! seizure of a declared shipment is listed by its parties (the declaring platform, the
+//! consignor's and the seller's registrations), a purge or the genesis retention period erases.
 //!
 //! | family | key | value |
 //! |---|---|---|
@@ -17,6 +18,7 @@
 //! | `wanted` | shipment ‖ 0 ‖ commitment | [`Wanted`] (committed here, particulars not yet received) |
 //! | `by_time` | event time ‖ shipment ‖ 0 ‖ commitment | — (for the retention period) |
 //! | `by_consignee` | consignee key ‖ event time ‖ shipment | [`DeclaredShipment`] |
+//! | `adverse_by_party` | party key ‖ declaration time ‖ shipment | [`DeclaredShipment`] (a failed inspection or a seizure) |
 //! | `meta` | `followed` | the last block height the steward processed |
 
 use std::path::Path;
@@ -40,8 +42,9 @@ const PARTICULARS: &str = "particulars";
 const WANTED: &str = "wanted";
 const BY_TIME: &str = "by_time";
 const BY_CONSIGNEE: &str = "by_consignee";
+const ADVERSE: &str = "adverse_by_party";
 const META: &str = "meta";
-const FAMILIES: [&str; 5] = [PARTICULARS, WANTED, BY_TIME, BY_CONSIGNEE, META];
+const FAMILIES: [&str; 6] = [PARTICULARS, WANTED, BY_TIME, BY_CONSIGNEE, ADVERSE, META];
 const FOLLOWED_KEY: &[u8] = b"followed";
 
 /// Particulars as this node keeps them.
@@ -72,6 +75,54 @@ pub fn consignee_key(name: &str, country: &str) -> Hash {
         &[0],
         country.as_bytes(),
     ])
+}
+
+/// The listing key of an operator by its registration (EORI, VAT or tax number), whether it
+/// appears as consignor or as seller.
+pub fn registration_key(registration: &str) -> Hash {
+    Hash::of_parts(&[b"waybill/party/registration/v1", registration.as_bytes()])
+}
+
+/// The listing key of a declaring member.
+pub fn declarer_key(org: &OrgId) -> Hash {
+    Hash::of_parts(&[b"waybill/party/declarer/v1", org.as_str().as_bytes()])
+}
+
+/// The parties a declaration's adverse outcomes are listed under: its declarer, and the
+/// consignor's and the seller's registrations, without repeats.
+fn party_keys(stored: &StoredParticulars) -> Vec<Hash> {
+    let particulars = &stored.sealed.particulars;
+    let mut keys = vec![declarer_key(&stored.declared_by)];
+    let registrations = [Some(&particulars.consignor), particulars.seller.as_ref()];
+    for registration in registrations
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.registration.as_ref())
+    {
+        let key = registration_key(registration.as_str());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+fn adverse_key(party: &Hash, event_time_ms: u64, shipment: &ShipmentId) -> Vec<u8> {
+    let mut key = party.0.to_vec();
+    key.extend_from_slice(&event_time_ms.to_be_bytes());
+    key.extend_from_slice(shipment.as_str().as_bytes());
+    key
+}
+
+/// A failed inspection or a seizure: what the adverse listing records.
+fn is_adverse(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Seize { .. } => true,
+        EventKind::Inspect { result, .. } => {
+            *result != waybill_protocol::event::InspectionResult::Compliant
+        }
+        _ => false,
+    }
 }
 
 /// What one followed block changed, for the log and the metrics.
@@ -386,8 +437,13 @@ impl PrivateStore {
         let mut followed = Followed::default();
         for event in ledger.block_events(height)? {
             let body = &event.body;
-            let interesting = matches!(body.kind, EventKind::Declare(_) | EventKind::Purge { .. });
+            let interesting = matches!(body.kind, EventKind::Declare(_) | EventKind::Purge { .. })
+                || is_adverse(&body.kind);
             if !interesting || !applied(ledger, &event)? {
+                continue;
+            }
+            if is_adverse(&body.kind) {
+                self.follow_adverse(ledger, &mut batch, &body.shipment)?;
                 continue;
             }
             match &body.kind {
@@ -411,6 +467,45 @@ impl PrivateStore {
         batch.put_cf(self.cf(META), FOLLOWED_KEY, height.to_be_bytes());
         self.write_synced(batch, "follow block")?;
         Ok(followed)
+    }
+
+    /// A failed inspection or a seizure of a shipment whose particulars this node holds: the
+    /// shipment is listed under each of its parties (a seizure before the particulars arrived
+    /// here is not listed).
+    fn follow_adverse(
+        &self,
+        ledger: &Ledger,
+        batch: &mut WriteBatch,
+        shipment: &ShipmentId,
+    ) -> Result<(), LedgerError> {
+        use crate::ledger::StateStore;
+        let Some(commitment) = ledger
+            .shipment(shipment)?
+            .and_then(|state| state.particulars)
+        else {
+            return Ok(());
+        };
+        let Some(stored) = self.committed(shipment, &commitment)? else {
+            return Ok(());
+        };
+        let listed = DeclaredShipment {
+            shipment: shipment.clone(),
+            event_time_ms: stored.event_time_ms,
+            value_minor: stored
+                .sealed
+                .particulars
+                .total_value_minor()
+                .unwrap_or(u64::MAX),
+            currency: stored.sealed.particulars.currency.clone(),
+        };
+        for party in party_keys(&stored) {
+            batch.put_cf(
+                self.cf(ADVERSE),
+                adverse_key(&party, stored.event_time_ms, shipment),
+                codec::encode(&listed),
+            );
+        }
+        Ok(())
     }
 
     /// A committed declaration: its deposit (if this node took it) becomes listed, any other
@@ -477,6 +572,12 @@ impl PrivateStore {
             self.cf(BY_CONSIGNEE),
             listing_key(&stored.sealed, stored.event_time_ms, shipment),
         );
+        for party in party_keys(&stored) {
+            batch.delete_cf(
+                self.cf(ADVERSE),
+                adverse_key(&party, stored.event_time_ms, shipment),
+            );
+        }
         batch.delete_cf(
             self.cf(BY_TIME),
             time_key(stored.event_time_ms, shipment, commitment),
@@ -536,16 +637,38 @@ impl PrivateStore {
         since_ms: u64,
         max: usize,
     ) -> Result<(Vec<DeclaredShipment>, bool), LedgerError> {
-        let mut start = consignee.0.to_vec();
+        self.listing(BY_CONSIGNEE, consignee, since_ms, max)
+    }
+
+    /// Declarations of the party (`registration_key`, `declarer_key`) declared at or after
+    /// `since_ms` that customs found against (a failed inspection, a seizure), oldest first, at
+    /// most `max`. This node's word, like the consignee listing: verify each history.
+    pub fn adverse_for(
+        &self,
+        party: &Hash,
+        since_ms: u64,
+        max: usize,
+    ) -> Result<(Vec<DeclaredShipment>, bool), LedgerError> {
+        self.listing(ADVERSE, party, since_ms, max)
+    }
+
+    fn listing(
+        &self,
+        family: &str,
+        prefix: &Hash,
+        since_ms: u64,
+        max: usize,
+    ) -> Result<(Vec<DeclaredShipment>, bool), LedgerError> {
+        let mut start = prefix.0.to_vec();
         start.extend_from_slice(&since_ms.to_be_bytes());
         let mut found = Vec::new();
         let iterator = self.db.iterator_cf(
-            self.cf(BY_CONSIGNEE),
+            self.cf(family),
             IteratorMode::From(&start, Direction::Forward),
         );
         for entry in iterator {
             let (key, value) = entry.map_err(storage("read declaration listing"))?;
-            if !key.starts_with(&consignee.0) {
+            if !key.starts_with(&prefix.0) {
                 break;
             }
             if found.len() == max {

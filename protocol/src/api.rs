@@ -49,6 +49,7 @@ pub enum Endpoint {
     OperatorAccreditations,
     MemberAccreditations,
     ConsigneeDeclarations,
+    PartyAdverse,
     LatestBlock,
     Block,
     Status,
@@ -76,7 +77,7 @@ const PROOF: &[u16] = &[200, 400, 401, 403, 404, 405, 422, 500, 503];
 const PAGE: &[u16] = &[200, 400, 401, 403, 404, 405, 410, 500, 503];
 
 /// Every route the node serves, at its endpoint's position.
-pub const ROUTES: [Route; 22] = [
+pub const ROUTES: [Route; 23] = [
     route(
         Endpoint::SubmitEvent,
         Method::Post,
@@ -190,6 +191,13 @@ pub const ROUTES: [Route; 22] = [
         Endpoint::ConsigneeDeclarations,
         Method::Get,
         "/v1/consignees/declarations",
+        &[200, 400, 401, 403, 405, 421, 500],
+        Some("DeclarationListing"),
+    ),
+    route(
+        Endpoint::PartyAdverse,
+        Method::Get,
+        "/v1/parties/adverse",
         &[200, 400, 401, 403, 405, 421, 500],
         Some("DeclarationListing"),
     ),

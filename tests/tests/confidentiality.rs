@@ -277,6 +277,17 @@ fn every_route_answers_each_caller_by_the_read_policy() {
             customs_only,
         ),
         row("/v1/stream", customs_only),
+        row("/v1/parties/adverse?member=platform", customs_only),
+        // Trusted-trader status is public to members (as the EU's AEO list is): a key never
+        // recorded is a proven 404 for every member.
+        row(
+            "/v1/operators/NL000000001/accreditations",
+            [404, 404, 404, 404, 404, 404, 401, 401],
+        ),
+        row(
+            "/v1/members/platform/accreditations",
+            [404, 404, 404, 404, 404, 404, 401, 401],
+        ),
         // Metrics are not on the API's port at all (they have a listener of their own).
         row("/metrics", [404, 404, 404, 404, 404, 404, 401, 401]),
         row("/v1/shipments/ROLE-1", parties),

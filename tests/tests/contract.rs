@@ -188,6 +188,7 @@ fn sample(cluster: &mut Cluster, endpoint: Endpoint, event_id: &str) -> (String,
         Endpoint::GtinProvenancePage => format!("{}?from=1", endpoint.path(&[GTIN])),
         Endpoint::OperatorAccreditations => endpoint.path(&["NL000000001"]),
         Endpoint::MemberAccreditations => endpoint.path(&["platform"]),
+        Endpoint::PartyAdverse => format!("{}?member=platform", endpoint.path(&[])),
         Endpoint::ConsigneeDeclarations => {
             format!("{}?name=Erika%20Mustermann&country=DE", endpoint.path(&[]))
         }

@@ -125,6 +125,7 @@ struct RawProfile {
     floor: Vec<toml::Spanned<RawFloor>>,
     consignee_window_days: u32,
     many_consignments: u32,
+    prior_window_days: u32,
     #[serde(default)]
     tier: Vec<toml::Spanned<TierEffect>>,
 }
@@ -142,6 +143,8 @@ pub struct RiskProfile {
     pub consignee_window_days: u32,
     /// This many other consignments to one consignee in the window is "many".
     pub many_consignments: u32,
+    /// Failed inspections and seizures of a party's consignments count over this many days.
+    pub prior_window_days: u32,
     pub tiers: Vec<TierEffect>,
 }
 
@@ -214,6 +217,7 @@ impl RiskProfile {
             floors,
             consignee_window_days: raw.consignee_window_days,
             many_consignments: raw.many_consignments,
+            prior_window_days: raw.prior_window_days,
             tiers,
         })
     }
@@ -236,8 +240,10 @@ impl RiskProfile {
 }
 
 /// The random draw for a consignment: a number in `0..1,000,000` from the hash of the first
-/// block after the one holding its declaration, and the declaration's id. The declaring
-/// platform cannot know that block's hash when it declares; anyone can recompute the draw.
+/// block after the one holding its declaration that a validator of another organisation than
+/// the declarer proposed, and the declaration's id. The declaring platform cannot know that
+/// block's hash when it declares, nor make it (a platform running a validator could otherwise
+/// grind the block it proposes next); anyone can recompute the draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Draw {
     /// The block whose hash seeds it.
@@ -248,11 +254,6 @@ pub struct Draw {
 }
 
 impl Draw {
-    /// The height whose block hash seeds the draw of a declaration committed at `height`.
-    pub fn seed_height(declaration_height: u64) -> u64 {
-        declaration_height.saturating_add(1)
-    }
-
     pub fn new(seed_height: u64, seed_block: Hash, declaration: Hash) -> Draw {
         let hash = Hash::of_parts(&[
             b"waybill/customs-selection/v1",
@@ -288,7 +289,6 @@ mod tests {
             "a different later block, a different draw"
         );
         assert!(one.value < PER_MILLION && other_block.value < PER_MILLION);
-        assert_eq!(Draw::seed_height(7), 8);
         // Pinned: a change to the derivation changes every past draw, so it must be deliberate.
         assert_eq!(one.value, GOLDEN_DRAW, "{one:?}");
     }

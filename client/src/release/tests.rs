@@ -81,6 +81,7 @@ fn decide(
         particulars: particulars.as_ref(),
         serial_audits: Some(&[]),
         related,
+        prior: Some(&[]),
         standings,
         draw: some_draw(),
     };
@@ -314,6 +315,7 @@ fn withheld_or_purged_particulars_are_a_data_gap_that_holds() {
             particulars: Some(&particulars),
             serial_audits: None,
             related: None,
+            prior: None,
             standings: None,
             draw: some_draw(),
         };
@@ -321,7 +323,7 @@ fn withheld_or_purged_particulars_are_a_data_gap_that_holds() {
         assert_eq!(report.lane, Lane::Hold, "{particulars:?}");
         assert_eq!(report.findings[0].rule, "particulars");
         assert!(report.findings[0].detail.contains("never a pass"));
-        assert_eq!(report.not_checked.len(), 2, "{:?}", report.not_checked);
+        assert_eq!(report.not_checked.len(), 3, "{:?}", report.not_checked);
     }
 }
 
@@ -346,6 +348,7 @@ fn a_suspect_serial_holds_and_a_data_gap_adds_a_little() {
             particulars: particulars.as_ref(),
             serial_audits: Some(audits),
             related: Some(&[]),
+            prior: Some(&[]),
             standings: Some(&[]),
             draw: some_draw(),
         };
@@ -448,6 +451,7 @@ fn the_draw_selects_for_red_or_blue_at_the_tiers_rates() {
         particulars: particulars.as_ref(),
         serial_audits: Some(&[]),
         related: Some(&[]),
+        prior: Some(&[]),
         standings: Some(&[]),
         draw,
     };
@@ -508,4 +512,43 @@ fn the_law_of_the_arrival_day_applies_once_the_goods_arrived() {
         )
         .sign(&fixtures::org_keypair("platform"));
     assert!(consignment(&[declared.clone(), gift], &declared, &declaration).gift);
+}
+
+#[test]
+fn findings_against_the_platform_consignor_or_seller_count_once_per_party() {
+    let prior = |party: &str, shipment: &str, event: u8| PriorFinding {
+        party: party.into(),
+        shipment: fixtures::shipment(shipment),
+        events: vec![Hash([event; 32])],
+    };
+    let events = story(clean());
+    let particulars = verified(&events);
+    let found = [
+        prior("consignor Shenzhen Sneaker Co (CN-1)", "OLD-1", 1),
+        prior("consignor Shenzhen Sneaker Co (CN-1)", "OLD-2", 2),
+        prior("the declaring platform platform", "OLD-1", 1),
+    ];
+    let case = CaseFile {
+        events: &events,
+        particulars: particulars.as_ref(),
+        serial_audits: Some(&[]),
+        related: Some(&[]),
+        prior: Some(&found),
+        standings: Some(&[]),
+        draw: some_draw(),
+    };
+    let report = release_check(case, &no_draws());
+    let hits: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "prior_findings")
+        .collect();
+    assert_eq!(hits.len(), 2, "{report:#?}");
+    assert_eq!((hits[0].weight, hits[0].events.len()), (45, 2));
+    assert!(
+        hits[0].detail.contains("OLD-1, OLD-2"),
+        "{}",
+        hits[0].detail
+    );
+    assert_eq!(report.lane, Lane::Red, "45 + 45 + 45: red");
 }

@@ -28,7 +28,7 @@ use crate::access::{ParticularsRead, Reader};
 use crate::admission::{self, AdmissionRefusal, Origin};
 use crate::caller::Caller;
 use crate::engine::now_ms;
-use crate::ledger::StateStore;
+use crate::ledger::{LedgerError, StateStore};
 use crate::limits::{DECLARATION_BODY_BYTES_MAX, LISTING_ENTRIES_MAX};
 use crate::node::Shared;
 use crate::private::PrivateStore;
@@ -291,6 +291,64 @@ pub(super) async fn declarations_to(
         ));
     }
     let key = crate::private::consignee_key(&query.name, &query.country);
+    let since_ms = query.since_ms;
+    listing(state, move |store| {
+        store.declarations_to(&key, since_ms, LISTING_ENTRIES_MAX)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PartyQuery {
+    registration: Option<String>,
+    member: Option<String>,
+    #[serde(default)]
+    since_ms: u64,
+}
+
+/// `GET /v1/parties/adverse?registration=R | member=ORG`: the declarations of a party that
+/// customs found against (a failed inspection, a seizure), where the particulars are held.
+pub(super) async fn adverse_of(
+    State(state): State<ApiState>,
+    Query(query): Query<PartyQuery>,
+) -> ApiResult<Response> {
+    let key = match (&query.registration, &query.member) {
+        (Some(registration), None) => {
+            let registration =
+                waybill_protocol::Reference::new(registration.as_str()).map_err(|e| {
+                    ApiError::bad_request("malformed_query", format!("registration: {e}"))
+                })?;
+            crate::private::registration_key(registration.as_str())
+        }
+        (None, Some(member)) => {
+            let org = waybill_protocol::OrgId::new(member.as_str())
+                .map_err(|e| ApiError::bad_request("malformed_query", format!("member: {e}")))?;
+            crate::private::declarer_key(&org)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "malformed_query",
+                "exactly one of registration (an EORI, VAT or tax number) and member (a member id) is required",
+            ));
+        }
+    };
+    let since_ms = query.since_ms;
+    listing(state, move |store| {
+        store.adverse_for(&key, since_ms, LISTING_ENTRIES_MAX)
+    })
+    .await
+}
+
+/// A listing from the private store, served where it is kept (421 elsewhere).
+async fn listing(
+    state: ApiState,
+    read: impl FnOnce(
+        &PrivateStore,
+    ) -> Result<(Vec<crate::private::DeclaredShipment>, bool), LedgerError>
+    + Send
+    + 'static,
+) -> ApiResult<Response> {
     let shared = state.shared.clone();
     let (declarations, truncated) = blocking(move || {
         let store: &PrivateStore = shared.private.as_ref().ok_or_else(|| {
@@ -298,12 +356,12 @@ pub(super) async fn declarations_to(
                 StatusCode::MISDIRECTED_REQUEST,
                 "not_a_holder",
                 format!(
-                    "this node (run by {}) holds no declarations' particulars, so it keeps no consignee listing; ask a customs node",
+                    "this node (run by {}) holds no declarations' particulars, so it keeps no listing by consignee or party; ask a customs node",
                     shared.operator()
                 ),
             )
         })?;
-        Ok(store.declarations_to(&key, query.since_ms, LISTING_ENTRIES_MAX)?)
+        Ok(read(store)?)
     })
     .await?;
     Ok(Json(DeclarationListing {
