@@ -224,44 +224,11 @@ pub fn release_check(case: CaseFile<'_>, policies: &Policies) -> ReleaseReport {
         floor: Lane::Green,
         not_checked: Vec::new(),
     };
-    let events = case.events;
-    let declared = events
+    let declared = case
+        .events
         .iter()
         .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
-    let declaration = case.particulars.and_then(Disclosure::declaration);
-    let mut assessment = None;
-    let mut ics2_missing = Vec::new();
-    match (declared, declaration) {
-        (None, _) => desk.hold(
-            "declaration",
-            "no pre-arrival declaration is recorded".into(),
-            vec![],
-        ),
-        (Some(event), None) => desk.hold(
-            "particulars",
-            format!(
-                "{}: value, IOSS and consignee cannot be checked (a data gap, never a pass)",
-                case.particulars
-                    .map_or("particulars not fetched".into(), Disclosure::describe)
-            ),
-            vec![event.body.id()],
-        ),
-        (Some(event), Some(declaration)) => {
-            let facts = consignment(events, event, declaration);
-            assessment = desk.assess(&facts, event);
-            desk.goods_criteria(&facts, event, declaration, assessment.as_ref());
-            ics2_missing = ics2::check_data_set(events, declaration).missing;
-            if !ics2_missing.is_empty() {
-                let weight = policies.risk.weights.ics2_missing;
-                desk.hit(
-                    "ics2",
-                    weight,
-                    format!("ICS2 7+1 data set incomplete: {}", ics2_missing.join("; ")),
-                    vec![event.body.id()],
-                );
-            }
-        }
-    }
+    let (assessment, ics2_missing) = desk.declaration(declared);
     desk.prior_findings();
     let risk_outcome = desk.risk_outcome();
     desk.ledger_holds();
@@ -295,6 +262,43 @@ pub fn release_check(case: CaseFile<'_>, policies: &Policies) -> ReleaseReport {
 }
 
 impl Desk<'_> {
+    /// The rules on the declaration: the duties and taxes, the goods and consignee criteria,
+    /// the ICS2 data set; HOLD without a declaration or without verified particulars.
+    fn declaration(&mut self, declared: Option<&SignedEvent>) -> (Option<Assessment>, Vec<String>) {
+        let events = self.case.events;
+        let particulars = self.case.particulars;
+        let Some(event) = declared else {
+            self.hold(
+                "declaration",
+                "no pre-arrival declaration is recorded".into(),
+                vec![],
+            );
+            return (None, Vec::new());
+        };
+        let Some(declaration) = particulars.and_then(Disclosure::declaration) else {
+            let why = particulars.map_or("particulars not fetched".into(), Disclosure::describe);
+            let detail = format!(
+                "{why}: value, IOSS and consignee cannot be checked (a data gap, never a pass)"
+            );
+            self.hold("particulars", detail, vec![event.body.id()]);
+            return (None, Vec::new());
+        };
+        let facts = consignment(events, event, declaration);
+        let assessment = self.assess(&facts, event);
+        self.goods_criteria(&facts, event, declaration, assessment.as_ref());
+        let missing = ics2::check_data_set(events, declaration).missing;
+        if !missing.is_empty() {
+            let detail = format!("ICS2 7+1 data set incomplete: {}", missing.join("; "));
+            self.hit(
+                "ics2",
+                self.policies.risk.weights.ics2_missing,
+                detail,
+                vec![event.body.id()],
+            );
+        }
+        (assessment, missing)
+    }
+
     fn rule_set(&mut self, destination: &waybill_protocol::CountryCode) -> Option<&RuleSet> {
         let found = self.policies.jurisdiction_of(destination);
         if found.is_none() {
@@ -782,58 +786,26 @@ impl Desk<'_> {
 /// The report for people: the verdict and lane first, then the law and the amounts, then every
 /// hit with its weight, then what was not checked.
 pub fn describe(shipment: &str, height: u64, event_count: usize, report: &ReleaseReport) -> String {
-    use std::fmt::Write;
     let verdict = match report.verdict {
         Verdict::Release => "RELEASE",
         Verdict::Review => "REVIEW",
         Verdict::Hold => "HOLD",
     };
-    let mut out = format!(
-        "{verdict} {shipment}: {} lane ({}), score {} (provenance verified as of block {height}, {event_count} events)\n",
+    let mut lines = vec![format!(
+        "{verdict} {shipment}: {} lane ({}), score {} (provenance verified as of block {height}, {event_count} events)",
         report.lane.name(),
         report.lane.meaning(),
         report.score
-    );
-    let mut line = |text: String| {
-        let _ = writeln!(out, "  {text}");
-    };
-    if let Some(a) = &report.assessment {
-        let basis = match a.day_basis {
-            DayBasis::Arrival => "the arrival's day",
-            DayBasis::Declaration => "the declaration's day, provisional until arrival",
-        };
-        line(format!(
-            "law: {} rules in force on {} ({basis}; {})",
-            a.jurisdiction, a.day, a.rules_file
-        ));
-        match (&a.customs_value, &a.not_assessed) {
-            (_, Some(reason)) => line(format!("duties and taxes not assessed: {reason}")),
-            (Some(value), None) => line(format!(
-                "customs value: {value}{}",
-                a.conversion
-                    .as_ref()
-                    .map_or(String::new(), |c| format!(" at {c}"))
-            )),
-            (None, None) => {}
-        }
-        for charge in &a.charges {
-            line(format!(
-                "{}: {} [{}] {}",
-                charge.kind, charge.amount, charge.rule, charge.detail
-            ));
-        }
-        for treatment in &a.treatments {
-            line(format!(
-                "treatment: {} [{}]",
-                treatment.detail, treatment.rule
-            ));
-        }
-        if let Some(total) = &a.total_due {
-            line(format!("total due: {total}"));
-        }
+    )];
+    if let Some(assessment) = &report.assessment {
+        lines.extend(
+            assessment_lines(assessment)
+                .into_iter()
+                .map(|l| format!("  {l}")),
+        );
     }
     if let Some(outcome) = report.risk_outcome {
-        line(format!("ICS2 risk outcome: {outcome}"));
+        lines.push(format!("  ICS2 risk outcome: {outcome}"));
     }
     for finding in &report.findings {
         let events = match finding.events.len() {
@@ -845,29 +817,68 @@ pub fn describe(shipment: &str, height: u64, event_count: usize, report: &Releas
             (_, 0) => "note:".to_string(),
             (_, weight) => format!("{weight:+}"),
         };
-        line(format!(
-            "{level} {} [{}]{events}",
+        lines.push(format!(
+            "  {level} {} [{}]{events}",
             finding.detail, finding.rule
         ));
     }
     let selection = &report.selection;
     if let Some(draw) = &selection.draw {
-        line(format!(
-            "random selection: draw {} of 1,000,000 from block {} ({} red, {} blue per million{})",
-            draw.value,
-            draw.seed_height,
-            selection.red_per_million,
-            selection.blue_per_million,
-            selection
-                .tier
-                .as_ref()
-                .map_or(String::new(), |t| format!(", {t}"))
+        let tier = selection
+            .tier
+            .as_ref()
+            .map_or(String::new(), |t| format!(", {t}"));
+        lines.push(format!(
+            "  random selection: draw {} of 1,000,000 from block {} ({} red, {} blue per million{tier})",
+            draw.value, draw.seed_height, selection.red_per_million, selection.blue_per_million
         ));
     }
-    for gap in &report.not_checked {
-        line(format!("not checked: {gap}"));
+    lines.extend(
+        report
+            .not_checked
+            .iter()
+            .map(|gap| format!("  not checked: {gap}")),
+    );
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// The law applied and every amount with its rule.
+fn assessment_lines(a: &Assessment) -> Vec<String> {
+    let basis = match a.day_basis {
+        DayBasis::Arrival => "the arrival's day",
+        DayBasis::Declaration => "the declaration's day, provisional until arrival",
+    };
+    let mut lines = vec![format!(
+        "law: {} rules in force on {} ({basis}; {})",
+        a.jurisdiction, a.day, a.rules_file
+    )];
+    match (&a.customs_value, &a.not_assessed) {
+        (_, Some(reason)) => lines.push(format!("duties and taxes not assessed: {reason}")),
+        (Some(value), None) => {
+            let rate = a
+                .conversion
+                .as_ref()
+                .map_or(String::new(), |c| format!(" at {c}"));
+            lines.push(format!("customs value: {value}{rate}"));
+        }
+        (None, None) => {}
     }
-    out
+    for charge in &a.charges {
+        lines.push(format!(
+            "{}: {} [{}] {}",
+            charge.kind, charge.amount, charge.rule, charge.detail
+        ));
+    }
+    for treatment in &a.treatments {
+        lines.push(format!(
+            "treatment: {} [{}]",
+            treatment.detail, treatment.rule
+        ));
+    }
+    if let Some(total) = &a.total_due {
+        lines.push(format!("total due: {total}"));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -51,8 +51,9 @@ fn fill(ledger: &mut Ledger) {
 /// chains to the genesis hash, and headers commit to the validator set. Both moved when GTINs
 /// got chains of their own in the index, and again when the genesis gained
 /// `particulars_grants` and declarations commit to their particulars part by part, and when
-/// headers gained the rules version and the hash of the parent's certificate they carry.)
-const PINNED_HEADER_HASH: &str = "d37f57d6ecc2832b1bf177c984a8ac077e603a5c8ddb71f64b3a479bb162e8fb";
+/// headers gained the rules version and the hash of the parent's certificate they carry, and
+/// when a new chain's rules became version 3, accreditation, which its headers name.)
+const PINNED_HEADER_HASH: &str = "31f3046f6df1086d7517db3be3f97afda5ea87a5f05bae7cf111e30cb28cb196";
 const PINNED_INDEX_ROOT: &str = "4382abfcb6d1592da9cf06869ab7c3f15d9541d923b90910df7c7b99c4a59d2d";
 
 #[test]

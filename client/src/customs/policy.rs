@@ -465,99 +465,102 @@ impl RuleReader<'_> {
         })
     }
 
+    fn status(&self, raw: &RawRule) -> Result<String, PolicyError> {
+        let status = raw
+            .status
+            .clone()
+            .ok_or_else(|| self.error("status", "missing: adopted or proposed"))?;
+        if !matches!(status.as_str(), "adopted" | "proposed") {
+            return Err(self.error(
+                "status",
+                format!("{status:?} is neither adopted nor proposed"),
+            ));
+        }
+        Ok(status)
+    }
+
     fn parameters(&self, raw: &RawRule) -> Result<Rule, PolicyError> {
-        let excluded = |this: &Self| {
-            this.hs_prefixes("excluded_hs", raw.excluded_hs.as_deref().unwrap_or(&[]))
+        let unknown = || {
+            self.error(
+                "kind",
+                format!("{:?} is not a rule kind this build knows", raw.kind),
+            )
         };
-        let rule = match raw.kind.as_str() {
-            "duty_relief" => {
-                self.allowed(raw, &["threshold", "excluded_hs"])?;
-                Rule::DutyRelief {
-                    threshold: self.money("threshold", &raw.threshold)?,
-                    excluded_hs: excluded(self)?,
-                }
-            }
-            "vat_at_sale" => {
-                self.allowed(raw, &["threshold", "excluded_hs", "registration"])?;
-                Rule::VatAtSale {
-                    threshold: self.money("threshold", &raw.threshold)?,
-                    registration: raw.registration.ok_or_else(|| {
-                        self.error("registration", "missing: ioss, gb_vat or au_gst")
-                    })?,
-                    excluded_hs: excluded(self)?,
-                }
-            }
-            "flat_duty_per_subheading" => {
-                self.allowed(raw, &["threshold", "amount"])?;
-                Rule::FlatDutyPerSubheading {
-                    amount: self.money("amount", &raw.amount)?,
-                    threshold: self.money("threshold", &raw.threshold)?,
-                }
-            }
-            "handling_fee" => {
-                self.allowed(raw, &["amount", "status"])?;
-                let status = raw
-                    .status
-                    .clone()
-                    .ok_or_else(|| self.error("status", "missing: adopted or proposed"))?;
-                if !matches!(status.as_str(), "adopted" | "proposed") {
-                    return Err(self.error(
-                        "status",
-                        format!("{status:?} is neither adopted nor proposed"),
-                    ));
-                }
-                Rule::HandlingFee {
-                    amount: self.money("amount", &raw.amount)?,
-                    status,
-                }
-            }
-            "duty_rates" => {
-                self.allowed(raw, &["default_percent", "rate"])?;
-                let default = raw
-                    .default_percent
-                    .as_deref()
-                    .ok_or_else(|| self.error("default_percent", "missing"))?;
-                Rule::DutyRates {
-                    default_basis: parse_percent(default)
-                        .map_err(|e| self.error("default_percent", e))?,
-                    rates: self.hs_rates(&raw.rate)?,
-                }
-            }
-            "import_vat" => {
-                self.allowed(raw, &["rate"])?;
-                Rule::ImportVat {
-                    rates: self.country_rates(&raw.rate)?,
-                }
-            }
-            "gift_relief" => {
-                self.allowed(raw, &["threshold"])?;
-                Rule::GiftRelief {
-                    threshold: self.money("threshold", &raw.threshold)?,
-                }
-            }
-            "entry" => {
-                self.allowed(raw, &["informal_up_to", "postal_methods"])?;
-                Rule::Entry {
-                    informal_up_to: self.money("informal_up_to", &raw.informal_up_to)?,
-                    postal_methods: raw.postal_methods.clone().unwrap_or_default(),
-                }
-            }
-            "additional_duty" => {
-                self.allowed(raw, &["rate"])?;
-                Rule::AdditionalDuty {
-                    rates: self.country_rates(&raw.rate)?,
-                }
-            }
-            other => {
-                return Err(self.error(
-                    "kind",
-                    format!("{other:?} is not a rule kind this build knows"),
-                ));
-            }
+        let (_, allowed) = RULE_KINDS
+            .iter()
+            .find(|(kind, _)| *kind == raw.kind)
+            .ok_or_else(unknown)?;
+        self.allowed(raw, allowed)?;
+        let money = |field| {
+            self.money(
+                field,
+                match field {
+                    "amount" => &raw.amount,
+                    "informal_up_to" => &raw.informal_up_to,
+                    _ => &raw.threshold,
+                },
+            )
         };
-        Ok(rule)
+        let excluded =
+            || self.hs_prefixes("excluded_hs", raw.excluded_hs.as_deref().unwrap_or(&[]));
+        let percent = |text: Option<&str>| {
+            let text = text.ok_or_else(|| self.error("default_percent", "missing"))?;
+            parse_percent(text).map_err(|e| self.error("default_percent", e))
+        };
+        Ok(match raw.kind.as_str() {
+            "duty_relief" => Rule::DutyRelief {
+                threshold: money("threshold")?,
+                excluded_hs: excluded()?,
+            },
+            "vat_at_sale" => Rule::VatAtSale {
+                threshold: money("threshold")?,
+                registration: raw
+                    .registration
+                    .ok_or_else(|| self.error("registration", "missing: ioss, gb_vat or au_gst"))?,
+                excluded_hs: excluded()?,
+            },
+            "flat_duty_per_subheading" => Rule::FlatDutyPerSubheading {
+                amount: money("amount")?,
+                threshold: money("threshold")?,
+            },
+            "handling_fee" => Rule::HandlingFee {
+                amount: money("amount")?,
+                status: self.status(raw)?,
+            },
+            "duty_rates" => Rule::DutyRates {
+                default_basis: percent(raw.default_percent.as_deref())?,
+                rates: self.hs_rates(&raw.rate)?,
+            },
+            "import_vat" => Rule::ImportVat {
+                rates: self.country_rates(&raw.rate)?,
+            },
+            "gift_relief" => Rule::GiftRelief {
+                threshold: money("threshold")?,
+            },
+            "entry" => Rule::Entry {
+                informal_up_to: money("informal_up_to")?,
+                postal_methods: raw.postal_methods.clone().unwrap_or_default(),
+            },
+            "additional_duty" => Rule::AdditionalDuty {
+                rates: self.country_rates(&raw.rate)?,
+            },
+            _ => return Err(unknown()),
+        })
     }
 }
+
+/// Each rule kind and the parameters it takes (any other parameter set is refused).
+const RULE_KINDS: [(&str, &[&str]); 9] = [
+    ("duty_relief", &["threshold", "excluded_hs"]),
+    ("vat_at_sale", &["threshold", "excluded_hs", "registration"]),
+    ("flat_duty_per_subheading", &["threshold", "amount"]),
+    ("handling_fee", &["amount", "status"]),
+    ("duty_rates", &["default_percent", "rate"]),
+    ("import_vat", &["rate"]),
+    ("gift_relief", &["threshold"]),
+    ("entry", &["informal_up_to", "postal_methods"]),
+    ("additional_duty", &["rate"]),
+];
 
 /// One jurisdiction's file as written.
 #[derive(Debug, Deserialize)]
