@@ -896,6 +896,28 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
+/// The declaration event, its verified particulars, and the start of a look-back of `days`
+/// from its time; `None` without verified particulars.
+fn declared_with_particulars<'a>(
+    events: &'a [waybill_protocol::SignedEvent],
+    particulars: Option<&'a Disclosure>,
+    days: u32,
+) -> Option<(
+    &'a waybill_protocol::SignedEvent,
+    &'a waybill_protocol::event::Declaration,
+    u64,
+)> {
+    let declared = events
+        .iter()
+        .find(|e| matches!(e.body.kind, EventKind::Declare(_)))?;
+    let declaration = particulars.and_then(Disclosure::declaration)?;
+    let since = declared
+        .body
+        .event_time_ms
+        .saturating_sub(u64::from(days) * 86_400_000);
+    Some((declared, declaration, since))
+}
+
 /// The consignee's other consignments in the profile's window, each from its own verified
 /// history and verified particulars (the node's listing only says where to look). `None`
 /// without verified particulars of this shipment's own declaration.
@@ -905,16 +927,11 @@ fn related_consignments(
     particulars: Option<&Disclosure>,
     policies: &Policies,
 ) -> Result<Option<Vec<RelatedConsignment>>, Failure> {
-    let declared = events
-        .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
-    let (Some(event), Some(declaration)) =
-        (declared, particulars.and_then(Disclosure::declaration))
+    let Some((event, declaration, since)) =
+        declared_with_particulars(events, particulars, policies.risk.consignee_window_days)
     else {
         return Ok(None);
     };
-    let window_ms = u64::from(policies.risk.consignee_window_days) * 86_400_000;
-    let since = event.body.event_time_ms.saturating_sub(window_ms);
     let consignee = &declaration.consignee;
     let listed = reader.node().declarations_to(
         consignee.name.as_str(),
@@ -940,8 +957,9 @@ fn related_consignments(
         let same = other.consignee.country == consignee.country
             && waybill_protocol::ids::fold_name(other.consignee.name.as_str())
                 == waybill_protocol::ids::fold_name(consignee.name.as_str());
-        let inside = time + window_ms >= event.body.event_time_ms
-            && time <= event.body.event_time_ms + window_ms;
+        let window_ms = event.body.event_time_ms - since;
+        let inside = time.saturating_add(window_ms) >= event.body.event_time_ms
+            && time <= event.body.event_time_ms.saturating_add(window_ms);
         if same && inside {
             related.push(RelatedConsignment {
                 shipment,
@@ -1044,16 +1062,11 @@ fn prior_findings(
     particulars: Option<&Disclosure>,
     policies: &Policies,
 ) -> Result<Option<Vec<PriorFinding>>, Failure> {
-    let declared = events
-        .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
-    let (Some(declared), Some(declaration)) =
-        (declared, particulars.and_then(Disclosure::declaration))
+    let Some((declared, declaration, since)) =
+        declared_with_particulars(events, particulars, policies.risk.prior_window_days)
     else {
         return Ok(None);
     };
-    let window_ms = u64::from(policies.risk.prior_window_days) * 86_400_000;
-    let since = declared.body.event_time_ms.saturating_sub(window_ms);
     let mut found = Vec::new();
     for party in parties_of(declared, declaration) {
         let listed = reader
