@@ -101,8 +101,12 @@ fn iso_time(ms: u64) -> String {
 }
 
 fn parse_iso_time(at: &str, text: &str) -> Result<u64, EpcisError> {
-    crate::time::parse_iso8601(text)
-        .ok_or_else(|| error(at, format!("{text:?} is not YYYY-MM-DDTHH:MM:SS[.mmm]Z")))
+    crate::time::parse_iso8601(text).ok_or_else(|| {
+        error(
+            at,
+            format!("{text:?} is not a real time YYYY-MM-DDTHH:MM:SS[.fraction] with Z or ±HH:MM, from 1970"),
+        )
+    })
 }
 
 fn offset(minutes: i16) -> String {
@@ -112,16 +116,9 @@ fn offset(minutes: i16) -> String {
 }
 
 fn parse_offset(at: &str, text: &str) -> Result<i16, EpcisError> {
-    let bad = || error(at, format!("{text:?} is not ±HH:MM"));
-    let (sign, rest) = match text.as_bytes().first() {
-        Some(b'+') => (1, &text[1..]),
-        Some(b'-') => (-1, &text[1..]),
-        _ => return Err(bad()),
-    };
-    let (hours, minutes) = rest.split_once(':').ok_or_else(bad)?;
-    let hours: i16 = hours.parse().map_err(|_| bad())?;
-    let minutes: i16 = minutes.parse().map_err(|_| bad())?;
-    Ok(sign * (hours * 60 + minutes))
+    crate::time::parse_offset(text)
+        .filter(|_| text != "Z")
+        .ok_or_else(|| error(at, format!("{text:?} is not ±HH:MM within ±14:00")))
 }
 
 fn location_json(location: &Location) -> Value {

@@ -13,23 +13,7 @@ pub struct Day(pub i64);
 
 impl Day {
     pub fn from_civil(year: i64, month: u32, day: u32) -> Option<Day> {
-        let days_in_month = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-            2 => 28,
-            _ => return None,
-        };
-        if day == 0 || day > days_in_month {
-            return None;
-        }
-        let y = if month <= 2 { year - 1 } else { year };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (i64::from(month) + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        Some(Day(era * 146_097 + doe - 719_468))
+        crate::time::days_from_civil(year, month, day).map(Day)
     }
 
     /// `YYYY-MM-DD`.
