@@ -1278,33 +1278,50 @@ fn import_epcis(cli: &Cli, document: &Path, shipment: Option<&str>) -> Result<()
     let bodies = waybill_client::epcis::import(&value, &signer)
         .map_err(|e| Failure::Usage(format!("{}: {e}", document.display())))?;
     let client = connect(cli, &genesis, Some(&identity.keypair))?;
-    let mut last = None;
-    for body in bodies {
+    let total = bodies.len();
+    // Submitted in document order; a refusal stops the rest, and every submitted event is
+    // followed to its block so that the output says exactly what is on the ledger.
+    let mut submitted = Vec::with_capacity(total);
+    let mut refused = None;
+    for (index, body) in bodies.into_iter().enumerate() {
         let event = waybill_protocol::SignedEvent::sign(body, &identity.keypair);
-        last = Some(client.submit(&event)?);
-    }
-    if let Some(id) = last {
-        // In order from one node: once the last is committed, so are the others.
-        match client.wait_committed(&id, std::time::Duration::from_secs(60))? {
-            EventStatus::Rejected { reason, .. } => {
-                println!("the last imported event was rejected: {reason}");
-                return Err(Failure::Rejected);
+        match client.submit(&event) {
+            Ok(id) => submitted.push((index, id)),
+            Err(error) => {
+                refused = Some((index, error));
+                break;
             }
-            _ => println!(
-                "imported and committed {} event(s) from {}",
-                event_count(&value),
-                document.display()
-            ),
         }
     }
-    Ok(())
-}
-
-fn event_count(document: &serde_json::Value) -> usize {
-    document
-        .pointer("/epcisBody/eventList")
-        .and_then(serde_json::Value::as_array)
-        .map_or(0, Vec::len)
+    let mut committed = 0;
+    for (index, id) in &submitted {
+        match client.wait_committed(id, std::time::Duration::from_secs(60))? {
+            EventStatus::Committed { height, .. } => {
+                committed += 1;
+                println!("  eventList[{index}]: committed {id} at height {height}");
+            }
+            EventStatus::Rejected { height, reason, .. } => {
+                println!("  eventList[{index}]: rejected {id} at height {height}: {reason}");
+            }
+            EventStatus::Pending => println!("  eventList[{index}]: {id} still pending"),
+        }
+    }
+    if let Some((index, error)) = &refused {
+        let rest = total - index;
+        println!(
+            "  eventList[{index}]: refused by the node, so it and the {} after it were not submitted: {error}",
+            rest - 1
+        );
+    }
+    println!(
+        "imported and committed {committed} of {total} event(s) from {}",
+        document.display()
+    );
+    if committed == total {
+        Ok(())
+    } else {
+        Err(Failure::Rejected)
+    }
 }
 
 /// Audits one serial on its verified history.

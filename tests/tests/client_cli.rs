@@ -606,6 +606,49 @@ fn a_custody_story_through_the_cli() {
         list[1]["parentID"],
         "https://id.gs1.org/00/000000000000000017"
     );
+    // A document whose second event the ledger rejects (EPCIS1 is already commissioned): the
+    // output names each event's outcome and height, and counts what is on the ledger.
+    let again = cluster.dir.path().join("epcis-again.json");
+    let commission = |serial: &str, at: &str| {
+        serde_json::json!({"type": "ObjectEvent", "eventTime": at, "eventTimeZoneOffset": "+01:00",
+            "epcList": [format!("https://id.gs1.org/01/04012345000016/21/{serial}")], "action": "ADD",
+            "bizStep": "commissioning"})
+    };
+    std::fs::write(
+        &again,
+        serde_json::to_vec(&serde_json::json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+            "epcisBody": {"eventList": [
+                commission("EPCIS2", "2026-01-01T01:00:00+01:00"),
+                commission("EPCIS1", "2026-01-01T00:20:00.250Z"),
+            ]}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let partly = run(
+        1,
+        &[
+            "import-epcis",
+            again.to_str().unwrap(),
+            "--key",
+            &key("brand"),
+            "--shipment",
+            "EPCIS-STOCK-2",
+        ],
+    );
+    let shown = text(&partly);
+    assert_eq!(partly.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("eventList[0]: committed ") && shown.contains(" at height "),
+        "{shown}"
+    );
+    assert!(shown.contains("eventList[1]: rejected "), "{shown}");
+    assert!(
+        shown.contains("imported and committed 1 of 2 event(s)"),
+        "{shown}"
+    );
 
     // The whole GTIN: every serial the ledger has seen, each audited on its verified history.
     let whole = run(0, &["audit", "--gtin", "04012345000016", "--json"]);
@@ -628,6 +671,8 @@ fn a_custody_story_through_the_cli() {
         [
             ("COPY1", "suspect"),
             ("EPCIS1", "data_gap"),
+            // Commissioned by the second EPCIS document, and never moved since.
+            ("EPCIS2", "clean"),
             ("GENUINE1", "clean")
         ]
     );
