@@ -244,9 +244,9 @@ pub fn release_check(case: CaseFile<'_>, policies: &Policies) -> ReleaseReport {
         desk.draw(scored, effect)
     };
     let verdict = match lane {
-        Lane::Green | Lane::Blue => Verdict::Release,
-        Lane::Yellow | Lane::Red => Verdict::Review,
         Lane::Hold => Verdict::Hold,
+        lane if lane.released() => Verdict::Release,
+        _ => Verdict::Review,
     };
     ReleaseReport {
         lane,
@@ -439,7 +439,7 @@ impl Desk<'_> {
             return;
         };
         let risk = &self.policies.risk;
-        let weights = risk.weights.clone();
+        let weights = &risk.weights;
         let id = declared.body.id();
         let others: Vec<&RelatedConsignment> = related
             .iter()

@@ -39,14 +39,24 @@ pub fn policies_without_draws() -> &'static Path {
                 };
                 let mut text = std::fs::read_to_string(&path).unwrap();
                 if name == "risk.toml" {
+                    let mut zeroed = 0;
                     text = text
                         .lines()
                         .map(|line| match line.split_once(" = ") {
-                            Some((key, _)) if key.ends_with("per_million") => format!("{key} = 0"),
+                            Some((key, _)) if key.ends_with("per_million") => {
+                                zeroed += 1;
+                                format!("{key} = 0")
+                            }
                             _ => line.to_string(),
                         })
                         .collect::<Vec<_>>()
                         .join("\n");
+                    // The base rates, the floor and two per tier: if the file's layout changed,
+                    // fail here rather than let a block hash decide lanes.
+                    assert!(
+                        zeroed >= 5,
+                        "only {zeroed} selection rates found in risk.toml"
+                    );
                 }
                 std::fs::write(copy.path().join(name), text).unwrap();
             }

@@ -111,9 +111,8 @@ pub fn registration_valid(scheme: RegistrationScheme, registration: &str) -> boo
         counts.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
     };
     match scheme {
-        RegistrationScheme::Ioss => registration
-            .strip_prefix("IM")
-            .is_some_and(|d| digits(d, &[10])),
+        // The protocol's own IOSS number check: `IM` and ten digits.
+        RegistrationScheme::Ioss => waybill_protocol::IossNumber::new(registration).is_ok(),
         RegistrationScheme::GbVat => registration
             .strip_prefix("GB")
             .is_some_and(|d| digits(d, &[9, 12])),
@@ -282,7 +281,7 @@ impl Work<'_> {
             .collect();
         let within = self.value <= threshold.minor;
         let value = self.money(self.value);
-        let issue = |detail: String| super::assess::TaxIssue {
+        let issue = |detail: String| TaxIssue {
             rule: rule.id.clone(),
             detail,
         };

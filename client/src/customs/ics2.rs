@@ -47,7 +47,10 @@ pub struct DataSetCheck {
     pub missing: Vec<String>,
 }
 
-/// Checks the 7+1 elements on the declaration's particulars and the shipment's events.
+/// Checks the 7+1 elements on the declaration's particulars and the shipment's events. Three
+/// of them cannot be missing from a declaration on the ledger, so they are not checked here:
+/// the number of pieces and the gross mass (a `declare` event with either at zero is refused
+/// at admission) and the countries (every party and every goods line has one by type).
 pub fn check_data_set(events: &[SignedEvent], declaration: &Declaration) -> DataSetCheck {
     let mut missing = Vec::new();
     let mut need = |ok: bool, what: &str| {
@@ -73,8 +76,6 @@ pub fn check_data_set(events: &[SignedEvent], declaration: &Declaration) -> Data
         vague.is_empty(),
         &format!("goods description (too vague: {})", vague.join(", ")),
     );
-    need(declaration.pieces > 0, "number of pieces");
-    need(declaration.gross_mass_g > 0, "gross mass");
     let documents = || events.iter().flat_map(|e| e.body.biz_transactions.iter());
     let transport = documents().any(|d| {
         matches!(
@@ -88,11 +89,6 @@ pub fn check_data_set(events: &[SignedEvent], declaration: &Declaration) -> Data
         transport,
         "transport document number (house air waybill, air waybill or bill of lading)",
     );
-    let countries = declaration
-        .items
-        .iter()
-        .all(|i| !i.origin.as_str().is_empty());
-    need(countries, "countries (of origin, dispatch and destination)");
     let conveyance = events.iter().any(|e| {
         matches!(e.body.kind, EventKind::Depart)
             && e.body.biz_transactions.iter().any(|d| {
@@ -107,4 +103,51 @@ pub fn check_data_set(events: &[SignedEvent], declaration: &Declaration) -> Data
         "the conveyance (+1: a departure naming the master air waybill or bill of lading)",
     );
     DataSetCheck { missing }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waybill_protocol::event::EventKind as K;
+    use waybill_protocol::{Address, DocumentId, Text, fixtures};
+
+    #[test]
+    fn each_missing_element_is_named_and_a_complete_set_passes() {
+        let mut declaration = fixtures::declaration();
+        let bare = [fixtures::signed_event("carrier-a", 1, "S", K::PickUp)];
+        let missing = check_data_set(&bare, &declaration).missing;
+        assert_eq!(missing.len(), 4, "{missing:?}");
+        for element in ["shipper", "consignee", "transport document", "conveyance"] {
+            assert!(
+                missing.iter().any(|m| m.contains(element)),
+                "{element}: {missing:?}"
+            );
+        }
+        declaration.items[0].description = Text::new("Gift").expect("text");
+        let vague = check_data_set(&bare, &declaration).missing;
+        assert!(
+            vague.iter().any(|m| m.contains("too vague: Gift")),
+            "{vague:?}"
+        );
+
+        declaration.items[0].description = Text::new("Running shoes").expect("text");
+        let address = Address::new("Damrak 1, Amsterdam").expect("address");
+        declaration.consignor.address = Some(address.clone());
+        declaration.consignee.address = Some(address);
+        let document = |kind, id: &str| (kind, DocumentId::new(id).expect("document"));
+        let (house, master) = (
+            document(BizTransactionKind::HouseAirWaybill, "H-1"),
+            document(BizTransactionKind::AirWaybill, "784-1"),
+        );
+        let picked =
+            fixtures::event("carrier-a", 1, "S", K::PickUp).biz_transaction(house.0, house.1);
+        let departed =
+            fixtures::event("carrier-a", 2, "S", K::Depart).biz_transaction(master.0, master.1);
+        let key = fixtures::org_keypair("carrier-a");
+        let complete = [picked.sign(&key), departed.sign(&key)];
+        assert_eq!(
+            check_data_set(&complete, &declaration).missing,
+            Vec::<String>::new()
+        );
+    }
 }

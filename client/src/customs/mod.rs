@@ -132,7 +132,7 @@ impl Policies {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let bytes = crate::limits::read_policy_file(&path).map_err(fail)?;
+            let bytes = read_policy_file(&path).map_err(fail)?;
             files.push((name, bytes));
         }
         files.sort();
@@ -144,4 +144,11 @@ impl Policies {
             .iter()
             .find(|set| set.countries.contains(destination))
     }
+}
+
+/// A policy file, read whole up to the protocol's file bound.
+fn read_policy_file(path: &Path) -> Result<String, String> {
+    let bytes =
+        waybill_protocol::files::read_bounded("policy file", path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))
 }
