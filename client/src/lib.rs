@@ -6,6 +6,8 @@
 
 pub mod answer;
 pub mod audit;
+pub mod casefile;
+pub mod console;
 pub mod customs;
 pub mod disclosure;
 pub mod epcis;

@@ -10,12 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use waybill_client::answer::{Answer, AnswerError, ProvenanceReader};
+use waybill_client::casefile::CaseError;
 use waybill_client::customs::Policies;
-use waybill_client::customs::risk::Draw;
-use waybill_client::customs::tiers::Standing;
 use waybill_client::disclosure::Disclosure;
 use waybill_client::node::{EventStatus, NodeClient};
-use waybill_client::release::{CaseFile, PriorFinding, RelatedConsignment, Verdict};
+use waybill_client::release::Verdict;
 use waybill_client::timeline::{VerifiedHistory, verified_history};
 use waybill_protocol::api::{Status, StreamItem};
 use waybill_protocol::event::{EventKind, Sgtin};
@@ -127,6 +126,18 @@ enum Command {
     /// rule behind each. Exit 0 only when released (green or blue).
     ReleaseCheck {
         shipment: String,
+        /// A policy directory (client/policies/README.md); default: the bundled one.
+        #[arg(long, env = "WAYBILL_POLICIES")]
+        policies: Option<PathBuf>,
+    },
+    /// The officer's and analyst's web console, served on this machine (loopback only): the
+    /// work list, shipment pages, brand audits and the carrier's and platform's own shipments,
+    /// every line verified here against the genesis; actions signed with --key after a
+    /// confirmation. Prints the URL it listens on.
+    Console {
+        /// Where to listen (loopback only); port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
         /// A policy directory (client/policies/README.md); default: the bundled one.
         #[arg(long, env = "WAYBILL_POLICIES")]
         policies: Option<PathBuf>,
@@ -815,6 +826,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::ReleaseCheck { shipment, policies } => {
             release_check(cli, shipment, policies.as_deref())
         }
+        Command::Console { listen, policies } => console(cli, *listen, policies.as_deref()),
         Command::Watch { shipment } => {
             let shipment = shipment.as_deref().map(ShipmentId::new).transpose()?;
             let client = node_client(cli)?;
@@ -896,302 +908,6 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-/// The declaration event, its verified particulars, and the start of a look-back of `days`
-/// from its time; `None` without verified particulars.
-fn declared_with_particulars<'a>(
-    events: &'a [waybill_protocol::SignedEvent],
-    particulars: Option<&'a Disclosure>,
-    days: u32,
-) -> Option<(
-    &'a waybill_protocol::SignedEvent,
-    &'a waybill_protocol::event::Declaration,
-    u64,
-)> {
-    let declared = events
-        .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Declare(_)))?;
-    let declaration = particulars.and_then(Disclosure::declaration)?;
-    let since = declared
-        .body
-        .event_time_ms
-        .saturating_sub(u64::from(days) * 86_400_000);
-    Some((declared, declaration, since))
-}
-
-/// The consignee's other consignments in the profile's window, each from its own verified
-/// history and verified particulars (the node's listing only says where to look). `None`
-/// without verified particulars of this shipment's own declaration.
-fn related_consignments(
-    reader: &ProvenanceReader<'_>,
-    events: &[waybill_protocol::SignedEvent],
-    particulars: Option<&Disclosure>,
-    policies: &Policies,
-) -> Result<Option<Vec<RelatedConsignment>>, Failure> {
-    let Some((event, declaration, since)) =
-        declared_with_particulars(events, particulars, policies.risk.consignee_window_days)
-    else {
-        return Ok(None);
-    };
-    let consignee = &declaration.consignee;
-    let listed = reader.node().declarations_to(
-        consignee.name.as_str(),
-        consignee.country.as_str(),
-        since,
-    )?;
-    let mut related = Vec::new();
-    for shipment in listed.declarations.into_iter().map(|d| d.shipment) {
-        if shipment == event.body.shipment {
-            continue;
-        }
-        let answer = reader.shipment(&shipment).map_err(failed_related)?;
-        let Some(Disclosure::Verified { declaration: other }) =
-            reader.particulars(&answer).map_err(failed_related)?
-        else {
-            continue; // Not verifiable here: the listing alone proves nothing.
-        };
-        let Some((_, declared)) = waybill_client::disclosure::declaration_of(&answer.proof) else {
-            continue;
-        };
-        // Only what the verified history says counts: same consignee, inside the window.
-        let time = declared.body.event_time_ms;
-        let same = other.consignee.country == consignee.country
-            && waybill_protocol::ids::fold_name(other.consignee.name.as_str())
-                == waybill_protocol::ids::fold_name(consignee.name.as_str());
-        let window_ms = event.body.event_time_ms - since;
-        let inside = time.saturating_add(window_ms) >= event.body.event_time_ms
-            && time <= event.body.event_time_ms.saturating_add(window_ms);
-        if same && inside {
-            related.push(RelatedConsignment {
-                shipment,
-                value_minor: other.total_value_minor().unwrap_or(u64::MAX),
-                currency: other.currency.clone(),
-                declaration: declared.body.id(),
-                adverse: adverse_events(&answer.events()),
-            });
-        }
-    }
-    Ok(Some(related))
-}
-
-/// Failed inspections and seizures in a verified history.
-fn adverse_events(events: &[waybill_protocol::SignedEvent]) -> Vec<waybill_protocol::Hash> {
-    use waybill_protocol::event::InspectionResult;
-    events
-        .iter()
-        .filter(|e| match &e.body.kind {
-            EventKind::Seize { .. } => true,
-            EventKind::Inspect { result, .. } => *result != InspectionResult::Compliant,
-            _ => false,
-        })
-        .map(|e| e.body.id())
-        .collect()
-}
-
-fn failed_related(error: AnswerError) -> Failure {
-    match error {
-        AnswerError::Proof { .. } => Failure::Verification(format!("related shipment: {error}")),
-        AnswerError::Node(e) => Failure::Usage(e.to_string()),
-    }
-}
-
-/// Who a prior-findings look-up is about: the listing's query and a name for people.
-struct Party {
-    query: (&'static str, String),
-    label: String,
-}
-
-/// The declaring platform (by member id), and the consignor and the seller by registration.
-fn parties_of(
-    declared: &waybill_protocol::SignedEvent,
-    declaration: &waybill_protocol::event::Declaration,
-) -> Vec<Party> {
-    let org = &declared.body.signer.org;
-    let mut parties = vec![Party {
-        query: ("member", org.to_string()),
-        label: format!("the declaring platform {org}"),
-    }];
-    let named = [
-        ("consignor", Some(&declaration.consignor)),
-        ("seller", declaration.seller.as_ref()),
-    ];
-    for (role, party) in named {
-        let Some((party, registration)) =
-            party.and_then(|p| p.registration.as_ref().map(|r| (p, r)))
-        else {
-            continue;
-        };
-        if !parties.iter().any(|p| p.query.1 == registration.as_str()) {
-            parties.push(Party {
-                query: ("registration", registration.to_string()),
-                label: format!("{role} {} ({registration})", party.name),
-            });
-        }
-    }
-    parties
-}
-
-/// Whether a verified declaration is this party's: declared by the member, or naming the
-/// registration as consignor or seller.
-fn is_party_of(
-    party: &Party,
-    declared: &waybill_protocol::SignedEvent,
-    declaration: Option<&waybill_protocol::event::Declaration>,
-) -> bool {
-    match party.query.0 {
-        "member" => declared.body.signer.org.as_str() == party.query.1,
-        _ => declaration.is_some_and(|d| {
-            [Some(&d.consignor), d.seller.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|p| {
-                    p.registration
-                        .as_ref()
-                        .is_some_and(|r| r.as_str() == party.query.1)
-                })
-        }),
-    }
-}
-
-/// Other consignments of this one's parties that customs found against within the profile's
-/// window: the node lists them, each is taken only from its verified history (its failed
-/// inspections and seizures) and its verified declaration (that it is the party's). `None`
-/// without verified particulars of this shipment's declaration.
-fn prior_findings(
-    reader: &ProvenanceReader<'_>,
-    events: &[waybill_protocol::SignedEvent],
-    particulars: Option<&Disclosure>,
-    policies: &Policies,
-) -> Result<Option<Vec<PriorFinding>>, Failure> {
-    let Some((declared, declaration, since)) =
-        declared_with_particulars(events, particulars, policies.risk.prior_window_days)
-    else {
-        return Ok(None);
-    };
-    let mut found = Vec::new();
-    for party in parties_of(declared, declaration) {
-        let listed = reader
-            .node()
-            .adverse_of((party.query.0, &party.query.1), since)?;
-        for shipment in listed.declarations.into_iter().map(|d| d.shipment) {
-            if shipment == declared.body.shipment {
-                continue;
-            }
-            let answer = reader.shipment(&shipment).map_err(failed_related)?;
-            let adverse = adverse_events(&answer.events());
-            let Some((_, other)) = waybill_client::disclosure::declaration_of(&answer.proof) else {
-                continue;
-            };
-            let disclosed = match party.query.0 {
-                "member" => None,
-                _ => reader.particulars(&answer).map_err(failed_related)?,
-            };
-            let theirs = is_party_of(
-                &party,
-                other,
-                disclosed.as_ref().and_then(Disclosure::declaration),
-            );
-            if theirs && !adverse.is_empty() {
-                found.push(PriorFinding {
-                    party: party.label.clone(),
-                    shipment,
-                    events: adverse,
-                });
-            }
-        }
-    }
-    Ok(Some(found))
-}
-
-/// The accreditations of the declaring platform (by member id) and of the consignor and the
-/// seller (by registration), each from its verified history.
-fn standings_of(
-    reader: &ProvenanceReader<'_>,
-    events: &[waybill_protocol::SignedEvent],
-    particulars: Option<&Disclosure>,
-) -> Result<Vec<Standing>, Failure> {
-    use waybill_client::customs::tiers::standings;
-    let failed_tier = |error: AnswerError| match error {
-        AnswerError::Proof { .. } => Failure::Verification(format!("accreditations: {error}")),
-        AnswerError::Node(e) => Failure::Usage(e.to_string()),
-    };
-    let mut found = Vec::new();
-    if let Some(declared) = events
-        .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Declare(_)))
-    {
-        let answer = reader
-            .member(&declared.body.signer.org)
-            .map_err(failed_tier)?;
-        found.extend(standings(&answer.events()));
-    }
-    let declaration = particulars.and_then(Disclosure::declaration);
-    let parties = declaration
-        .into_iter()
-        .flat_map(|d| [Some(&d.consignor), d.seller.as_ref()]);
-    let mut asked = Vec::new();
-    for registration in parties.flatten().filter_map(|p| p.registration.as_ref()) {
-        if asked.contains(registration) {
-            continue;
-        }
-        asked.push(registration.clone());
-        let answer = reader.operator(registration).map_err(failed_tier)?;
-        found.extend(standings(&answer.events()));
-    }
-    Ok(found)
-}
-
-/// The random draw, seeded by the first certified block after the declaration's that a
-/// validator of another organisation than the declarer proposed (`Draw::seed_height`); `None`
-/// until that block is committed. Each block is verified against the genesis like every proof.
-fn selection_draw(
-    node: &NodeClient,
-    rules: &ChainRules,
-    answer: &Answer,
-) -> Result<Option<Draw>, Failure> {
-    let declared = answer
-        .proof
-        .events
-        .iter()
-        .find(|p| matches!(p.event.body.kind, EventKind::Declare(_)));
-    let Some(declared) = declared else {
-        return Ok(None);
-    };
-    let declarer = &declared.event.body.signer.org;
-    let validators = &rules.genesis().validators;
-    // Within one rotation some validator of another organisation proposes.
-    for height in (declared.height + 1..).take(validators.len().max(1)) {
-        let Some(block) = node.block(height)? else {
-            return Ok(None);
-        };
-        let bad = |detail: String| {
-            Failure::Verification(format!(
-                "block {height}, a candidate seed of the random draw: {detail}"
-            ))
-        };
-        block
-            .certificate
-            .verify(rules, &block.header)
-            .map_err(|e| bad(e.to_string()))?;
-        if block.header.height != height {
-            return Err(bad(format!(
-                "the node answered block {}",
-                block.header.height
-            )));
-        }
-        let proposer = validators
-            .get(usize::from(block.header.proposer.0))
-            .map(|v| &v.operator);
-        if proposer.is_some_and(|operator| operator != declarer) {
-            return Ok(Some(Draw::new(
-                height,
-                block.header.hash(),
-                declared.event.body.id(),
-            )));
-        }
-    }
-    Ok(None)
-}
-
 fn load_policies(directory: Option<&Path>) -> Result<Policies, Failure> {
     match directory {
         Some(path) => Policies::load(path).map_err(|e| Failure::Usage(format!("policies: {e}"))),
@@ -1204,50 +920,23 @@ fn release_check(cli: &Cli, shipment: &str, directory: Option<&Path>) -> Result<
     let rules = rules(cli)?;
     let node = node_client(cli)?;
     let reader = reader(cli, &node, &rules);
-    let answer = reader
-        .shipment(&ShipmentId::new(shipment)?)
-        .map_err(failed)?;
-    let events = answer.events();
-    // The serial rules: each item the shipment names, audited on its own verified history,
-    // as of this block or later.
-    let mut audits = Vec::new();
-    for serial in waybill_client::release::named_serials(&events) {
-        let serial_answer = reader.serial(&serial).map_err(failed)?;
-        audits.push(waybill_client::audit::audit_serial(
-            &serial,
-            &serial_answer.events(),
-            &rules,
-        ));
-    }
-    let particulars = reader.particulars(&answer).map_err(failed)?;
-    let related = related_consignments(&reader, &events, particulars.as_ref(), &policies)?;
-    let standings = standings_of(&reader, &events, particulars.as_ref())?;
-    let prior = prior_findings(&reader, &events, particulars.as_ref(), &policies)?;
-    let draw = selection_draw(&node, &rules, &answer)?;
-    let case = CaseFile {
-        events: &events,
-        particulars: particulars.as_ref(),
-        serial_audits: Some(&audits),
-        related: related.as_deref(),
-        prior: prior.as_deref(),
-        standings: Some(&standings),
-        draw,
-    };
-    let report = waybill_client::release::release_check(case, &policies);
+    let case =
+        waybill_client::casefile::gather(&reader, &rules, &ShipmentId::new(shipment)?, &policies)
+            .map_err(|error| match error {
+            CaseError::Verification(message) => Failure::Verification(message),
+            CaseError::Node(error) => Failure::Usage(error.to_string()),
+        })?;
+    let report = case.release_check(&policies);
+    let height = case.answer.history.height;
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"shipment": shipment, "height": answer.history.height, "report": report})
+            serde_json::json!({"shipment": shipment, "height": height, "report": report})
         );
     } else {
         print!(
             "{}",
-            waybill_client::release::describe(
-                shipment,
-                answer.history.height,
-                events.len(),
-                &report
-            )
+            waybill_client::release::describe(shipment, height, case.events.len(), &report)
         );
     }
     if report.verdict == Verdict::Release {
@@ -1255,6 +944,34 @@ fn release_check(cli: &Cli, shipment: &str, directory: Option<&Path>) -> Result<
     } else {
         Err(Failure::Rejected)
     }
+}
+
+fn console(
+    cli: &Cli,
+    listen: std::net::SocketAddr,
+    directory: Option<&Path>,
+) -> Result<(), Failure> {
+    let policies = load_policies(directory)?;
+    let genesis = genesis(cli)?;
+    let identity = signing_identity(cli, &genesis)?;
+    let node = connect(cli, &genesis, Some(&identity.keypair))?;
+    let config = waybill_client::console::ConsoleConfig {
+        node,
+        rules: ChainRules::new(genesis)?,
+        identity,
+        policies,
+        listen,
+        max_age: Some(std::time::Duration::from_secs(cli.max_age)),
+    };
+    waybill_client::console::run(config, |address| {
+        use std::io::Write;
+        println!(
+            "console at http://{address}/ (verifying against {})",
+            cli.node
+        );
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
 }
 
 fn import_epcis(cli: &Cli, document: &Path, shipment: Option<&str>) -> Result<(), Failure> {
@@ -1543,8 +1260,7 @@ fn age(ms: u64) -> String {
 
 /// `YYYY-MM-DD HH:MM:SSZ` from Unix milliseconds.
 fn utc(ms: u64) -> String {
-    let (year, month, day, hour, minute, second, _) = waybill_client::time::civil(ms);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}Z")
+    format!("{}Z", waybill_client::time::utc_text(ms))
 }
 
 /// One line of `waybill watch`: the event as the node streamed it (`--json`), or a summary.

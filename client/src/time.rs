@@ -32,6 +32,12 @@ pub fn iso8601(ms: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
 }
 
+/// `YYYY-MM-DD HH:MM:SS` in UTC, for people.
+pub fn utc_text(ms: u64) -> String {
+    let (year, month, day, hour, minute, second, _) = civil(ms);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+}
+
 /// Days from 1970-01-01 to a calendar day, or `None` if there is no such day (February 30).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
