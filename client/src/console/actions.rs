@@ -174,8 +174,10 @@ pub fn forms(console: &Console, shipment: &ShipmentId) -> Html {
     Html::trusted(format!("<div class=\"actions\">{}</div>", parts.concat()))
 }
 
-/// Checks the form's token and the officer's role; the page to answer with if not.
-fn allowed(console: &Console, form: &ActionForm) -> Result<(), Box<Response>> {
+/// The shipment, once the form's token and the officer's role are checked; else the page
+/// to answer with.
+fn allowed(console: &Console, id: &str, form: &ActionForm) -> Result<ShipmentId, Box<Response>> {
+    let shipment = shipment_id(console, id)?;
     if !console.is(Role::Customs) {
         return Err(Box::new(problem(
             console,
@@ -192,7 +194,7 @@ fn allowed(console: &Console, form: &ActionForm) -> Result<(), Box<Response>> {
             "token: the form was not issued by this console run; open the shipment page again",
         )));
     }
-    Ok(())
+    Ok(shipment)
 }
 
 /// Verifies the shipment again before anything is signed on it.
@@ -212,13 +214,10 @@ pub async fn confirm(
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let shipment = match shipment_id(&console, &id) {
+    let shipment = match allowed(&console, &id, &form) {
         Ok(shipment) => shipment,
         Err(page) => return *page,
     };
-    if let Err(page) = allowed(&console, &form) {
-        return *page;
-    }
     let kind = match kind(&form) {
         Ok(kind) => kind,
         Err(field) => {
@@ -336,13 +335,10 @@ pub async fn sign(
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let shipment = match shipment_id(&console, &id) {
+    let shipment = match allowed(&console, &id, &form) {
         Ok(shipment) => shipment,
         Err(page) => return *page,
     };
-    if let Err(page) = allowed(&console, &form) {
-        return *page;
-    }
     let worker = console.clone();
     let wanted = shipment.clone();
     let Some(outcome) = blocking(move || sign_and_submit(&worker, &wanted, &form)).await else {
