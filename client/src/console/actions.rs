@@ -199,8 +199,9 @@ fn allowed(console: &Console, id: &str, form: &ActionForm) -> Result<ShipmentId,
 
 /// Verifies the shipment again before anything is signed on it.
 fn still_open(console: &Console, shipment: &ShipmentId) -> Result<(), Trouble> {
-    let view = console.case_view(shipment)?;
-    match view.progress.decided {
+    // The shipment's own verified history says whether it is decided; no whole case file.
+    let answer = console.reader().shipment(shipment)?;
+    match super::progress::progress(&answer.events()).decided {
         Some(decision) => Err(Trouble::Refused(format!(
             "the shipment is already {decision}"
         ))),
