@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building Waybill needs and a fresh machine lacks.
 # RocksDB's bindgen step needs libclang (libclang-dev) and clang; the hostile-input tests run one
-# validator with a slow clock through libfaketime. Everything else comes from crates.io through
-# cargo. Installs only what is missing, so a warm machine returns at once.
+# validator with a slow clock through libfaketime; the console's browser tests drive Debian's
+# Chromium through its ChromeDriver (chromium, chromium-driver). Everything else comes from
+# crates.io through cargo. Installs only what is missing, so a warm machine returns at once.
 set -euo pipefail
 
 missing=()
 have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for package in libclang-dev clang libfaketime; do
+for package in libclang-dev clang libfaketime chromium chromium-driver; do
   have_package "$package" || missing+=("$package")
 done
 command -v cargo >/dev/null || { echo "setup: cargo is not on PATH; install the Rust toolchain (rustup) first" >&2; exit 1; }
@@ -17,7 +18,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-echo "setup: installing ${missing[*]} (RocksDB's bindgen; libfaketime for the clock-skew test)"
+echo "setup: installing ${missing[*]} (RocksDB's bindgen; libfaketime for the clock-skew test; Chromium for the console's browser tests)"
 if [ "$(id -u)" -eq 0 ]; then
   sudo=()
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then

@@ -53,6 +53,20 @@ pub struct Case {
 }
 
 impl Case {
+    /// The history and particulars alone, with none of customs' look-ups: a party's view.
+    pub fn history_only(answer: Answer, particulars: Option<Disclosure>) -> Case {
+        Case {
+            events: answer.events(),
+            answer,
+            particulars,
+            serial_audits: Vec::new(),
+            related: None,
+            prior: None,
+            standings: Vec::new(),
+            draw: None,
+        }
+    }
+
     /// The case file as the release check reads it.
     pub fn file(&self) -> CaseFile<'_> {
         CaseFile {

@@ -144,7 +144,7 @@ enum Command {
     },
     /// Sign and submit one event (waits for commitment unless --no-wait).
     #[command(flatten)]
-    Event(EventCommand),
+    Event(Box<EventCommand>),
 }
 
 /// What every event subcommand takes.
@@ -159,6 +159,15 @@ struct EventArgs {
     /// Where it happened: a GLN (13 digits) or a UN/LOCODE.
     #[arg(long)]
     at: Option<String>,
+    /// The place's coordinates, as LATITUDE,LONGITUDE in decimal degrees (WGS 84, at most 7
+    /// decimals), with --at: what the console draws on its map.
+    #[arg(
+        long,
+        value_name = "LAT,LON",
+        requires = "at",
+        allow_hyphen_values = true
+    )]
+    geo: Option<String>,
     /// Items it concerns, as GTIN:SERIAL (repeatable).
     #[arg(long = "epc")]
     epcs: Vec<String>,
@@ -584,9 +593,15 @@ fn submit_event(cli: &Cli, command: &EventCommand) -> Result<(), Failure> {
         now_ms.as_millis() as u64,
     );
     if let Some(at) = &common.at {
+        let geo = common
+            .geo
+            .as_deref()
+            .map(|text| text.parse::<waybill_protocol::event::GeoPoint>())
+            .transpose()
+            .map_err(|e| Failure::Usage(format!("--geo {e}")))?;
         builder = builder.read_point(waybill_protocol::event::Location {
             id: waybill_protocol::LocationId::new(at.as_str())?,
-            geo: None,
+            geo,
         });
     }
     let epcs = common

@@ -239,6 +239,20 @@ impl NodeClient {
         reply.expect(200).map(Some)
     }
 
+    /// `GET /v1/feed/{height}`: the block's events on shipments this caller may read, as the
+    /// node's word of where to look (verify each shipment's provenance); `None` if the node has
+    /// not committed that height.
+    pub fn feed(
+        &self,
+        height: u64,
+    ) -> Result<Option<waybill_protocol::api::FeedAnswer>, ClientError> {
+        let reply = self.get(&Endpoint::Feed.path(&[&height.to_string()]))?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        reply.expect(200).map(Some)
+    }
+
     /// Polls until event `id` is committed (applied or rejected) or `limit` passes.
     pub fn wait_committed(&self, id: &Hash, limit: Duration) -> Result<EventStatus, ClientError> {
         let deadline = Instant::now() + limit;

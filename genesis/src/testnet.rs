@@ -306,6 +306,12 @@ fn allocate_ports(base: Option<u16>, count: usize) -> Result<Vec<(u16, u16, u16)
         .collect())
 }
 
+/// `count` free loopback ports for servers that a test starts later (a node, a browser's
+/// driver), never handed out twice in one process; see [`FreePorts`].
+pub fn free_loopback_ports(count: usize) -> Result<Vec<u16>, TestnetError> {
+    FreePorts::take(count)
+}
+
 /// Free loopback ports for nodes that start later, perhaps seconds later, and restart on the
 /// same ports. A port the kernel picked for a port-0 bind is in its ephemeral range, where any
 /// outgoing connection or other port-0 bind may take it once released (a test that started 4

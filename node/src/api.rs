@@ -2,6 +2,7 @@
 //! an `error` code and a `message` naming the field; nothing a client sends can panic the node.
 //! The routes and their answers are listed in `openapi.json` (served at `/openapi.json`).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +23,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use waybill_protocol::api::{
     Accepted, BatchAnswer, BatchResult, BlockAnswer, BlockEntry, DiskStatus, Endpoint, ErrorAnswer,
-    EventStatusAnswer, EvidenceAnswer, EvidenceEntry, LISTING_NOTE, MemberStatus, MempoolStatus,
-    Method, ROUTES, Route, SerialListing, ShipmentAnswer, Status, StatusValidator, StreamLagged,
-    ValidatorEntry,
+    EventStatusAnswer, EvidenceAnswer, EvidenceEntry, FEED_NOTE, FeedAnswer, LISTING_NOTE,
+    MemberStatus, MempoolStatus, Method, ROUTES, Route, SerialListing, ShipmentAnswer, Status,
+    StatusValidator, StreamLagged, ValidatorEntry,
 };
 use waybill_protocol::event::{EventKind, Sgtin, SignedEvent};
 use waybill_protocol::index::IndexKey;
@@ -134,6 +135,7 @@ fn handler(route: &Route) -> MethodRouter<ApiState> {
         Endpoint::Evidence => on(method, evidence),
         Endpoint::Stream => on(method, stream),
         Endpoint::OpenApi => on(method, openapi),
+        Endpoint::Feed => on(method, feed),
     }
 }
 
@@ -981,24 +983,84 @@ fn block_answer(shared: &Shared, height: u64) -> ApiResult<Option<BlockAnswer>> 
     }))
 }
 
-async fn block(State(state): State<ApiState>, Path(height): Path<String>) -> ApiResult<Response> {
-    let height: u64 = height.parse().map_err(|_| {
+fn block_height(height: &str) -> ApiResult<u64> {
+    height.parse().map_err(|_| {
         ApiError::bad_request(
             "malformed_height",
             format!("height: {height:?} is not a block height"),
         )
-    })?;
+    })
+}
+
+fn unknown_block(shared: &Shared, height: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_block",
+        format!(
+            "no block at height {height} (tip is {})",
+            shared.committed_height()
+        ),
+    )
+}
+
+async fn block(State(state): State<ApiState>, Path(height): Path<String>) -> ApiResult<Response> {
+    let height = block_height(&height)?;
     let shared = state.shared.clone();
     match blocking(move || block_answer(&shared, height)).await? {
         Some(block) => Ok(Json(block).into_response()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_block",
-            format!(
-                "no block at height {height} (tip is {})",
-                state.shared.committed_height()
-            ),
-        )),
+        None => Err(unknown_block(&state.shared, height)),
+    }
+}
+
+/// The block's events on shipments `reader` may read: each shipment is checked once, as a
+/// provenance request for it would be.
+fn feed_answer(shared: &Shared, reader: &Reader, height: u64) -> ApiResult<Option<FeedAnswer>> {
+    let Some(block) = block_answer(shared, height)? else {
+        return Ok(None);
+    };
+    let mut readable: HashMap<ShipmentId, bool> = HashMap::new();
+    let mut events = Vec::new();
+    for entry in block.events {
+        let shipment = &entry.event.body.shipment;
+        let allowed = match readable.get(shipment) {
+            Some(allowed) => *allowed,
+            None => {
+                let key = IndexKey::Shipment(shipment.clone());
+                let allowed = *reader == Reader::Everything || {
+                    let (history, complete) = shared
+                        .read_ledger()
+                        .key_history(&key, ENTITLEMENT_EVENTS_MAX)?;
+                    reader
+                        .history(&shared.rules, &key, &history, complete)
+                        .is_ok()
+                };
+                readable.insert(shipment.clone(), allowed);
+                allowed
+            }
+        };
+        if allowed {
+            events.push(entry);
+        }
+    }
+    Ok(Some(FeedAnswer {
+        height,
+        block_hash: block.hash,
+        events,
+        note: FEED_NOTE.to_string(),
+    }))
+}
+
+async fn feed(
+    State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(height): Path<String>,
+) -> ApiResult<Response> {
+    let height = block_height(&height)?;
+    let reader = reader(&state.shared, &caller)?;
+    let shared = state.shared.clone();
+    match blocking(move || feed_answer(&shared, &reader, height)).await? {
+        Some(feed) => Ok(Json(feed).into_response()),
+        None => Err(unknown_block(&state.shared, height)),
     }
 }
 

@@ -56,6 +56,7 @@ pub enum Endpoint {
     Evidence,
     Stream,
     OpenApi,
+    Feed,
 }
 
 /// One route: its method and path (`{name}` for a path segment), every status it may answer,
@@ -77,7 +78,7 @@ const PROOF: &[u16] = &[200, 400, 401, 403, 404, 405, 422, 500, 503];
 const PAGE: &[u16] = &[200, 400, 401, 403, 404, 405, 410, 500, 503];
 
 /// Every route the node serves, at its endpoint's position.
-pub const ROUTES: [Route; 23] = [
+pub const ROUTES: [Route; 24] = [
     route(
         Endpoint::SubmitEvent,
         Method::Post,
@@ -242,6 +243,14 @@ pub const ROUTES: [Route; 23] = [
         "/openapi.json",
         &[200, 405],
         None,
+    ),
+    // Never 403: a member gets the part of the block it may read, perhaps none of it.
+    route(
+        Endpoint::Feed,
+        Method::Get,
+        "/v1/feed/{height}",
+        &[200, 400, 401, 404, 405, 500],
+        Some("FeedAnswer"),
     ),
 ];
 
@@ -448,6 +457,21 @@ pub struct BlockAnswer {
     pub header: BlockHeader,
     pub certificate: CommitCertificate,
     pub events: Vec<BlockEntry>,
+}
+
+/// The text of every feed's `note`.
+pub const FEED_NOTE: &str = "the events of this block on shipments you may read: where to look, not a proof; fetch and verify each shipment's provenance";
+
+/// `GET /v1/feed/{height}`: a committed block's events on the shipments the caller may read
+/// (every event for a whole-network reader), by the same entitlement check as a provenance
+/// request, so it tells a member nothing it could not ask for shipment by shipment. How a
+/// member's systems (the console) learn which of its shipments changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedAnswer {
+    pub height: u64,
+    pub block_hash: Hash,
+    pub events: Vec<BlockEntry>,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

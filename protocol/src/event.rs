@@ -592,6 +592,79 @@ impl DeclarationSummary {
     }
 }
 
+/// Why a `LATITUDE,LONGITUDE` text is not a [`GeoPoint`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GeoError {
+    #[error("{0:?}: expected LATITUDE,LONGITUDE in decimal degrees, such as 52.3676,4.9041")]
+    Shape(String),
+    #[error("{part} {value:?}: at most 7 decimal places (10⁻⁷ degree, about 1 cm)")]
+    Precision { part: &'static str, value: String },
+    #[error("{part} {value:?}: outside -{max}..={max} degrees")]
+    Range {
+        part: &'static str,
+        value: String,
+        max: u32,
+    },
+}
+
+impl std::str::FromStr for GeoPoint {
+    type Err = GeoError;
+
+    /// `LATITUDE,LONGITUDE` in decimal degrees, read exactly (no floating point, so the same
+    /// text gives the same integers everywhere).
+    fn from_str(text: &str) -> Result<GeoPoint, GeoError> {
+        let (latitude, longitude) = text
+            .split_once(',')
+            .ok_or_else(|| GeoError::Shape(text.to_string()))?;
+        Ok(GeoPoint {
+            latitude_e7: degrees_e7("latitude", latitude.trim(), 90, text)?,
+            longitude_e7: degrees_e7("longitude", longitude.trim(), 180, text)?,
+        })
+    }
+}
+
+/// One coordinate in units of 10⁻⁷ degree, within ±`max` degrees.
+fn degrees_e7(
+    part: &'static str,
+    value: &str,
+    max: u32,
+    whole_text: &str,
+) -> Result<i32, GeoError> {
+    let shape = || GeoError::Shape(whole_text.to_string());
+    let (negative, digits) = match value.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, value.strip_prefix('+').unwrap_or(value)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 3 || !all_digits(whole) || !all_digits(fraction) {
+        return Err(shape());
+    }
+    if digits.ends_with('.') {
+        return Err(shape());
+    }
+    if fraction.len() > 7 {
+        return Err(GeoError::Precision {
+            part,
+            value: value.to_string(),
+        });
+    }
+    // At most 3 + 7 digits: no overflow in i64.
+    let units: i64 = format!("{whole}{fraction:0<7}")
+        .parse()
+        .map_err(|_| shape())?;
+    let units = if negative { -units } else { units };
+    let limit = i64::from(max) * 10_000_000;
+    if units.abs() > limit {
+        return Err(GeoError::Range {
+            part,
+            value: value.to_string(),
+            max,
+        });
+    }
+    i32::try_from(units).map_err(|_| shape())
+}
+
 impl GeoPoint {
     fn validate(&self, field: &'static str) -> Result<(), EventError> {
         check_range(

@@ -400,3 +400,49 @@ fn text_that_would_show_other_than_it_is_stored_is_refused_naming_the_field() {
     assert!(error.reason.contains("party name"), "{error}");
     assert!(error.reason.contains("bidirectional-override"), "{error}");
 }
+
+/// `--geo` and any other text reading of coordinates: exact decimal degrees, every mistake
+/// named by its part.
+#[test]
+fn coordinates_are_read_exactly_or_refused_naming_the_part() {
+    use waybill_protocol::event::GeoPoint;
+    let read = |text: &str| {
+        text.parse::<GeoPoint>()
+            .map(|g| (g.latitude_e7, g.longitude_e7))
+    };
+    type Expected = Result<(i32, i32), &'static str>;
+    let cases: [(&str, Expected); 14] = [
+        ("52.3676,4.9041", Ok((523_676_000, 49_041_000))),
+        ("22.5431, 114.0579", Ok((225_431_000, 1_140_579_000))),
+        ("-33.8688,151.2093", Ok((-338_688_000, 1_512_093_000))),
+        ("+0.0000001,-0.0000001", Ok((1, -1))),
+        ("90,-180", Ok((900_000_000, -1_800_000_000))),
+        ("0.1,0.2", Ok((1_000_000, 2_000_000))),
+        (
+            "90.0000001,0",
+            Err("latitude \"90.0000001\": outside -90..=90 degrees"),
+        ),
+        (
+            "0,180.5",
+            Err("longitude \"180.5\": outside -180..=180 degrees"),
+        ),
+        (
+            "1.12345678,0",
+            Err("latitude \"1.12345678\": at most 7 decimal places"),
+        ),
+        ("52.3676", Err("expected LATITUDE,LONGITUDE")),
+        ("52.,4", Err("expected LATITUDE,LONGITUDE")),
+        ("1e3,4", Err("expected LATITUDE,LONGITUDE")),
+        ("--1,4", Err("expected LATITUDE,LONGITUDE")),
+        ("9999,4", Err("expected LATITUDE,LONGITUDE")),
+    ];
+    for (text, expected) in cases {
+        match (read(text), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+            (Err(error), Err(want)) => {
+                assert!(error.to_string().contains(want), "{text}: {error}")
+            }
+            (got, want) => panic!("{text}: got {got:?}, expected {want:?}"),
+        }
+    }
+}

@@ -3,9 +3,11 @@
 //! certificates.
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod cluster;
 pub mod load;
 pub mod proxy;
+pub mod story;
 /// The consensus simulation is a crate of its own, so it builds without RocksDB.
 pub use waybill_simulation as simulation;
 

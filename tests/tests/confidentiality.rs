@@ -277,6 +277,8 @@ fn every_route_answers_each_caller_by_the_read_policy() {
             customs_only,
         ),
         row("/v1/stream", customs_only),
+        // Every member's feed: the part of the block it may read (see the test below).
+        row("/v1/feed/1", member),
         row("/v1/parties/adverse?member=platform", customs_only),
         // Trusted-trader status is public to members (as the EU's AEO list is): a key never
         // recorded is a proven 404 for every member.
@@ -360,6 +362,37 @@ fn every_route_answers_each_caller_by_the_read_policy() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The feed: each member sees the events of the shipments it may read, and no others.
+    let tip = cluster.height(0).unwrap();
+    let seen_by = |org: &str| -> std::collections::BTreeSet<String> {
+        let agent = cluster.agent_as(Some(org));
+        (1..=tip)
+            .flat_map(|height| {
+                let (status, body) = ask(&agent, &cluster.api[0], &format!("/v1/feed/{height}"));
+                assert_eq!(status, 200, "feed {height} as {org}: {body}");
+                let feed: waybill_protocol::api::FeedAnswer = serde_json::from_str(&body).unwrap();
+                feed.events
+                    .into_iter()
+                    .map(|entry| entry.event.body.shipment.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let expected: [(&str, &[&str]); 6] = [
+        ("customs", &["ROLE-1", "STOCK-ROLE"]),
+        ("platform", &["ROLE-1"]),
+        ("carrier-a", &["ROLE-1"]),
+        // Offered the custody.
+        ("carrier-b", &["ROLE-1"]),
+        // Its own stock, and a shipment naming its serial.
+        ("brand", &["ROLE-1", "STOCK-ROLE"]),
+        ("platform-b", &[]),
+    ];
+    for (org, shipments) in expected {
+        let seen: Vec<String> = seen_by(org).into_iter().collect();
+        assert_eq!(seen, shipments, "the feed as {org}");
+    }
 }
 
 /// Status and body; a stream's body is not waited for (it never ends), only its status.

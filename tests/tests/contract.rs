@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use waybill_protocol::api::{
     Accepted, BatchAnswer, BatchFiling, BlockAnswer, DeclarationListing, Endpoint, ErrorAnswer,
-    EventStatusAnswer, EvidenceAnswer, Method, ParticularsAnswer, ROUTES, Route, SerialListing,
-    ShipmentAnswer, Status,
+    EventStatusAnswer, EvidenceAnswer, FeedAnswer, Method, ParticularsAnswer, ROUTES, Route,
+    SerialListing, ShipmentAnswer, Status,
 };
 use waybill_protocol::provenance::{ProvenancePage, ProvenanceProof};
 use waybill_tests::cluster::{Answer, Cluster};
@@ -149,6 +149,7 @@ fn check_schema(openapi: &Value, schema: &str, body: &Value) {
         "SerialListing" => check_answer::<SerialListing>(openapi, schema, body),
         "DeclarationListing" => check_answer::<DeclarationListing>(openapi, schema, body),
         "BlockAnswer" => check_answer::<BlockAnswer>(openapi, schema, body),
+        "FeedAnswer" => check_answer::<FeedAnswer>(openapi, schema, body),
         "Status" => check_answer::<Status>(openapi, schema, body),
         "EvidenceAnswer" => check_answer::<EvidenceAnswer>(openapi, schema, body),
         other => panic!("no contract type is named {other}"),
@@ -192,7 +193,7 @@ fn sample(cluster: &mut Cluster, endpoint: Endpoint, event_id: &str) -> (String,
         Endpoint::ConsigneeDeclarations => {
             format!("{}?name=Erika%20Mustermann&country=DE", endpoint.path(&[]))
         }
-        Endpoint::Block => endpoint.path(&["1"]),
+        Endpoint::Block | Endpoint::Feed => endpoint.path(&["1"]),
         Endpoint::LatestBlock | Endpoint::Status | Endpoint::Evidence | Endpoint::OpenApi => {
             endpoint.path(&[])
         }

@@ -4,108 +4,12 @@
 //! naming the mismatch or the age; none may answer RELEASE or VERIFIED.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
-use waybill_tests::cluster::{Cluster, workspace_binary};
-use waybill_tests::proxy::{Lie, LyingProxy, saved_answer};
+use waybill_tests::proxy::{Lie, saved_answer};
+use waybill_tests::story::Story;
 
 const GTIN: &str = "04012345000016";
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-struct Story {
-    cluster: Cluster,
-    genesis: String,
-    declaration: String,
-}
-
-impl Story {
-    fn waybill(&self, node: &str, args: &[&str]) -> Output {
-        let mut command = Command::new(workspace_binary("waybill"));
-        command
-            .args(args)
-            .args(["--node", node, "--genesis", &self.genesis]);
-        if !args.contains(&"--key") {
-            // Reads as customs; through the proxy, expecting the key of the validator it fronts.
-            command
-                .arg("--key")
-                .arg(self.cluster.testnet.dir.join("keys/customs.key"));
-            if node != self.cluster.api[0] {
-                command.args([
-                    "--validator",
-                    self.cluster.testnet.genesis.validators[0].name.as_str(),
-                ]);
-            }
-        }
-        command
-            .env_remove("WAYBILL_NODE")
-            .env_remove("WAYBILL_GENESIS")
-            .env("WAYBILL_POLICIES", waybill_tests::policies_without_draws())
-            .output()
-            .unwrap()
-    }
-
-    /// Signs as `org` and submits on node 0, waiting for the block.
-    fn step(&self, org: &str, args: &[&str]) {
-        let key = self.cluster.testnet.dir.join(format!("keys/{org}.key"));
-        let mut all = args.to_vec();
-        all.extend(["--key", key.to_str().unwrap()]);
-        let output = self.waybill(&self.cluster.api[0], &all);
-        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output));
-    }
-
-    fn declare(&self, shipment: &str) {
-        self.step(
-            "platform",
-            &["declare", shipment, "--declaration", &self.declaration],
-        );
-    }
-
-    /// The command's exit code and output, through `node`.
-    fn check(&self, node: &str, args: &[&str]) -> (Option<i32>, String) {
-        let output = self.waybill(node, args);
-        (output.status.code(), text(&output))
-    }
-}
-
-impl Story {
-    /// A lying node in front of node 0, with node 0's own API key.
-    fn proxy(&self) -> LyingProxy {
-        let key = self.cluster.testnet.dir.join(format!(
-            "nodes/{}/api.key",
-            self.cluster.testnet.genesis.validators[0].name
-        ));
-        let key = waybill_protocol::files::KeyFile::read(&key, None)
-            .unwrap()
-            .keypair;
-        let tls = waybill_node::caller::server_config(&key, &["localhost".into()]).unwrap();
-        LyingProxy::start(&self.cluster.api[0], self.cluster.agent().clone(), tls)
-    }
-}
-
-fn story() -> Story {
-    let cluster = Cluster::start(4);
-    let genesis = cluster.testnet.genesis_path.to_str().unwrap().to_string();
-    let declaration = cluster.dir.path().join("declaration.json");
-    std::fs::write(
-        &declaration,
-        serde_json::to_vec(&waybill_protocol::fixtures::declaration()).unwrap(),
-    )
-    .unwrap();
-    let declaration = declaration.to_str().unwrap().to_string();
-    Story {
-        cluster,
-        genesis,
-        declaration,
-    }
-}
 
 fn refused(what: &str, (code, shown): &(Option<i32>, String), names: &[&str]) {
     assert_eq!(*code, Some(1), "{what}: {shown}");
@@ -118,7 +22,7 @@ fn refused(what: &str, (code, shown): &(Option<i32>, String), names: &[&str]) {
 
 #[test]
 fn a_proof_of_another_key_is_refused_by_every_command() {
-    let s = story();
+    let s = Story::start();
     let honest = s.cluster.api[0].clone();
     let clean_serial = format!("{GTIN}:SN-CLEAN");
     s.step("brand", &["commission", "STOCK", "--epc", &clean_serial]);
@@ -228,7 +132,7 @@ fn a_proof_of_another_key_is_refused_by_every_command() {
 
 #[test]
 fn an_old_proof_is_refused_by_age_and_by_a_height_already_seen() {
-    let s = story();
+    let s = Story::start();
     let honest = s.cluster.api[0].clone();
     let serial = format!("{GTIN}:SN-OLD");
     s.step("brand", &["commission", "STOCK", "--epc", &serial]);

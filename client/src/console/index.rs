@@ -1,8 +1,9 @@
 //! The console's view of the ledger: which shipments and GTINs concern this member, and, for
-//! each shipment, a work item computed from its verified case file. The node's blocks and
-//! stream only say *where to look*; every line shown comes from proofs verified here. Blocks
-//! are the source of truth (followed from height 1, resumed after any gap); the stream, where
-//! the member may follow it, wakes the follower as soon as something commits.
+//! each shipment, a work item computed from its verified case file. The node's feed (each
+//! block's events on the shipments this member may read) and stream only say *where to look*;
+//! every line shown comes from proofs verified here. The feed is the source of truth
+//! (followed from height 1, resumed after any gap); the stream, where the member may follow
+//! it, wakes the follower as soon as something commits.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -141,19 +142,34 @@ impl Index {
 
     /// Marks `shipment` to be computed again (a page saw it change, an action committed).
     pub fn touch(&self, shipment: &ShipmentId) {
+        self.mark_block([(shipment, true)]);
+    }
+
+    /// Marks the shipments of one block: each that is listed already, or `wanted` if not.
+    /// One lock and one change for the whole block.
+    fn mark_block<'a>(&self, seen: impl IntoIterator<Item = (&'a ShipmentId, bool)>) {
         let mut state = self.lock();
-        if !state.entries.contains_key(shipment) {
-            if state.entries.len() >= INDEX_SHIPMENTS_MAX {
-                state.full = true;
-                return;
+        let mut marked = false;
+        for (shipment, wanted) in seen {
+            if !state.entries.contains_key(shipment) {
+                if !wanted {
+                    continue;
+                }
+                if state.entries.len() >= INDEX_SHIPMENTS_MAX {
+                    state.full = true;
+                    continue;
+                }
+                state.entries.insert(shipment.clone(), Entry::Pending);
             }
-            state.entries.insert(shipment.clone(), Entry::Pending);
+            if state.queued.insert(shipment.clone()) {
+                state.dirty.push_back(shipment.clone());
+            }
+            marked = true;
         }
-        if state.queued.insert(shipment.clone()) {
-            state.dirty.push_back(shipment.clone());
+        if marked {
+            self.bump(&mut state);
+            self.work.notify_all();
         }
-        self.bump(&mut state);
-        self.work.notify_one();
     }
 
     fn add_gtin(&self, gtin: &Gtin) {
@@ -233,12 +249,13 @@ pub fn follow(console: Arc<Console>) {
 fn follow_round(console: &Console, mut height: u64) -> Result<u64, String> {
     for _ in 0..BLOCKS_PER_ROUND_MAX {
         let next = height.saturating_add(1);
-        let Some(block) = console.node.block(next).map_err(|e| e.to_string())? else {
+        // The feed: the whole block for customs, the shipments it may read for a party.
+        let Some(block) = console.node.feed(next).map_err(|e| e.to_string())? else {
             return Ok(height);
         };
         // Discovery only: a block is the node's word of where to look. What is shown comes
         // from each shipment's verified proof.
-        let mut touched = BTreeSet::new();
+        let mut seen = Vec::new();
         for entry in &block.events {
             if !matches!(entry.outcome, Some(EventOutcome::Applied)) {
                 continue;
@@ -254,19 +271,13 @@ fn follow_round(console: &Console, mut height: u64) -> Result<u64, String> {
                     }
                 }
             }
-            let known = console.index.lock().entries.contains_key(&body.shipment);
-            if known || concerns(console, &entry.event) {
-                let wanted = known
-                    || !console.identity.roles.contains(&Role::Customs)
-                    || matches!(body.kind, EventKind::Declare(_));
-                if wanted {
-                    touched.insert(body.shipment.clone());
-                }
-            }
+            // Customs list a consignment from its declaration on; a party, what concerns it.
+            let wanted = concerns(console, &entry.event)
+                && (!console.identity.roles.contains(&Role::Customs)
+                    || matches!(body.kind, EventKind::Declare(_)));
+            seen.push((&body.shipment, wanted));
         }
-        for shipment in &touched {
-            console.index.touch(shipment);
-        }
+        console.index.mark_block(seen);
         height = next;
     }
     Ok(height)

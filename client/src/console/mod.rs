@@ -26,14 +26,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use waybill_protocol::ShipmentId;
-use waybill_protocol::event::SignedEvent;
 use waybill_protocol::genesis::Role;
 use waybill_protocol::rules::ChainRules;
 
-use crate::answer::{Answer, AnswerError, ProvenanceReader};
+use crate::answer::{AnswerError, ProvenanceReader};
 use crate::casefile::{Case, CaseError};
 use crate::customs::Policies;
-use crate::disclosure::Disclosure;
 use crate::keystore::SigningIdentity;
 use crate::node::{ClientError, NodeClient};
 use crate::release::ReleaseReport;
@@ -125,11 +123,9 @@ pub enum Lookup {
 /// Everything a shipment page shows, verified.
 #[derive(Debug)]
 pub struct CaseView {
-    pub answer: Answer,
-    pub events: Vec<SignedEvent>,
-    pub particulars: Option<Disclosure>,
-    /// Customs' case file and release check.
-    pub case: Option<Case>,
+    /// Customs' whole case file; a party's holds the history and particulars alone.
+    pub case: Case,
+    /// Customs' release check of the case file.
     pub report: Option<ReleaseReport>,
     pub progress: Progress,
 }
@@ -168,28 +164,19 @@ impl Console {
     /// A shipment's verified view: customs gather the whole case file and check it.
     pub fn case_view(&self, shipment: &ShipmentId) -> Result<CaseView, Trouble> {
         let reader = self.reader();
-        if self.is(Role::Customs) {
+        let (case, report) = if self.is(Role::Customs) {
             let case = crate::casefile::gather(&reader, &self.rules, shipment, &self.policies)?;
             let report = case.release_check(&self.policies);
-            return Ok(CaseView {
-                answer: case.answer.clone(),
-                events: case.events.clone(),
-                particulars: case.particulars.clone(),
-                progress: progress::progress(&case.events),
-                report: Some(report),
-                case: Some(case),
-            });
-        }
-        let answer = reader.shipment(shipment)?;
-        let events = answer.events();
-        let particulars = reader.particulars(&answer)?;
+            (case, Some(report))
+        } else {
+            let answer = reader.shipment(shipment)?;
+            let particulars = reader.particulars(&answer)?;
+            (Case::history_only(answer, particulars), None)
+        };
         Ok(CaseView {
-            progress: progress::progress(&events),
-            answer,
-            events,
-            particulars,
-            case: None,
-            report: None,
+            progress: progress::progress(&case.events),
+            case,
+            report,
         })
     }
 

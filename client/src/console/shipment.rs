@@ -221,7 +221,7 @@ fn party(p: &waybill_protocol::event::Party) -> Html {
 fn declaration(view: &CaseView) -> Html {
     let withheld =
         |label: &str, why: &str| html::element("p", "withheld", &format!("{label}: {why}"));
-    match &view.particulars {
+    match &view.case.particulars {
         None => html::element("p", "muted", "no declaration on the ledger"),
         Some(Disclosure::Verified { declaration: d }) => {
             let mut out = facts(&[
@@ -288,9 +288,10 @@ fn declaration(view: &CaseView) -> Html {
 }
 
 fn standings(view: &CaseView) -> Html {
-    let Some(case) = &view.case else {
+    if view.report.is_none() {
         return Html::new();
-    };
+    }
+    let case = &view.case;
     html::table(
         "Accreditations of the declaring platform, the consignor and the seller",
         &[
@@ -329,9 +330,10 @@ fn standings(view: &CaseView) -> Html {
 }
 
 fn serial_audits(view: &CaseView) -> Html {
-    let Some(case) = &view.case else {
+    if view.report.is_none() {
         return Html::new();
-    };
+    }
+    let case = &view.case;
     html::table(
         "The serials it names, each audited on its own verified history",
         &["Serial", "Audit", "Why"],
@@ -402,7 +404,7 @@ fn custody(view: &CaseView) -> Html {
 }
 
 fn timeline(view: &CaseView) -> Html {
-    let rows = view.answer.history.entries.iter().map(|e| {
+    let rows = view.case.answer.history.entries.iter().map(|e| {
         vec![
             time(e.event_time_ms),
             text(e.signer.as_str()),
@@ -486,7 +488,7 @@ fn map(events: &[SignedEvent]) -> Html {
 }
 
 fn verified_body(console: &Console, shipment: &ShipmentId, view: &CaseView) -> Html {
-    let history = &view.answer.history;
+    let history = &view.case.answer.history;
     let mut body = html::verified(history.height, &history.block_hash.to_string());
     if !history.recorded {
         body.push(html::element(
@@ -504,7 +506,7 @@ fn verified_body(console: &Console, shipment: &ShipmentId, view: &CaseView) -> H
         }
     }
     body.push(section("declaration", "Declaration", declaration(view)));
-    if view.case.is_some() {
+    if view.report.is_some() {
         body.push(section("tiers", "Tiers of the parties", standings(view)));
         body.push(section("serials", "Serial audits", serial_audits(view)));
         body.push(section(
@@ -514,7 +516,7 @@ fn verified_body(console: &Console, shipment: &ShipmentId, view: &CaseView) -> H
         ));
     }
     body.push(section("custody", "Custody chain", custody(view)));
-    body.push(section("map", "Map", map(&view.events)));
+    body.push(section("map", "Map", map(&view.case.events)));
     body.push(section("timeline", "Timeline", timeline(view)));
     if console.is(Role::Customs) && view.progress.decided.is_none() {
         body.push(section(

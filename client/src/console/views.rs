@@ -36,7 +36,11 @@ fn lane_rank(lane: Option<Lane>) -> usize {
 
 /// A shipment's line, from its verified view.
 pub fn work_item(shipment: &ShipmentId, view: &CaseView) -> WorkItem {
-    let declaration = view.particulars.as_ref().and_then(Disclosure::declaration);
+    let declaration = view
+        .case
+        .particulars
+        .as_ref()
+        .and_then(Disclosure::declaration);
     let report = view.report.as_ref();
     let mut findings: Vec<_> = report
         .map(|r| {
@@ -47,13 +51,13 @@ pub fn work_item(shipment: &ShipmentId, view: &CaseView) -> WorkItem {
         })
         .unwrap_or_default();
     findings.sort_by_key(|f| std::cmp::Reverse(f.weight));
-    let summary = view.events.iter().find_map(|e| match &e.body.kind {
+    let summary = view.case.events.iter().find_map(|e| match &e.body.kind {
         EventKind::Declare(summary) => Some(summary),
         _ => None,
     });
     WorkItem {
         shipment: shipment.clone(),
-        height: view.answer.history.height,
+        height: view.case.answer.history.height,
         lane: report.map(|r| r.lane),
         score: report.map_or(0, |r| r.score),
         declared_ms: view.progress.declared_ms,
@@ -209,7 +213,7 @@ fn filter_query(filter: &WorkFilter) -> String {
     )
 }
 
-fn filter_form(filter: &WorkFilter, snapshot: &Snapshot) -> Html {
+fn filter_form(filter: &WorkFilter) -> Html {
     let chosen = filter.lane.as_deref().unwrap_or("").to_lowercase();
     let mut options = String::from("<option value=\"\">every lane</option>");
     for lane in LANES
@@ -222,6 +226,18 @@ fn filter_form(filter: &WorkFilter, snapshot: &Snapshot) -> Html {
             "<option value=\"{lane}\"{selected}>{lane}</option>"
         ));
     }
+    Html::trusted(format!(
+        "<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\">\
+<label for=\"lane\">Lane</label><select id=\"lane\" name=\"lane\">{options}</select>\
+<label for=\"q\">Search shipment, consignee, HS code, platform</label>\
+<input id=\"q\" name=\"q\" value=\"{}\" maxlength=\"64\">\
+<button type=\"submit\">Filter</button></form>",
+        text(filter.q.as_deref().unwrap_or("")).as_str()
+    ))
+}
+
+/// Consignments awaiting a decision, by lane, each a link to that lane's list.
+fn lane_counts(snapshot: &Snapshot) -> Html {
     let mut counts = String::new();
     for lane in LANES {
         let n = snapshot
@@ -239,12 +255,7 @@ fn filter_form(filter: &WorkFilter, snapshot: &Snapshot) -> Html {
         ));
     }
     Html::trusted(format!(
-        "<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\">\
-<label for=\"lane\">Lane</label><select id=\"lane\" name=\"lane\">{options}</select>\
-<label for=\"q\">Search shipment, consignee, HS code, platform</label>\
-<input id=\"q\" name=\"q\" value=\"{}\" maxlength=\"64\">\
-<button type=\"submit\">Filter</button></form><ul class=\"counts\" aria-label=\"Consignments by lane\">{counts}</ul>",
-        text(filter.q.as_deref().unwrap_or("")).as_str()
+        "<ul class=\"counts\" aria-label=\"Consignments by lane\">{counts}</ul>"
     ))
 }
 
@@ -264,40 +275,50 @@ fn follow_note(snapshot: &Snapshot) -> Html {
     html::element("p", "follow", &note)
 }
 
+/// What the live update replaces: the counts, how far the node is followed, and the table.
+fn worklist_part(snapshot: &Snapshot, filter: &WorkFilter) -> Html {
+    let (rows, count) = work_rows(snapshot, filter);
+    let mut part = lane_counts(snapshot);
+    part.push(follow_note(snapshot));
+    part.push(html::element(
+        "p",
+        "count",
+        &format!("{count} consignment(s) awaiting a decision"),
+    ));
+    part.push_str(&format!(
+        "<table id=\"work\"><caption>Consignments awaiting a decision, worst lane first</caption><thead><tr>\
+<th scope=\"col\">Shipment</th><th scope=\"col\">Lane</th><th scope=\"col\">Top reasons</th><th scope=\"col\">Arrival</th>\
+<th scope=\"col\">Declaring platform</th><th scope=\"col\">Value</th><th scope=\"col\">Duty due</th></tr></thead>\
+<tbody>{}</tbody></table>",
+        rows.as_str()
+    ));
+    part
+}
+
 /// `GET /`: the customs work list.
 pub async fn worklist(
     State(console): State<Arc<Console>>,
     Query(filter): Query<WorkFilter>,
 ) -> Response {
     let snapshot = console.index.snapshot();
-    let (rows, count) = work_rows(&snapshot, &filter);
-    let mut body = filter_form(&filter, &snapshot);
-    body.push(follow_note(&snapshot));
-    body.push(html::element(
-        "p",
-        "count",
-        &format!("{count} consignment(s) awaiting a decision"),
-    ));
+    let mut body = filter_form(&filter);
     body.push_str(&format!(
-        "<table id=\"work\"><caption>Consignments awaiting a decision, worst lane first</caption><thead><tr>\
-<th scope=\"col\">Shipment</th><th scope=\"col\">Lane</th><th scope=\"col\">Top reasons</th><th scope=\"col\">Arrival</th>\
-<th scope=\"col\">Declaring platform</th><th scope=\"col\">Value</th><th scope=\"col\">Duty due</th></tr></thead>\
-<tbody data-live=\"/worklist/rows?{}\">{}</tbody></table>",
+        "<div data-live=\"/worklist/rows?{}\">{}</div>",
         text(&filter_query(&filter)).as_str(),
-        rows.as_str()
+        worklist_part(&snapshot, &filter).as_str()
     ));
     html_page(html::page(&console.frame, "Work list", body))
 }
 
-/// `GET /worklist/rows`: the rows alone, for the page's live update.
+/// `GET /worklist/rows`: the live part of the work list alone, for the page's live update.
 pub async fn worklist_rows(
     State(console): State<Arc<Console>>,
     Query(filter): Query<WorkFilter>,
 ) -> Response {
-    let (rows, _) = work_rows(&console.index.snapshot(), &filter);
+    let part = worklist_part(&console.index.snapshot(), &filter);
     (
         [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        rows.into_string(),
+        part.into_string(),
     )
         .into_response()
 }
@@ -427,7 +448,10 @@ struct SerialView {
     shipments: Vec<ShipmentId>,
 }
 
-fn gtin_audit(console: &Console, gtin: &Gtin) -> Result<(u64, Vec<SerialView>), Trouble> {
+fn gtin_audit(
+    console: &Console,
+    gtin: &Gtin,
+) -> Result<(crate::timeline::VerifiedHistory, Vec<SerialView>), Trouble> {
     let reader = console.reader();
     let listing = reader.gtin(gtin)?;
     let serials = waybill_protocol::index::serials_named(
@@ -467,7 +491,7 @@ fn gtin_audit(console: &Console, gtin: &Gtin) -> Result<(u64, Vec<SerialView>), 
             shipments,
         });
     }
-    Ok((listing.history.height, views))
+    Ok((listing.history, views))
 }
 
 fn class_badge(class: AuditClass) -> Html {
@@ -530,8 +554,8 @@ pub async fn gtin(State(console): State<Arc<Console>>, Path(gtin): Path<String>)
     let body = match found {
         Err(Trouble::NotVerified(reason)) => html::not_verified(&reason),
         Err(Trouble::Refused(reason)) => html::refused(&reason),
-        Ok((height, views)) => {
-            let mut body = html::verified(height, "");
+        Ok((history, views)) => {
+            let mut body = html::verified(history.height, &history.block_hash.to_string());
             let count = |class| views.iter().filter(|v| v.report.class == class).count();
             body.push(html::element(
                 "p",
