@@ -17,6 +17,9 @@ pub const CONSOLE_BLOCKS_PER_ROUND_MAX: usize = 256;
 pub const CONSOLE_WORKERS: usize = 2;
 /// A posted action form: a handful of short fields.
 pub const CONSOLE_FORM_BYTES_MAX: usize = 16 * 1024;
+/// Work-list rows on one page, worst lane first; the rest are counted and reached by the
+/// lane filter or the search.
+pub const CONSOLE_WORKLIST_ROWS_MAX: usize = 2_000;
 /// Serials of one GTIN the brand page audits.
 pub const CONSOLE_SERIALS_SHOWN_MAX: usize = 2_000;
 /// How long the console waits for an action's block before saying it is still pending.
@@ -25,3 +28,5 @@ pub const CONSOLE_COMMIT_WAIT_SECONDS: u64 = 60;
 // The action's reasons fit a form many times over (Text's bound, escaped).
 const _: () = assert!(waybill_protocol::limits::TEXT_BYTES_MAX * 6 * 3 < CONSOLE_FORM_BYTES_MAX);
 const _: () = assert!(CONSOLE_WORKERS >= 1 && CONSOLE_BLOCKS_PER_ROUND_MAX >= 1);
+const _: () =
+    assert!(CONSOLE_WORKLIST_ROWS_MAX >= 1 && CONSOLE_WORKLIST_ROWS_MAX <= CONSOLE_SHIPMENTS_MAX);

@@ -216,14 +216,23 @@ impl NodeClient {
         })
     }
 
-    /// Where event `id` is; `None` if the node does not know it.
-    pub fn event_state(&self, id: &Hash) -> Result<Option<EventStatus>, ClientError> {
-        let reply = self.get(&Endpoint::EventStatus.path(&[&id.to_string()]))?;
+    /// `GET path`'s answer, or `None` where the node answers 404 (it has no such thing yet).
+    fn get_found<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, ClientError> {
+        let reply = self.get(path)?;
         if reply.status == 404 {
             return Ok(None);
         }
-        let answer: EventStatusAnswer = reply.expect(200)?;
-        Ok(Some(answer.state))
+        reply.expect(200).map(Some)
+    }
+
+    /// Where event `id` is; `None` if the node does not know it.
+    pub fn event_state(&self, id: &Hash) -> Result<Option<EventStatus>, ClientError> {
+        let answer: Option<EventStatusAnswer> =
+            self.get_found(&Endpoint::EventStatus.path(&[&id.to_string()]))?;
+        Ok(answer.map(|answer| answer.state))
     }
 
     /// `GET /v1/blocks/{height}`, unverified (check its certificate against the genesis);
@@ -232,11 +241,7 @@ impl NodeClient {
         &self,
         height: u64,
     ) -> Result<Option<waybill_protocol::api::BlockAnswer>, ClientError> {
-        let reply = self.get(&Endpoint::Block.path(&[&height.to_string()]))?;
-        if reply.status == 404 {
-            return Ok(None);
-        }
-        reply.expect(200).map(Some)
+        self.get_found(&Endpoint::Block.path(&[&height.to_string()]))
     }
 
     /// `GET /v1/feed/{height}`: the block's events on shipments this caller may read, as the
@@ -246,11 +251,7 @@ impl NodeClient {
         &self,
         height: u64,
     ) -> Result<Option<waybill_protocol::api::FeedAnswer>, ClientError> {
-        let reply = self.get(&Endpoint::Feed.path(&[&height.to_string()]))?;
-        if reply.status == 404 {
-            return Ok(None);
-        }
-        reply.expect(200).map(Some)
+        self.get_found(&Endpoint::Feed.path(&[&height.to_string()]))
     }
 
     /// Polls until event `id` is committed (applied or rejected) or `limit` passes.

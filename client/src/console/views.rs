@@ -191,6 +191,7 @@ fn work_rows(snapshot: &Snapshot, filter: &WorkFilter) -> (Html, usize) {
     let count = rows.len();
     let html = rows
         .into_iter()
+        .take(crate::limits::CONSOLE_WORKLIST_ROWS_MAX)
         .map(|(shipment, entry)| {
             let cells: Html = work_row(shipment, entry)
                 .into_iter()
@@ -283,7 +284,13 @@ fn worklist_part(snapshot: &Snapshot, filter: &WorkFilter) -> Html {
     part.push(html::element(
         "p",
         "count",
-        &format!("{count} consignment(s) awaiting a decision"),
+        &match count > crate::limits::CONSOLE_WORKLIST_ROWS_MAX {
+            false => format!("{count} consignment(s) awaiting a decision"),
+            true => format!(
+                "{count} consignment(s) awaiting a decision; the worst {} are shown: filter by lane or search to narrow",
+                crate::limits::CONSOLE_WORKLIST_ROWS_MAX
+            ),
+        },
     ));
     part.push_str(&format!(
         "<table id=\"work\"><caption>Consignments awaiting a decision, worst lane first</caption><thead><tr>\
@@ -602,4 +609,62 @@ pub async fn gtin(State(console): State<Arc<Console>>, Path(gtin): Path<String>)
         }
     };
     html_page(html::page(&console.frame, &title, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(shipment: &ShipmentId, lane: Lane, decided: Option<&'static str>) -> Entry {
+        Entry::Ready(Box::new(WorkItem {
+            shipment: shipment.clone(),
+            height: 1,
+            lane: Some(lane),
+            score: 0,
+            declared_ms: Some(1),
+            arrived_ms: None,
+            platform: None,
+            custodian: None,
+            value: None,
+            duty: None,
+            reasons: Vec::new(),
+            consignee: None,
+            hs_codes: Vec::new(),
+            state: "declared",
+            blockers: Vec::new(),
+            decided,
+        }))
+    }
+
+    fn snapshot(entries: Vec<(ShipmentId, Entry)>) -> Snapshot {
+        Snapshot {
+            followed_height: 1,
+            entries,
+            gtins: Vec::new(),
+            pending: 0,
+            trouble: None,
+            full: false,
+        }
+    }
+
+    #[test]
+    fn the_work_list_shows_the_worst_lanes_first_up_to_its_bound_and_counts_the_rest() {
+        let max = crate::limits::CONSOLE_WORKLIST_ROWS_MAX;
+        let id = |n: usize| ShipmentId::new(format!("S-{n:06}")).expect("id");
+        let mut entries: Vec<_> = (0..=max)
+            .map(|n| (id(n), item(&id(n), Lane::Green, None)))
+            .collect();
+        // The last in id order is the one red consignment; a decided one is never listed.
+        entries.push((id(max + 1), item(&id(max + 1), Lane::Red, None)));
+        entries.push((id(max + 2), item(&id(max + 2), Lane::Red, Some("released"))));
+        let (rows, count) = work_rows(&snapshot(entries), &WorkFilter::default());
+        assert_eq!(count, max + 2, "every undecided consignment is counted");
+        assert_eq!(rows.as_str().matches("<tr ").count(), max, "rows shown");
+        let first = rows.as_str().find("<tr ").expect("a row");
+        assert!(
+            rows.as_str()[first..].starts_with(&format!("<tr data-shipment=\"{}\"", id(max + 1))),
+            "the red consignment comes first"
+        );
+        assert!(!rows.as_str().contains(id(max + 2).as_str()));
+    }
 }
