@@ -8,8 +8,10 @@
 pub mod admission;
 pub mod api;
 pub mod block;
+pub mod calendar;
 pub mod codec;
 pub mod crypto;
+pub mod epcis;
 pub mod event;
 pub mod execution;
 pub mod files;

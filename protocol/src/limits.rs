@@ -70,7 +70,27 @@ pub const BLOCK_ENCODED_BYTES_MAX: usize = 32 * 1024 * 1024;
 pub const TIMEOUT_MS_MIN: u64 = 10;
 pub const TIMEOUT_MS_MAX: u64 = 60_000;
 
+/// EPCIS 2.0 documents (`epcis`). One event as captured, in canonical JSON, rides inside one
+/// signed ledger event, so it leaves room for the event's other fields.
+pub const EPCIS_EVENT_BYTES_MAX: usize = 48 * 1024;
+/// Events in one EPCIS document (a capture job or an import).
+pub const EPCIS_DOCUMENT_EVENTS_MAX: usize = 10_000;
+/// One EPCIS document's bytes: a full list of events near their largest would not fit, so the
+/// byte bound is the one that bites for large events.
+pub const EPCIS_DOCUMENT_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Entries of any list inside one EPCIS event (EPCs, quantities, sensor reports, extensions).
+pub const EPCIS_LIST_ITEMS_MAX: usize = EPCS_PER_EVENT_MAX;
+/// Any string or member name inside an EPCIS event.
+pub const EPCIS_STRING_BYTES_MAX: usize = 2_048;
+/// Nesting of objects and arrays inside an EPCIS event (extensions nest).
+pub const EPCIS_DEPTH_MAX: usize = 16;
+/// Problems reported for one document before the reader stops looking.
+pub const EPCIS_ERRORS_MAX: usize = 100;
+
 const _: () = assert!(EVENT_ENCODED_BYTES_MAX <= MESSAGE_ENCODED_BYTES_MAX);
+const _: () = assert!(EPCIS_EVENT_BYTES_MAX + 8 * 1024 <= EVENT_ENCODED_BYTES_MAX);
+const _: () = assert!(EPCIS_STRING_BYTES_MAX < EPCIS_EVENT_BYTES_MAX);
+const _: () = assert!(EPCIS_DOCUMENT_EVENTS_MAX <= EPCIS_DOCUMENT_BYTES_MAX / 64);
 const _: () = assert!(GENESIS_ENCODED_BYTES_MAX <= MESSAGE_ENCODED_BYTES_MAX);
 const _: () = assert!(GENESIS_ENCODED_BYTES_MAX <= FILE_BYTES_MAX);
 const _: () = assert!(BLOCK_ENCODED_BYTES_MAX <= DECODE_ALLOCATION_BYTES_MAX);
