@@ -1225,6 +1225,7 @@ fn print_history(history: &VerifiedHistory, age_ms: Option<u64>) {
             format!("operator {registration}")
         }
         waybill_protocol::index::IndexKey::Member(org) => format!("member {org}"),
+        other @ waybill_protocol::index::IndexKey::EpcisEvent(_) => other.to_string(),
     };
     let mut lines = vec![format!(
         "VERIFIED {key} as of block {} ({}), against the genesis",

@@ -168,6 +168,10 @@ pub enum Rejection {
         event_type: EventType,
         rules: RulesVersion,
     },
+    /// The same EPCIS event (by its CBV event hash) is already on the ledger.
+    DuplicateCapture {
+        event_hash: String,
+    },
 }
 
 impl Rejection {
@@ -203,6 +207,7 @@ impl Rejection {
             Rejection::AlreadyPurged => "already_purged",
             Rejection::NotDeclarer { .. } => "not_declarer",
             Rejection::NotInRules { .. } => "not_in_rules",
+            Rejection::DuplicateCapture { .. } => "duplicate_capture",
         }
     }
 }
@@ -298,6 +303,9 @@ impl fmt::Display for Rejection {
                 f,
                 "{event_type} events do not exist under rules version {rules}, which this block executes under"
             ),
+            Rejection::DuplicateCapture { event_hash } => {
+                write!(f, "the EPCIS event {event_hash} is already on the ledger")
+            }
         }
     }
 }
@@ -451,7 +459,7 @@ pub fn keys_read(events: &[CheckedEvent]) -> StateKeys {
         keys.shipments.insert(body.shipment.clone());
         keys.signers.insert(body.signer.clone());
         if matches!(
-            body.kind,
+            body.kind.effective(),
             EventKind::Commission | EventKind::Decommission { .. }
         ) {
             keys.serials.extend(item_serials(body).cloned());
@@ -524,7 +532,9 @@ fn execute_event(
             detail: error.to_string(),
         })?;
     let event_type = body.kind.event_type();
-    if !block.rules.knows(event_type) {
+    if !block.rules.knows(event_type)
+        || (body.kind.capture().is_some() && !block.rules.captures_epcis())
+    {
         return Err(Rejection::NotInRules {
             event_type,
             rules: block.rules,
@@ -544,8 +554,11 @@ fn execute_event(
     let before = loaded(&mut state.shipments, &body.shipment)
         .clone()
         .unwrap_or_default();
+    if block.rules.captures_epcis() {
+        check_capture(rules, &before, body, state)?;
+    }
     let after = custody(rules, &before, body)?;
-    match &body.kind {
+    match body.kind.effective() {
         EventKind::Commission => commission(rules, block, body, state)?,
         EventKind::Decommission { .. } => decommission(body, state)?,
         _ => {}
@@ -629,6 +642,53 @@ fn decommission(body: &EventBody, state: &mut StateSnapshot) -> Result<(), Rejec
     Ok(())
 }
 
+/// The ledger's rules for captures and registers (rules version 4): a register (`epcis:<org>`)
+/// is written by its organisation only, and with observations only; an observation elsewhere
+/// needs a part in the shipment (custodian, declarer, offered the custody, customs, or the
+/// brand of every item it names), so it never makes its signer a party; and an EPCIS event is
+/// applied once (its CBV event hash).
+fn check_capture(
+    rules: &ChainRules,
+    before: &ShipmentState,
+    body: &EventBody,
+    state: &mut StateSnapshot,
+) -> Result<(), Rejection> {
+    let signer = &body.signer.org;
+    let observation = body.kind.event_type() == EventType::Observe;
+    if body
+        .shipment
+        .as_str()
+        .starts_with(crate::epcis::capture::REGISTER_PREFIX)
+    {
+        let own = crate::epcis::capture::register_of(signer).as_ref() == Some(&body.shipment);
+        if !own || !observation {
+            return Err(Rejection::NoPartInShipment {
+                org: signer.clone(),
+            });
+        }
+    } else if observation {
+        let serials: Vec<&Sgtin> = item_serials(body).collect();
+        let party = before.custodian.as_ref() == Some(signer)
+            || before.declared_by.as_ref() == Some(signer)
+            || before.offered_to.as_ref() == Some(signer)
+            || rules.has_role(signer, Role::Customs)
+            || (!serials.is_empty() && serials.iter().all(|s| rules.owns_gtin(signer, &s.gtin)));
+        if !party {
+            return Err(Rejection::NoPartInShipment {
+                org: signer.clone(),
+            });
+        }
+    }
+    if let Some(hash) = crate::index::capture_hash(body)
+        && loaded(&mut state.records, &IndexKey::EpcisEvent(hash)).is_some()
+    {
+        return Err(Rejection::DuplicateCapture {
+            event_hash: crate::epcis::EventHash(hash.0).ni(),
+        });
+    }
+    Ok(())
+}
+
 /// The shipment's state after `body`, or why `body` does not fit it.
 fn custody(
     rules: &ChainRules,
@@ -637,6 +697,10 @@ fn custody(
 ) -> Result<ShipmentState, Rejection> {
     let signer = &body.signer.org;
     let event_type = body.kind.event_type();
+    if event_type == EventType::Observe {
+        // An observation changes no custody, so no custody state refuses it.
+        return Ok(before.clone());
+    }
     if before.seized && !matches!(event_type, EventType::Inspect | EventType::Flag) {
         return Err(Rejection::Seized);
     }
@@ -653,7 +717,7 @@ fn custody(
     };
     let mut after = before.clone();
     let item_event = matches!(
-        body.kind,
+        body.kind.effective(),
         EventKind::Commission | EventKind::Decommission { .. }
     );
     if !item_event {
@@ -668,7 +732,7 @@ fn custody(
         }
         after.last_event_time_ms = before.last_event_time_ms.max(body.event_time_ms);
     }
-    match &body.kind {
+    match body.kind.effective() {
         EventKind::Commission | EventKind::Decommission { .. } => {}
         EventKind::Pack { .. } | EventKind::Unpack { .. } => {
             let serials: Vec<&Sgtin> = item_serials(body).collect();
@@ -787,7 +851,8 @@ fn custody(
         }
         EventKind::Seize { .. } => after.seized = true,
         // A register entry: no custody meaning; the permission table keeps it to customs.
-        EventKind::Accredit(_) | EventKind::RevokeAccreditation(_) => {}
+        // An observation returned above; a capture with a meaning matched its meaning.
+        EventKind::Accredit(_) | EventKind::RevokeAccreditation(_) | EventKind::Epcis(_) => {}
     }
     Ok(after)
 }

@@ -251,3 +251,50 @@ pub fn certificate(
         &precommits,
     )
 }
+
+/// An item serial as a GS1 Digital Link URI, as EPCIS names it.
+pub fn sgtin_uri(sgtin: &Sgtin) -> String {
+    format!("https://id.gs1.org/01/{}/21/{}", sgtin.gtin, sgtin.serial)
+}
+
+/// One EPCIS event object (with `eventTimeZoneOffset` and `eventTime` filled in if absent) as
+/// the canonical content of a capture.
+///
+/// # Panics
+/// If `event` is not a well-formed EPCIS 2.0 event: fixtures are written by tests.
+pub fn epcis_content(mut event: serde_json::Value) -> crate::event::EpcisContent {
+    if let Some(object) = event.as_object_mut() {
+        object
+            .entry("eventTime")
+            .or_insert_with(|| "2026-03-01T10:00:00.000Z".into());
+        object
+            .entry("eventTimeZoneOffset")
+            .or_insert_with(|| "+00:00".into());
+    }
+    let document = serde_json::json!({
+        "@context": [crate::epcis::EPCIS_CONTEXT, {"example": "https://ns.example.com/epcis/"}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-03-01T10:00:00Z",
+        "epcisBody": {"eventList": [event]},
+    });
+    let events = crate::epcis::read_document(&document)
+        .unwrap_or_else(|errors| panic!("fixture event refused: {errors:?}"));
+    crate::event::EpcisContent(events[0].canonical_bytes())
+}
+
+/// An observation of `serials` (an ObjectEvent OBSERVE with a sensor reading).
+pub fn epcis_observation(serials: &[Sgtin]) -> EventKind {
+    let epcs: Vec<String> = serials.iter().map(sgtin_uri).collect();
+    let content = epcis_content(serde_json::json!({
+        "type": "ObjectEvent",
+        "epcList": epcs,
+        "action": "OBSERVE",
+        "bizStep": "sensor_reporting",
+        "example:temperature": "4.5"
+    }));
+    EventKind::Epcis(Box::new(crate::event::EpcisCapture {
+        meaning: None,
+        content,
+    }))
+}

@@ -276,7 +276,7 @@ pub const TESTNET_VALIDATOR_OPERATORS: usize = 4;
 /// The brand's GS1 company prefix in a default local network.
 pub const TESTNET_BRAND_GS1_PREFIX: &str = "4012345";
 
-/// The permission table of DESIGN.md §3.
+/// The permission table of DESIGN.md §3; every role may record EPCIS observations (§13).
 pub fn default_permissions() -> Vec<Permission> {
     use EventType::*;
     let table: [(Role, &[EventType]); 4] = [
@@ -292,16 +292,20 @@ pub fn default_permissions() -> Vec<Permission> {
                 Purge,
                 Accredit,
                 RevokeAccreditation,
+                Observe,
             ],
         ),
-        (Role::Platform, &[Declare, Pack, Unpack, Purge]),
+        (Role::Platform, &[Declare, Pack, Unpack, Purge, Observe]),
         (
             Role::Carrier,
             &[
-                Pack, Unpack, PickUp, HandOver, Accept, Depart, Arrive, Deliver, Return,
+                Pack, Unpack, PickUp, HandOver, Accept, Depart, Arrive, Deliver, Return, Observe,
             ],
         ),
-        (Role::Brand, &[Commission, Decommission, Pack, Unpack, Flag]),
+        (
+            Role::Brand,
+            &[Commission, Decommission, Pack, Unpack, Flag, Observe],
+        ),
     ];
     table
         .into_iter()

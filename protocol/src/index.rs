@@ -27,6 +27,9 @@ pub enum IndexKey {
     Operator(Reference),
     /// A member's accreditations, by its member id.
     Member(OrgId),
+    /// A captured EPCIS event, by its CBV event hash: one applied event at most (rules version
+    /// 4), so a second capture of the same event is a duplicate, and the event is found by id.
+    EpcisEvent(Hash),
 }
 
 /// The head of a key's chain, as the authenticated map stores it.
@@ -61,6 +64,13 @@ impl std::fmt::Display for IndexKey {
             IndexKey::Gtin(gtin) => write!(formatter, "GTIN {gtin}"),
             IndexKey::Operator(registration) => write!(formatter, "operator {registration}"),
             IndexKey::Member(org) => write!(formatter, "member {org}"),
+            IndexKey::EpcisEvent(hash) => {
+                write!(
+                    formatter,
+                    "EPCIS event {}",
+                    crate::epcis::EventHash(hash.0).ni()
+                )
+            }
         }
     }
 }
@@ -104,7 +114,7 @@ pub fn index_keys(body: &EventBody) -> Vec<IndexKey> {
         Epc::Sgtin(sgtin) => Some(sgtin),
         Epc::Sscc(_) => None,
     });
-    let flagged = match &body.kind {
+    let flagged = match body.kind.effective() {
         EventKind::Flag { serial, .. } => Some(serial),
         _ => None,
     };
@@ -116,14 +126,23 @@ pub fn index_keys(body: &EventBody) -> Vec<IndexKey> {
         }
     }
     keys.extend(gtins.into_iter().cloned().map(IndexKey::Gtin));
-    let (operator, member) = match &body.kind {
+    let (operator, member) = match body.kind.effective() {
         EventKind::Accredit(a) => (Some(&a.operator), a.member.as_ref()),
         EventKind::RevokeAccreditation(r) => (Some(&r.operator), r.member.as_ref()),
         _ => (None, None),
     };
     keys.extend(operator.cloned().map(IndexKey::Operator));
     keys.extend(member.cloned().map(IndexKey::Member));
+    keys.extend(capture_hash(body).map(IndexKey::EpcisEvent));
     keys
+}
+
+/// The CBV event hash of a captured EPCIS event (`None` if the event is not one, or its content
+/// does not read, which validation refuses first).
+pub fn capture_hash(body: &EventBody) -> Option<Hash> {
+    let capture = body.kind.capture()?;
+    let event = crate::epcis::EpcisEvent::from_canonical(&capture.content.0).ok()?;
+    Some(Hash(event.hash().0))
 }
 
 /// The serials of `gtin` that `events` name, each once, in serial order: what a verified GTIN

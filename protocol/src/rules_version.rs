@@ -28,8 +28,12 @@ impl RulesVersion {
     /// Customs may accredit operators in trusted-trader programmes and revoke them
     /// (`accredit`, `revoke_accreditation`); under older rules those kinds are refused.
     pub const ACCREDITATION: RulesVersion = RulesVersion(3);
+    /// EPCIS 2.0 events may be captured (`epcis`), with a custody or customs meaning or as
+    /// observations, each EPCIS event once; organisations' registers (`epcis:<org>`) hold their
+    /// observations. Under older rules captures are refused.
+    pub const EPCIS: RulesVersion = RulesVersion(4);
     /// What a new chain runs.
-    pub const LATEST: RulesVersion = RulesVersion::ACCREDITATION;
+    pub const LATEST: RulesVersion = RulesVersion::EPCIS;
 
     pub fn is_known(self) -> bool {
         (RulesVersion::STRICT_NONCES..=RulesVersion::LATEST).contains(&self)
@@ -54,8 +58,16 @@ impl RulesVersion {
             EventType::Accredit | EventType::RevokeAccreditation => {
                 self >= RulesVersion::ACCREDITATION
             }
+            EventType::Observe => self.captures_epcis(),
             _ => true,
         }
+    }
+}
+
+impl RulesVersion {
+    /// Whether EPCIS events may be captured, and registers and capture rules apply.
+    pub fn captures_epcis(self) -> bool {
+        self >= RulesVersion::EPCIS
     }
 }
 

@@ -214,3 +214,29 @@ fn a_verified_message_encodes_as_the_message_it_wraps() {
     let verified = message.clone().verify(&rules).unwrap();
     assert_eq!(codec::encode(&verified), codec::encode(&message));
 }
+
+/// An EPCIS capture (rules version 4): its content's canonical JSON and the event's encoding.
+#[test]
+fn epcis_capture_encoding_is_pinned() {
+    let kind = fixtures::epcis_observation(&[fixtures::sgtin("S1")]);
+    let EventKind::Epcis(capture) = &kind else {
+        unreachable!("the fixture is a capture")
+    };
+    assert_eq!(
+        String::from_utf8(capture.content.0.clone()).unwrap(),
+        GOLDEN_CAPTURE_CONTENT
+    );
+    let event = fixtures::event("carrier-a", 9, "epcis:carrier-a", kind)
+        .epc(Epc::Sgtin(fixtures::sgtin("S1")))
+        .sign(&fixtures::org_keypair("carrier-a"));
+    let bytes = event.encode();
+    assert_eq!(
+        Hash::of_parts(&[&bytes]).to_hex(),
+        GOLDEN_CAPTURE_ENCODING_SHA256
+    );
+    assert_eq!(SignedEvent::decode(&bytes).unwrap(), event);
+}
+
+const GOLDEN_CAPTURE_CONTENT: &str = r#"{"@context":{"example":"https://ns.example.com/epcis/"},"action":"OBSERVE","bizStep":"sensor_reporting","epcList":["https://id.gs1.org/01/04012345000016/21/S1"],"eventTime":"2026-03-01T10:00:00.000Z","eventTimeZoneOffset":"+00:00","example:temperature":"4.5","type":"ObjectEvent"}"#;
+const GOLDEN_CAPTURE_ENCODING_SHA256: &str =
+    "824548f9c4227b32b6f8f60830952c415d48c45d74f06517e129f811f6eda5fc";

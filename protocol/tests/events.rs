@@ -103,6 +103,7 @@ fn well_formed_events_of_every_kind_pass() {
             effective_ms: NOW_MS,
             reason: reason(),
         })),
+        fixtures::epcis_observation(&[fixtures::sgtin("S1")]),
     ];
     let mut covered: Vec<EventType> = kinds.iter().map(EventKind::event_type).collect();
     for kind in kinds {
@@ -445,4 +446,117 @@ fn coordinates_are_read_exactly_or_refused_naming_the_part() {
             (got, want) => panic!("{text}: got {got:?}, expected {want:?}"),
         }
     }
+}
+
+fn capture(meaning: Option<EventKind>, event: serde_json::Value) -> EventKind {
+    EventKind::Epcis(Box::new(EpcisCapture {
+        meaning,
+        content: fixtures::epcis_content(event),
+    }))
+}
+
+fn departing(epcs: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "type": "ObjectEvent",
+        "epcList": epcs,
+        "action": "OBSERVE",
+        "bizStep": "departing"
+    })
+}
+
+#[test]
+fn a_capture_must_agree_with_its_content() {
+    let s1 = fixtures::sgtin_uri(&fixtures::sgtin("S1"));
+    let validate = |body: EventBody| body.validate(&fixtures::chain_id(), NOW_MS);
+    // A departure captured with its meaning, naming the event's serial: fine.
+    validate(valid(capture(
+        Some(EventKind::Depart),
+        departing(std::slice::from_ref(&s1)),
+    )))
+    .unwrap();
+    // The meaning must be one its business step allows.
+    let error = validate(valid(capture(
+        Some(EventKind::Arrive),
+        departing(std::slice::from_ref(&s1)),
+    )));
+    assert!(
+        error
+            .unwrap_err()
+            .to_string()
+            .contains("kind.content/bizStep: arrive is captured with bizStep arriving")
+    );
+    // The body names exactly the items of the content.
+    let other = fixtures::sgtin_uri(&fixtures::sgtin("S2"));
+    let error = validate(valid(capture(None, departing(&[s1.clone(), other])))).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("epcs must be the serials and SSCCs"),
+        "{error}"
+    );
+    // A pack is an AggregationEvent ADD whose parent is the parcel.
+    let parcel = Sscc::new("340123450000000017").unwrap();
+    let pack = |action: &str, parent: &str| {
+        capture(
+            Some(EventKind::Pack {
+                parcel: parcel.clone(),
+            }),
+            serde_json::json!({
+                "type": "AggregationEvent",
+                "parentID": parent,
+                "childEPCs": [s1.clone()],
+                "action": action,
+                "bizStep": "packing"
+            }),
+        )
+    };
+    validate(valid(pack(
+        "ADD",
+        "https://id.gs1.org/00/340123450000000017",
+    )))
+    .unwrap();
+    for (action, parent) in [
+        ("DELETE", "https://id.gs1.org/00/340123450000000017"),
+        ("ADD", "https://id.gs1.org/00/340123450000000024"),
+    ] {
+        let error = validate(valid(pack(action, parent))).unwrap_err();
+        assert!(
+            error.to_string().starts_with("kind.content/type"),
+            "{error}"
+        );
+    }
+    // Content that is not canonical, or not EPCIS, is refused with its field.
+    let mut body = valid(fixtures::epcis_observation(&[fixtures::sgtin("S1")]));
+    if let EventKind::Epcis(capture) = &mut body.kind {
+        capture.content.0.insert(0, b' ');
+    }
+    assert!(
+        validate(body)
+            .unwrap_err()
+            .to_string()
+            .contains("not in canonical form")
+    );
+    // A meaning never goes on a register, and places live in the content only.
+    let mut register = valid(capture(
+        Some(EventKind::Depart),
+        departing(std::slice::from_ref(&s1)),
+    ));
+    register.shipment = fixtures::shipment("epcis:carrier-a");
+    assert!(
+        validate(register)
+            .unwrap_err()
+            .to_string()
+            .contains("observations only")
+    );
+    let mut placed = valid(fixtures::epcis_observation(&[fixtures::sgtin("S1")]));
+    placed.read_point = Some(Location {
+        id: LocationId::new("4012345000009").unwrap(),
+        geo: None,
+    });
+    assert!(
+        validate(placed)
+            .unwrap_err()
+            .to_string()
+            .contains("in its content only")
+    );
 }

@@ -883,3 +883,190 @@ fn accreditations_do_not_exist_under_older_rules() {
         })
     );
 }
+
+/// An EPCIS capture by `org` on `shipment`, naming `serials`, in a block of its own.
+fn capture(
+    chain: &mut MemoryChain,
+    org: &str,
+    shipment: &str,
+    kind: EventKind,
+    serials: &[Sgtin],
+) -> EventOutcome {
+    let event = chain
+        .events
+        .builder(org, shipment, kind)
+        .epcs(serials.iter().cloned().map(Epc::Sgtin))
+        .sign(&fixtures::org_keypair(org));
+    chain.block(vec![event]).remove(0)
+}
+
+fn captured(meaning: Option<EventKind>, event: serde_json::Value) -> EventKind {
+    EventKind::Epcis(Box::new(waybill_protocol::event::EpcisCapture {
+        meaning,
+        content: fixtures::epcis_content(event),
+    }))
+}
+
+fn epcis(kind: &str, action: &str, biz_step: &str, serials: &[Sgtin]) -> serde_json::Value {
+    let epcs: Vec<String> = serials.iter().map(fixtures::sgtin_uri).collect();
+    serde_json::json!({"type": kind, "epcList": epcs, "action": action, "bizStep": biz_step})
+}
+
+#[test]
+fn observations_go_on_own_registers_or_shipments_the_signer_is_party_to() {
+    let mut chain = MemoryChain::new();
+    let item = [fixtures::sgtin("OBS-1")];
+    let seen = fixtures::epcis_observation(&item);
+    // Its own register: any member, observations only.
+    assert_eq!(
+        capture(
+            &mut chain,
+            "carrier-a",
+            "epcis:carrier-a",
+            seen.clone(),
+            &item
+        ),
+        APPLIED
+    );
+    let another = fixtures::epcis_observation(&[fixtures::sgtin("OBS-2")]);
+    assert_eq!(
+        capture(
+            &mut chain,
+            "carrier-b",
+            "epcis:carrier-a",
+            another.clone(),
+            &[fixtures::sgtin("OBS-2")]
+        ),
+        rejected(Rejection::NoPartInShipment {
+            org: org("carrier-b")
+        })
+    );
+    // A shipment: only a party may observe on it, and the observation moves no custody.
+    declared_and_picked_up(&mut chain, "OBS-SHIP");
+    assert_eq!(
+        capture(
+            &mut chain,
+            "carrier-b",
+            "OBS-SHIP",
+            another.clone(),
+            &[fixtures::sgtin("OBS-2")]
+        ),
+        rejected(Rejection::NoPartInShipment {
+            org: org("carrier-b")
+        })
+    );
+    assert_eq!(
+        capture(
+            &mut chain,
+            "carrier-a",
+            "OBS-SHIP",
+            another,
+            &[fixtures::sgtin("OBS-2")]
+        ),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("carrier-a", "OBS-SHIP", hand_over("carrier-b")),
+        APPLIED
+    );
+    assert_eq!(
+        chain.apply("carrier-b", "OBS-SHIP", accept("carrier-a")),
+        APPLIED
+    );
+}
+
+#[test]
+fn an_epcis_event_is_applied_once_whoever_captures_it() {
+    let mut chain = MemoryChain::new();
+    let item = [fixtures::sgtin("DUP-1")];
+    let seen = fixtures::epcis_observation(&item);
+    assert_eq!(
+        capture(&mut chain, "brand", "epcis:brand", seen.clone(), &item),
+        APPLIED
+    );
+    let hash = match &seen {
+        EventKind::Epcis(capture) => {
+            waybill_protocol::epcis::EpcisEvent::from_canonical(&capture.content.0)
+                .unwrap()
+                .hash()
+                .ni()
+        }
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        capture(&mut chain, "brand", "epcis:brand", seen.clone(), &item),
+        rejected(Rejection::DuplicateCapture {
+            event_hash: hash.clone()
+        })
+    );
+    assert_eq!(
+        capture(&mut chain, "carrier-a", "epcis:carrier-a", seen, &item),
+        rejected(Rejection::DuplicateCapture { event_hash: hash })
+    );
+}
+
+#[test]
+fn a_capture_with_a_meaning_follows_the_custody_rules() {
+    let mut chain = MemoryChain::new();
+    let item = [fixtures::sgtin("CAP-1")];
+    // A brand commissions by EPCIS: the serial is then commissioned on the ledger.
+    let commissioning = captured(
+        Some(EventKind::Commission),
+        epcis("ObjectEvent", "ADD", "commissioning", &item),
+    );
+    assert_eq!(
+        capture(&mut chain, "brand", "CAP-STOCK", commissioning, &item),
+        APPLIED
+    );
+    assert!(matches!(
+        commission(&mut chain, "CAP-STOCK", &item),
+        EventOutcome::Rejected {
+            rejection: Rejection::AlreadyCommissioned { .. }
+        }
+    ));
+    // A departure by EPCIS: only the custodian may depart.
+    declared_and_picked_up(&mut chain, "CAP-SHIP");
+    let departing = || {
+        captured(
+            Some(EventKind::Depart),
+            epcis("ObjectEvent", "OBSERVE", "departing", &item),
+        )
+    };
+    assert_eq!(
+        capture(&mut chain, "carrier-b", "CAP-SHIP", departing(), &item),
+        rejected(Rejection::NotCustodian {
+            custodian: org("carrier-a"),
+            signer: org("carrier-b")
+        })
+    );
+    // (The same EPCIS event, refused above, was not applied: the custodian may capture it.)
+    assert_eq!(
+        capture(&mut chain, "carrier-a", "CAP-SHIP", departing(), &item),
+        APPLIED
+    );
+}
+
+#[test]
+fn captures_do_not_exist_under_older_rules() {
+    use waybill_protocol::rules_version::{RulesActivation, RulesVersion};
+    let mut genesis = fixtures::genesis(4);
+    genesis.rules = vec![RulesActivation {
+        version: RulesVersion::ACCREDITATION,
+        from_height: 1,
+    }];
+    let mut chain = MemoryChain::new();
+    chain.rules = waybill_protocol::rules::ChainRules::new(genesis).unwrap();
+    chain.store = waybill_node::ledger::memory::MemoryStore::new(&chain.rules).unwrap();
+    let item = [fixtures::sgtin("OLD-1")];
+    let departing = captured(
+        Some(EventKind::Depart),
+        epcis("ObjectEvent", "OBSERVE", "departing", &item),
+    );
+    assert_eq!(
+        capture(&mut chain, "carrier-a", "OLD-SHIP", departing, &item),
+        rejected(Rejection::NotInRules {
+            event_type: EventType::Depart,
+            rules: RulesVersion::ACCREDITATION,
+        })
+    );
+}

@@ -10,6 +10,7 @@
 //!
 //! Pure and deterministic: the node reads ledger content with it during execution.
 
+pub mod capture;
 pub mod cbv;
 mod event;
 mod export;
