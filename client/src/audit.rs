@@ -70,7 +70,7 @@ pub fn audit_serial(serial: &Sgtin, events: &[SignedEvent], rules: &ChainRules) 
             "the ledger proves no event ever named this serial".into(),
             vec![],
         ),
-        Some(first) if !matches!(first.body.kind, EventKind::Commission) => add(
+        Some(first) if !matches!(first.body.kind.effective(), EventKind::Commission) => add(
             "never_commissioned",
             AuditClass::Suspect,
             format!(
@@ -94,7 +94,7 @@ pub fn audit_serial(serial: &Sgtin, events: &[SignedEvent], rules: &ChainRules) 
 
     if let Some(position) = events
         .iter()
-        .position(|e| matches!(e.body.kind, EventKind::Decommission { .. }))
+        .position(|e| matches!(e.body.kind.effective(), EventKind::Decommission { .. }))
     {
         let after: Vec<Hash> = events[position + 1..].iter().map(id).collect();
         if !after.is_empty() {
@@ -112,7 +112,7 @@ pub fn audit_serial(serial: &Sgtin, events: &[SignedEvent], rules: &ChainRules) 
     let mut current: Option<(&ShipmentId, Hash)> = None;
     for event in events {
         let body = &event.body;
-        match (&body.kind, current) {
+        match (body.kind.effective(), current) {
             (
                 EventKind::Commission | EventKind::Decommission { .. } | EventKind::Flag { .. },
                 _,
@@ -128,7 +128,7 @@ pub fn audit_serial(serial: &Sgtin, events: &[SignedEvent], rules: &ChainRules) 
             ),
             _ => {}
         }
-        current = match &body.kind {
+        current = match body.kind.effective() {
             EventKind::Deliver | EventKind::Return { .. } | EventKind::Unpack { .. } => None,
             EventKind::Commission | EventKind::Decommission { .. } | EventKind::Flag { .. } => {
                 current
@@ -141,7 +141,7 @@ pub fn audit_serial(serial: &Sgtin, events: &[SignedEvent], rules: &ChainRules) 
     // Packed into a parcel while still packed in another.
     let mut packed: Option<(&Sscc, Hash)> = None;
     for event in events {
-        match &event.body.kind {
+        match event.body.kind.effective() {
             EventKind::Pack { parcel } => {
                 if let Some((other, first)) = packed {
                     if other != parcel {

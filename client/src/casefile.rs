@@ -137,7 +137,7 @@ fn declared_with_particulars<'a>(
 )> {
     let declared = events
         .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Declare(_)))?;
+        .find(|e| matches!(e.body.kind.effective(), EventKind::Declare(_)))?;
     let declaration = particulars.and_then(Disclosure::declaration)?;
     let since = declared
         .body
@@ -206,7 +206,7 @@ fn adverse_events(events: &[SignedEvent]) -> Vec<waybill_protocol::Hash> {
     use waybill_protocol::event::InspectionResult;
     events
         .iter()
-        .filter(|e| match &e.body.kind {
+        .filter(|e| match e.body.kind.effective() {
             EventKind::Seize { .. } => true,
             EventKind::Inspect { result, .. } => *result != InspectionResult::Compliant,
             _ => false,
@@ -339,7 +339,7 @@ fn standings_of(
     let mut found = Vec::new();
     if let Some(declared) = events
         .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Declare(_)))
+        .find(|e| matches!(e.body.kind.effective(), EventKind::Declare(_)))
     {
         let answer = reader
             .member(&declared.body.signer.org)
@@ -374,7 +374,7 @@ fn selection_draw(
         .proof
         .events
         .iter()
-        .find(|p| matches!(p.event.body.kind, EventKind::Declare(_)));
+        .find(|p| matches!(p.event.body.kind.effective(), EventKind::Declare(_)));
     let Some(declared) = declared else {
         return Ok(None);
     };

@@ -130,7 +130,7 @@ pub fn declaration_of(proof: &ProvenanceProof) -> Option<(&DeclarationSummary, &
     proof
         .events
         .iter()
-        .find_map(|proven| match &proven.event.body.kind {
+        .find_map(|proven| match proven.event.body.kind.effective() {
             EventKind::Declare(summary) => Some((&**summary, &proven.event)),
             _ => None,
         })
@@ -141,7 +141,7 @@ fn purge_of(proof: &ProvenanceProof, commitment: &Hash) -> Option<(u64, OrgId)> 
     proof
         .events
         .iter()
-        .find_map(|proven| match &proven.event.body.kind {
+        .find_map(|proven| match proven.event.body.kind.effective() {
             EventKind::Purge { particulars } if particulars == commitment => {
                 Some((proven.height, proven.event.body.signer.org.clone()))
             }

@@ -98,10 +98,13 @@ enum Command {
     Verify { bundle: PathBuf },
     /// Follow committed events as they happen (one shipment's, or all), until interrupted.
     Watch { shipment: Option<String> },
-    /// Read an EPCIS 2.0 JSON-LD document, sign its events with --key and submit them in order.
+    /// Read an EPCIS 2.0 JSON-LD document whole, sign its events with --key and submit them in
+    /// order; say which committed (ids and heights), with what meaning.
     ImportEpcis {
         document: PathBuf,
-        /// The shipment for events that do not name one (`waybill:shipment`).
+        /// The shipment events take their custody meaning on (unless one names its own,
+        /// `waybill:shipment`). Without one, events are observations on your register
+        /// (`epcis:<org>`).
         #[arg(long)]
         shipment: Option<String>,
     },
@@ -998,17 +1001,36 @@ fn import_epcis(cli: &Cli, document: &Path, shipment: Option<&str>) -> Result<()
     let bytes = files::read_bounded("EPCIS document", document)?;
     let value: serde_json::Value = waybill_protocol::json::parse(&bytes)
         .map_err(|e| Failure::Usage(format!("{}: {e}", document.display())))?;
-    let first_nonce = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_micros() as u64);
+        .unwrap_or_default();
+    let roles = genesis
+        .organisation(&identity.key_id.org)
+        .map(|o| o.roles.clone())
+        .unwrap_or_default();
     let signer = waybill_client::epcis::ImportSigner {
         chain_id: genesis.chain_id.clone(),
         key_id: identity.key_id.clone(),
-        first_nonce,
+        first_nonce: now.as_micros() as u64,
         default_shipment: shipment.map(ShipmentId::new).transpose()?,
+        captured_at_ms: now.as_millis() as u64,
+        may_sign: waybill_protocol::EventType::ALL
+            .into_iter()
+            .filter(|kind| genesis.may_sign(&roles, *kind))
+            .collect(),
     };
-    let bodies = waybill_client::epcis::import(&value, &signer)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", document.display())))?;
+    // The whole document is read and checked before anything is signed.
+    let imported = waybill_client::epcis::import(&value, &signer).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        Failure::Usage(format!(
+            "{}: {} problem(s), nothing was signed or submitted:\n{}",
+            document.display(),
+            errors.len(),
+            lines.join("\n")
+        ))
+    })?;
+    let meanings: Vec<String> = imported.iter().map(|one| one.meaning.clone()).collect();
+    let bodies: Vec<_> = imported.into_iter().map(|one| one.body).collect();
     let client = connect(cli, &genesis, Some(&identity.keypair))?;
     let total = bodies.len();
     // Submitted in document order; a refusal stops the rest, and every submitted event is
@@ -1030,18 +1052,21 @@ fn import_epcis(cli: &Cli, document: &Path, shipment: Option<&str>) -> Result<()
         match client.wait_committed(id, std::time::Duration::from_secs(60))? {
             EventStatus::Committed { height, .. } => {
                 committed += 1;
-                println!("  eventList[{index}]: committed {id} at height {height}");
+                println!(
+                    "  event {index}: committed {id} at height {height} ({})",
+                    meanings[*index]
+                );
             }
             EventStatus::Rejected { height, reason, .. } => {
-                println!("  eventList[{index}]: rejected {id} at height {height}: {reason}");
+                println!("  event {index}: rejected {id} at height {height}: {reason}");
             }
-            EventStatus::Pending => println!("  eventList[{index}]: {id} still pending"),
+            EventStatus::Pending => println!("  event {index}: {id} still pending"),
         }
     }
     if let Some((index, error)) = &refused {
         let rest = total - index;
         println!(
-            "  eventList[{index}]: refused by the node, so it and the {} after it were not submitted: {error}",
+            "  event {index}: refused by the node, so it and the {} after it were not submitted: {error}",
             rest - 1
         );
     }

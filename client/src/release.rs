@@ -133,7 +133,7 @@ pub fn consignment(
 ) -> Consignment {
     let arrival = events
         .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Arrive));
+        .find(|e| matches!(e.body.kind.effective(), EventKind::Arrive));
     let (basis, dated) = match arrival {
         Some(event) => (DayBasis::Arrival, event),
         None => (DayBasis::Declaration, declared),
@@ -227,7 +227,7 @@ pub fn release_check(case: CaseFile<'_>, policies: &Policies) -> ReleaseReport {
     let declared = case
         .events
         .iter()
-        .find(|e| matches!(e.body.kind, EventKind::Declare(_)));
+        .find(|e| matches!(e.body.kind.effective(), EventKind::Declare(_)));
     let (assessment, ics2_missing) = desk.declaration(declared);
     desk.prior_findings();
     let risk_outcome = desk.risk_outcome();
@@ -569,7 +569,7 @@ impl Desk<'_> {
             .events
             .iter()
             .rev()
-            .find_map(|e| match &e.body.kind {
+            .find_map(|e| match e.body.kind.effective() {
                 EventKind::RiskAssessed { status } => Some((e.body.id(), *status)),
                 _ => None,
             });
@@ -594,7 +594,7 @@ impl Desk<'_> {
         let mut open: Vec<Hash> = Vec::new();
         for event in self.case.events {
             let id = event.body.id();
-            match &event.body.kind {
+            match event.body.kind.effective() {
                 EventKind::Hold { .. } => open.push(id),
                 EventKind::Inspect {
                     result: InspectionResult::Compliant,
@@ -626,7 +626,7 @@ impl Desk<'_> {
         let events = self.case.events;
         if !events
             .iter()
-            .any(|e| matches!(e.body.kind, EventKind::PickUp))
+            .any(|e| matches!(e.body.kind.effective(), EventKind::PickUp))
         {
             self.hit(
                 "custody",
@@ -637,7 +637,7 @@ impl Desk<'_> {
         }
         let mut offered: Option<(&SignedEvent, OrgId)> = None;
         for event in events {
-            match &event.body.kind {
+            match event.body.kind.effective() {
                 EventKind::HandOver { to } => offered = Some((event, to.clone())),
                 EventKind::Accept { .. } => offered = None,
                 _ => {}
@@ -686,7 +686,7 @@ impl Desk<'_> {
         let events = self.case.events;
         let at = events
             .iter()
-            .find(|e| matches!(e.body.kind, EventKind::Arrive))
+            .find(|e| matches!(e.body.kind.effective(), EventKind::Arrive))
             .or(declared)
             .map_or(0, |e| e.body.event_time_ms);
         let mut best: Option<TierEffect> = None;

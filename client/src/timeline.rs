@@ -75,7 +75,7 @@ pub fn verified_history(
                 event_time_ms: body.event_time_ms,
                 signer: body.signer.org.clone(),
                 event_type: body.kind.event_type(),
-                detail: detail(&body.kind),
+                detail: detail(body.kind.effective()),
                 location: body
                     .read_point
                     .as_ref()

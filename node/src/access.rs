@@ -248,11 +248,11 @@ fn granted(scopes: &BTreeSet<ReadScope>) -> String {
 /// Signed one of the events, or was offered the custody.
 fn is_party(org: &OrgId, event: &SignedEvent) -> bool {
     event.body.signer.org == *org
-        || matches!(&event.body.kind, EventKind::HandOver { to } if to == org)
+        || matches!(event.body.kind.effective(), EventKind::HandOver { to } if to == org)
 }
 
 fn names_own_serial(rules: &ChainRules, org: &OrgId, event: &SignedEvent) -> bool {
-    let serial_of_kind = match &event.body.kind {
+    let serial_of_kind = match event.body.kind.effective() {
         EventKind::Flag { serial, .. } => Some(serial),
         _ => None,
     };

@@ -437,16 +437,18 @@ impl PrivateStore {
         let mut followed = Followed::default();
         for event in ledger.block_events(height)? {
             let body = &event.body;
-            let interesting = matches!(body.kind, EventKind::Declare(_) | EventKind::Purge { .. })
-                || is_adverse(&body.kind);
+            let interesting = matches!(
+                body.kind.effective(),
+                EventKind::Declare(_) | EventKind::Purge { .. }
+            ) || is_adverse(body.kind.effective());
             if !interesting || !applied(ledger, &event)? {
                 continue;
             }
-            if is_adverse(&body.kind) {
+            if is_adverse(body.kind.effective()) {
                 self.follow_adverse(ledger, &mut batch, &body.shipment)?;
                 continue;
             }
-            match &body.kind {
+            match body.kind.effective() {
                 EventKind::Declare(summary) => self.follow_declaration(
                     ledger.rules(),
                     &mut batch,

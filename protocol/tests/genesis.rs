@@ -238,12 +238,17 @@ fn permission_table_matches_the_design() {
             );
         }
     };
-    expect(Role::Brand, &[Commission, Decommission, Pack, Unpack, Flag]);
-    expect(Role::Platform, &[Declare, Pack, Unpack, Purge]);
+    // Every role records EPCIS observations (issue 17): no custody effect, and only on its own
+    // register or a shipment it is a party to (execution's rule, tests/custody.rs).
+    expect(
+        Role::Brand,
+        &[Commission, Decommission, Pack, Unpack, Flag, Observe],
+    );
+    expect(Role::Platform, &[Declare, Pack, Unpack, Purge, Observe]);
     expect(
         Role::Carrier,
         &[
-            Pack, Unpack, PickUp, HandOver, Accept, Depart, Arrive, Deliver, Return,
+            Pack, Unpack, PickUp, HandOver, Accept, Depart, Arrive, Deliver, Return, Observe,
         ],
     );
     // Trusted-trader accreditation (issue 15) is customs' alone, like every control.
@@ -259,6 +264,7 @@ fn permission_table_matches_the_design() {
             Purge,
             Accredit,
             RevokeAccreditation,
+            Observe,
         ],
     );
 }

@@ -641,10 +641,10 @@ fn a_custody_story_through_the_cli() {
     let shown = text(&partly);
     assert_eq!(partly.status.code(), Some(1), "{shown}");
     assert!(
-        shown.contains("eventList[0]: committed ") && shown.contains(" at height "),
+        shown.contains("event 0: committed ") && shown.contains(" at height "),
         "{shown}"
     );
-    assert!(shown.contains("eventList[1]: rejected "), "{shown}");
+    assert!(shown.contains("event 1: rejected "), "{shown}");
     assert!(
         shown.contains("imported and committed 1 of 2 event(s)"),
         "{shown}"

@@ -221,7 +221,8 @@ fn concerns(console: &Console, event: &waybill_protocol::SignedEvent) -> bool {
     }
     let party = roles.contains(&Role::Carrier) || roles.contains(&Role::Platform);
     party
-        && (body.signer.org == *me || matches!(&body.kind, EventKind::HandOver { to } if to == me))
+        && (body.signer.org == *me
+            || matches!(body.kind.effective(), EventKind::HandOver { to } if to == me))
 }
 
 /// Follows the node's blocks for ever, from height 1: each applied event marks its shipment.
@@ -263,7 +264,7 @@ fn follow_round(console: &Console, mut height: u64) -> Result<u64, String> {
             let body = &entry.event.body;
             if console.identity.roles.contains(&Role::Brand)
                 && body.signer.org == console.identity.key_id.org
-                && matches!(body.kind, EventKind::Commission)
+                && matches!(body.kind.effective(), EventKind::Commission)
             {
                 for epc in &body.epcs {
                     if let Epc::Sgtin(sgtin) = epc {
@@ -274,7 +275,7 @@ fn follow_round(console: &Console, mut height: u64) -> Result<u64, String> {
             // Customs list a consignment from its declaration on; a party, what concerns it.
             let wanted = concerns(console, &entry.event)
                 && (!console.identity.roles.contains(&Role::Customs)
-                    || matches!(body.kind, EventKind::Declare(_)));
+                    || matches!(body.kind.effective(), EventKind::Declare(_)));
             seen.push((&body.shipment, wanted));
         }
         console.index.mark_block(seen);

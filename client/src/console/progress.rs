@@ -52,7 +52,7 @@ pub fn progress(events: &[SignedEvent]) -> Progress {
         let body = &event.body;
         let by = &body.signer.org;
         found.state = body.kind.event_type().name();
-        match &body.kind {
+        match body.kind.effective() {
             EventKind::Declare(_) => {
                 found.declared_ms.get_or_insert(body.event_time_ms);
                 found.declared_by.get_or_insert_with(|| by.clone());

@@ -51,10 +51,14 @@ pub fn work_item(shipment: &ShipmentId, view: &CaseView) -> WorkItem {
         })
         .unwrap_or_default();
     findings.sort_by_key(|f| std::cmp::Reverse(f.weight));
-    let summary = view.case.events.iter().find_map(|e| match &e.body.kind {
-        EventKind::Declare(summary) => Some(summary),
-        _ => None,
-    });
+    let summary = view
+        .case
+        .events
+        .iter()
+        .find_map(|e| match e.body.kind.effective() {
+            EventKind::Declare(summary) => Some(summary),
+            _ => None,
+        });
     WorkItem {
         shipment: shipment.clone(),
         height: view.case.answer.history.height,
@@ -476,7 +480,7 @@ fn gtin_audit(
         let mut flags = Vec::new();
         let mut shipments = Vec::new();
         for event in &events {
-            match &event.body.kind {
+            match event.body.kind.effective() {
                 EventKind::Flag {
                     serial: flagged,
                     suspicion,

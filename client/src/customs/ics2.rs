@@ -90,7 +90,7 @@ pub fn check_data_set(events: &[SignedEvent], declaration: &Declaration) -> Data
         "transport document number (house air waybill, air waybill or bill of lading)",
     );
     let conveyance = events.iter().any(|e| {
-        matches!(e.body.kind, EventKind::Depart)
+        matches!(e.body.kind.effective(), EventKind::Depart)
             && e.body.biz_transactions.iter().any(|d| {
                 matches!(
                     d.kind,

@@ -36,7 +36,7 @@ impl Standing {
 pub fn standings(events: &[SignedEvent]) -> Vec<Standing> {
     let mut found: Vec<Standing> = Vec::new();
     for event in events {
-        match &event.body.kind {
+        match event.body.kind.effective() {
             EventKind::Accredit(a) => found.push(Standing {
                 operator: a.operator.to_string(),
                 member: a.member.as_ref().map(ToString::to_string),

@@ -36,7 +36,7 @@ fn declare(edit: impl FnOnce(&mut Declaration)) -> (&'static str, K) {
 
 /// The particulars of `events`' declaration, as an entitled reader verifies them.
 fn verified(events: &[SignedEvent]) -> Option<Disclosure> {
-    let summary = events.iter().find_map(|e| match &e.body.kind {
+    let summary = events.iter().find_map(|e| match e.body.kind.effective() {
         K::Declare(summary) => Some(summary.clone()),
         _ => None,
     })?;

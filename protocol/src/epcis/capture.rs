@@ -118,13 +118,14 @@ pub fn check(body: &EventBody, capture: &EpcisCapture) -> Result<EpcisEvent, Eve
         )),
         Some(EventKind::Epcis(_)) => Err(invalid("", "a meaning cannot itself be a capture")),
         Some(meaning) => {
-            check_meaning(&event, meaning)?;
+            fits(&event, meaning)?;
             Ok(event)
         }
     }
 }
 
-fn check_meaning(event: &EpcisEvent, meaning: &EventKind) -> Result<(), EventError> {
+/// Whether `meaning` is one the event's business step allows and fits its shape.
+pub fn fits(event: &EpcisEvent, meaning: &EventKind) -> Result<(), EventError> {
     let wanted = meaning.event_type();
     if !meanings_of(event).contains(&wanted) {
         let step = biz_step_of(wanted).map_or_else(
