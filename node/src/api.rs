@@ -272,15 +272,23 @@ fn reader(shared: &Shared, caller: &Caller) -> ApiResult<Reader> {
 /// Refuses `key`'s history to a member that has no part in it (read policy). Reads the
 /// history's first events on the caller's blocking thread; whole-network readers read nothing.
 fn check_history(shared: &Shared, reader: &Reader, key: &IndexKey) -> ApiResult<()> {
+    may_read(shared, reader, key)?.map_err(|refusal| not_allowed(shared, refusal))
+}
+
+/// Whether `reader` may read `key`'s history, by its first events (the one entitlement read
+/// of a provenance request and of the feed): the outer error is the ledger's.
+fn may_read(
+    shared: &Shared,
+    reader: &Reader,
+    key: &IndexKey,
+) -> ApiResult<Result<(), crate::access::Refusal>> {
     if *reader == Reader::Everything {
-        return Ok(());
+        return Ok(Ok(()));
     }
     let (events, complete) = shared
         .read_ledger()
         .key_history(key, ENTITLEMENT_EVENTS_MAX)?;
-    reader
-        .history(&shared.rules, key, &events, complete)
-        .map_err(|refusal| not_allowed(shared, refusal))
+    Ok(reader.history(&shared.rules, key, &events, complete))
 }
 
 /// Rewrites an error answer that is not JSON (axum's rejections of a path, a query, a method)
@@ -1026,14 +1034,7 @@ fn feed_answer(shared: &Shared, reader: &Reader, height: u64) -> ApiResult<Optio
             Some(allowed) => *allowed,
             None => {
                 let key = IndexKey::Shipment(shipment.clone());
-                let allowed = *reader == Reader::Everything || {
-                    let (history, complete) = shared
-                        .read_ledger()
-                        .key_history(&key, ENTITLEMENT_EVENTS_MAX)?;
-                    reader
-                        .history(&shared.rules, &key, &history, complete)
-                        .is_ok()
-                };
+                let allowed = may_read(shared, reader, &key)?.is_ok();
                 readable.insert(shipment.clone(), allowed);
                 allowed
             }

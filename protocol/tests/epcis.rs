@@ -281,6 +281,8 @@ fn a_key_that_is_not_one_is_refused_with_the_reason() {
         ("urn:epc:id:sgtin:06141X1.112345.400", "6 to 12 digits"),
         ("urn:epc:id:sgtin:0614141.112345.a b", "set 82"),
         ("urn:epc:id:sscc:0614141.123456789", "16 expected"),
+        ("urn:epc:id:sscc:0614141.X234567890", "not a digit"),
+        ("urn:epc:id:sgtin:0614141.X12345.1", "not a digit"),
         ("urn:epc:id:unknown:0614141.1", "not an EPC URI"),
         ("https://id.gs1.org/01/80614141123459/21/400", "check digit"),
         ("https://id.gs1.org/00/106141412345678909", "check digit"),
@@ -758,5 +760,26 @@ proptest::proptest! {
             semantic_form(&second, &context),
             semantic_form(&first, &context)
         );
+    }
+}
+
+proptest::proptest! {
+    /// Whatever a key or a time says, reading it answers (a key, another URI, or a reason) and
+    /// never panics: these run on the node for every capture.
+    #[test]
+    fn no_key_or_time_panics_the_reader(
+        prefix in proptest::sample::select(vec![
+            "urn:epc:id:sgtin:", "urn:epc:id:sscc:", "urn:epc:id:sgln:", "urn:epc:id:grai:",
+            "urn:epc:id:gdti:", "urn:epc:id:cpi:", "urn:epc:class:lgtin:", "urn:epc:idpat:sgtin:",
+            "https://id.gs1.org/01/", "https://id.gs1.org/00/", "https://x.example/8003/", "",
+        ]),
+        rest in "[0-9A-Za-z.%*/:?#-]{0,40}",
+    ) {
+        let _ = Gs1Key::read(&format!("{prefix}{rest}"));
+        let _ = waybill_protocol::calendar::Timestamp::parse(&rest);
+        let mut event = standard_example();
+        event["epcList"][0] = json!(format!("{prefix}{rest}"));
+        event["eventTime"] = json!(rest.clone());
+        let _ = read_document(&one_event(event));
     }
 }

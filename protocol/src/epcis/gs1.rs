@@ -66,7 +66,8 @@ pub fn check_digit(body: &str) -> char {
         .rev()
         .enumerate()
         .map(|(position, digit)| {
-            let digit = u32::from(digit - b'0');
+            // Callers pass digits; anything else weighs nothing rather than panicking.
+            let digit = u32::from(digit.saturating_sub(b'0').min(9));
             if position % 2 == 0 { digit * 3 } else { digit }
         })
         .sum();
@@ -306,6 +307,9 @@ fn sscc(found: &[&str]) -> Result<Gs1Key, String> {
         "{extension}{}",
         prefixed(prefix, rest, 16, "serial reference")?
     );
+    if !all_digits(&body) {
+        return Err(format!("extension digit {extension:?} is not a digit"));
+    }
     Ok(single(KeyKind::Sscc, "00", with_check(&body)))
 }
 

@@ -220,8 +220,12 @@ impl EpcisEvent {
         }
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|error| EpcisError::at(None, "", format!("not JSON: {error}")))?;
-        let event = EpcisEvent::read(&value, "", None, &Context::default())
-            .map_err(|mut errors| errors.swap_remove(0))?;
+        let event = EpcisEvent::read(&value, "", None, &Context::default()).map_err(|errors| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| EpcisError::at(None, "", "not an EPCIS 2.0 event"))
+        })?;
         if event.canonical_bytes() != bytes {
             return Err(EpcisError::at(None, "", "not in canonical form"));
         }
