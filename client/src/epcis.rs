@@ -21,7 +21,7 @@ use waybill_protocol::event::{
     BizTransaction, BizTransactionKind, Epc, EpcisCapture, EpcisContent, EventBody, EventKind,
     EventType, GeoPoint, InspectionResult, Location, Sgtin, SignedEvent,
 };
-use waybill_protocol::{ChainId, Gtin, KeyId, LocationId, Serial, ShipmentId, Sscc, Text};
+use waybill_protocol::{ChainId, KeyId, LocationId, ShipmentId, Sscc, Text};
 
 pub use waybill_protocol::epcis::{EPCIS_CONTEXT, EpcisError};
 pub const WAYBILL_NAMESPACE: &str = "https://waybill.dev/epcis/";
@@ -73,21 +73,13 @@ fn epc_uri(epc: &Epc) -> String {
 
 /// A GS1 key read back into a ledger EPC (serial or SSCC).
 fn parse_epc(event: Option<usize>, at: &str, uri: &str) -> Result<Epc, EpcisError> {
-    use waybill_protocol::epcis::gs1::{Gs1Key, KeyKind};
     let fail = |reason: String| error(event, at, reason);
-    let key = Gs1Key::read(uri)
+    let key = waybill_protocol::epcis::gs1::Gs1Key::read(uri)
         .map_err(|e| fail(e.to_string()))?
         .ok_or_else(|| fail(format!("{uri:?} is not a GS1 key")))?;
-    match (key.kind, key.gtin(), key.value("21"), key.value("00")) {
-        (KeyKind::Sgtin, Some(gtin), Some(serial), _) => Ok(Epc::Sgtin(Sgtin {
-            gtin: Gtin::new(gtin).map_err(|e| fail(e.to_string()))?,
-            serial: Serial::new(serial).map_err(|e| fail(e.to_string()))?,
-        })),
-        (KeyKind::Sscc, _, _, Some(sscc)) => {
-            Ok(Epc::Sscc(Sscc::new(sscc).map_err(|e| fail(e.to_string()))?))
-        }
-        _ => Err(fail(format!("{uri:?}: expected an item serial or an SSCC"))),
-    }
+    capture::epc_of(&key)
+        .ok_or_else(|| fail(format!("{uri:?}: expected an item serial or an SSCC")))?
+        .map_err(|reason| fail(format!("{uri:?}: {reason}")))
 }
 
 fn iso_time(ms: u64) -> String {
@@ -188,26 +180,8 @@ fn biz_transaction_from(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let encoded = written.strip_prefix("waybill:document-").unwrap_or(written);
-    let mut bytes = Vec::new();
-    let raw = encoded.as_bytes();
-    let mut at_byte = 0;
-    while at_byte < raw.len() {
-        let hex = (raw[at_byte] == b'%')
-            .then(|| encoded.get(at_byte + 1..at_byte + 3))
-            .flatten()
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match hex {
-            Some(byte) => {
-                bytes.push(byte);
-                at_byte += 3;
-            }
-            None => {
-                bytes.push(raw[at_byte]);
-                at_byte += 1;
-            }
-        }
-    }
-    let id = String::from_utf8_lossy(&bytes).into_owned();
+    let id = waybill_protocol::epcis::gs1::percent_decode(encoded)
+        .map_err(|reason| error(event, format!("{at}/bizTransaction"), reason))?;
     serde_json::from_value(json!({"kind": kind, "id": id}))
         .map_err(|e| error(event, at, e.to_string()))
 }

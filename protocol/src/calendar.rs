@@ -61,21 +61,7 @@ fn digits(text: &str, count: usize) -> Option<u32> {
 
 /// A time-zone offset `Z`, `+HH:MM` or `-HH:MM` (at most ±14:00, as EPCIS allows), in minutes.
 pub fn parse_offset(text: &str) -> Option<i16> {
-    if text == "Z" {
-        return Some(0);
-    }
-    let sign = match text.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (hours, minutes) = text.get(1..)?.split_once(':')?;
-    let (hours, minutes) = (digits(hours, 2)?, digits(minutes, 2)?);
-    let total = hours * 60 + minutes;
-    if minutes > 59 || total > 14 * 60 {
-        return None;
-    }
-    Some(sign * i16::try_from(total).ok()?)
+    parse_any_offset(text).filter(|minutes| minutes.unsigned_abs() <= 14 * 60)
 }
 
 /// Unix milliseconds of an RFC 3339 time, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`: every

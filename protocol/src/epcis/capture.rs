@@ -178,31 +178,11 @@ pub fn epcs_named(event: &EpcisEvent) -> Result<Vec<Epc>, EventError> {
         let Ok(Some(key)) = super::gs1::Gs1Key::read(id) else {
             continue;
         };
-        let epc = match key.kind {
-            super::gs1::KeyKind::Sgtin => {
-                let gtin = key.gtin().and_then(|g| Gtin::new(g).ok());
-                let serial = key.value("21").and_then(|s| Serial::new(s).ok());
-                match (gtin, serial) {
-                    (Some(gtin), Some(serial)) => Epc::Sgtin(Sgtin { gtin, serial }),
-                    _ => {
-                        return Err(invalid(
-                            &format!("/{field}"),
-                            format!("{id:?} is not a serial this ledger can index"),
-                        ));
-                    }
-                }
-            }
-            super::gs1::KeyKind::Sscc => match key.value("00").map(Sscc::new) {
-                Some(Ok(sscc)) => Epc::Sscc(sscc),
-                _ => {
-                    return Err(invalid(
-                        &format!("/{field}"),
-                        format!("{id:?} is not an SSCC"),
-                    ));
-                }
-            },
-            _ => continue,
+        let Some(epc) = epc_of(&key) else {
+            continue;
         };
+        let epc =
+            epc.map_err(|reason| invalid(&format!("/{field}"), format!("{id:?}: {reason}")))?;
         if !named.contains(&epc) {
             named.push(epc);
         }
@@ -211,4 +191,23 @@ pub fn epcs_named(event: &EpcisEvent) -> Result<Vec<Epc>, EventError> {
         return Err(invalid("", "names more items than one event may"));
     }
     Ok(named)
+}
+
+/// The ledger's EPC for a serial (SGTIN) or logistic unit (SSCC); `None` for other keys, an
+/// error when the key's values do not fit the ledger's identifiers.
+pub fn epc_of(key: &super::gs1::Gs1Key) -> Option<Result<Epc, String>> {
+    use super::gs1::KeyKind;
+    match key.kind {
+        KeyKind::Sgtin => Some(
+            match (key.gtin().map(Gtin::new), key.value("21").map(Serial::new)) {
+                (Some(Ok(gtin)), Some(Ok(serial))) => Ok(Epc::Sgtin(Sgtin { gtin, serial })),
+                _ => Err("not a serial this ledger can index".to_string()),
+            },
+        ),
+        KeyKind::Sscc => Some(match key.value("00").map(Sscc::new) {
+            Some(Ok(sscc)) => Ok(Epc::Sscc(sscc)),
+            _ => Err("not an SSCC".to_string()),
+        }),
+        _ => None,
+    }
 }

@@ -188,7 +188,7 @@ fn percent_encode(value: &str) -> String {
 }
 
 /// Undoes `%HH` escapes (EPC URIs and Digital Link paths both use them).
-fn percent_decode(text: &str) -> Result<String, String> {
+pub fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
