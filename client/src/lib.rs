@@ -2,7 +2,8 @@
 //! provenance read as verified answers to the question asked (`answer`), verified provenance
 //! laid out as a custody timeline (`timeline`), the customs release decision on a verified
 //! history (`release`) under the dated law of `customs`, the counterfeit audit of a serial
-//! (`audit`), and EPCIS 2.0 JSON-LD import and export (`epcis`).
+//! (`audit`), EPCIS 2.0 JSON-LD import and export (`epcis`), and the EPCIS 2.0 REST gateway
+//! (`gateway`).
 
 pub mod answer;
 pub mod audit;
@@ -11,6 +12,7 @@ pub mod console;
 pub mod customs;
 pub mod disclosure;
 pub mod epcis;
+pub mod gateway;
 pub mod keystore;
 pub mod limits;
 pub mod node;

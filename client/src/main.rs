@@ -145,6 +145,21 @@ enum Command {
         #[arg(long, env = "WAYBILL_POLICIES")]
         policies: Option<PathBuf>,
     },
+    /// The EPCIS 2.0 REST interface (capture, query, subscriptions) for an organisation's
+    /// EPCIS systems: captures are signed with --key and submitted to --node; answers come
+    /// from events verified against the genesis. Prints the URL it listens on.
+    EpcisGateway {
+        /// Where to listen; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// The gateway's store (created if missing): verified events, jobs, subscriptions.
+        #[arg(long)]
+        state: PathBuf,
+        /// The bearer token callers present (Authorization: Bearer …); written with a random
+        /// token, readable by you only, if the file does not exist.
+        #[arg(long)]
+        token_file: PathBuf,
+    },
     /// Sign and submit one event (waits for commitment unless --no-wait).
     #[command(flatten)]
     Event(Box<EventCommand>),
@@ -845,6 +860,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             release_check(cli, shipment, policies.as_deref())
         }
         Command::Console { listen, policies } => console(cli, *listen, policies.as_deref()),
+        Command::EpcisGateway {
+            listen,
+            state,
+            token_file,
+        } => epcis_gateway(cli, *listen, state, token_file),
         Command::Watch { shipment } => {
             let shipment = shipment.as_deref().map(ShipmentId::new).transpose()?;
             let client = node_client(cli)?;
@@ -985,6 +1005,68 @@ fn console(
         use std::io::Write;
         println!(
             "console at http://{address}/ (verifying against {})",
+            cli.node
+        );
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
+}
+
+/// The gateway's token: read from `path` (which only its owner may read), or made and
+/// written there.
+fn gateway_token(path: &Path) -> Result<String, Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::metadata(path) {
+        Ok(metadata) => {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                return Err(Failure::Usage(format!(
+                    "{}: other users may read this token file; chmod 600 it",
+                    path.display()
+                )));
+            }
+            let text = files::read_bounded("token file", path)?;
+            Ok(String::from_utf8_lossy(&text).trim().to_string())
+        }
+        Err(_) => {
+            let mut random = [0u8; 32];
+            getrandom::fill(&mut random).map_err(|e| Failure::Usage(e.to_string()))?;
+            let token = hex::encode(random);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+            writeln!(file, "{token}")
+                .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+            Ok(token)
+        }
+    }
+}
+
+fn epcis_gateway(
+    cli: &Cli,
+    listen: std::net::SocketAddr,
+    state: &Path,
+    token_file: &Path,
+) -> Result<(), Failure> {
+    let genesis = genesis(cli)?;
+    let identity = signing_identity(cli, &genesis)?;
+    let node = connect(cli, &genesis, Some(&identity.keypair))?;
+    let config = waybill_client::gateway::GatewayConfig {
+        node,
+        rules: ChainRules::new(genesis)?,
+        identity,
+        listen,
+        state: state.to_path_buf(),
+        token: gateway_token(token_file)?,
+        follow_pause: std::time::Duration::from_millis(200),
+    };
+    waybill_client::gateway::run(config, |address| {
+        use std::io::Write;
+        println!(
+            "EPCIS gateway at http://{address}/ (capturing to and verifying {})",
             cli.node
         );
         let _ = std::io::stdout().flush();

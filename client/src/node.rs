@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use waybill_protocol::api::{
-    self, Accepted, DeclarationFiling, DeclarationListing, Endpoint, ErrorAnswer,
-    EventStatusAnswer, HeldParticulars, SerialListing, Status, StreamItem, StreamLagged,
+    self, Accepted, BatchAnswer, BatchFiling, DeclarationFiling, DeclarationListing, Endpoint,
+    ErrorAnswer, EventStatusAnswer, HeldParticulars, SerialListing, Status, StreamItem,
+    StreamLagged,
 };
 use waybill_protocol::event::{Sgtin, SignedEvent};
 use waybill_protocol::provenance::{ProvenancePage, ProvenanceProof};
@@ -168,6 +169,33 @@ impl NodeClient {
             .header("content-type", "application/json")
             .send(&bytes[..]);
         self.answer(&format!("POST {path}"), result)?.expect(202)
+    }
+
+    /// Submits signed events as one batch (`POST /v1/events/batch`): each is admitted on its
+    /// own, and the answer has a result per event, in order.
+    pub fn submit_batch(&self, events: &[SignedEvent]) -> Result<BatchAnswer, ClientError> {
+        let path = Endpoint::SubmitBatch.path(&[]);
+        let url = format!("{}{path}", self.base);
+        let filing = BatchFiling {
+            events: events.to_vec(),
+            particulars: Vec::new(),
+        };
+        let bytes = serde_json::to_vec(&filing).map_err(|error| ClientError::Malformed {
+            what: format!("the body for POST {path}"),
+            reason: error.to_string(),
+        })?;
+        let result = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(&bytes[..]);
+        let reply = self.answer(&format!("POST {path}"), result)?;
+        match reply.status {
+            202 | 207 => reply.parse(),
+            // Every event refused: the answer still says why, one by one.
+            400..=599 if reply.text.contains("\"results\"") => reply.parse(),
+            _ => Err(reply.refusal()),
+        }
     }
 
     /// Submits one signed event; its id once the node accepted it.
@@ -385,8 +413,27 @@ impl NodeClient {
     }
 
     fn provenance_in_pages(&self, path: &str) -> Result<ProvenanceProof, ClientError> {
+        self.pages_after(path, 0)
+    }
+
+    /// A shipment's events after the first `known`, with the proof of its whole history as of
+    /// one block (unverified: check it with `ProvenanceProof::verify_after`); `None` if the
+    /// node has certified nothing after them yet.
+    pub fn shipment_provenance_after(
+        &self,
+        shipment: &ShipmentId,
+        known: u64,
+    ) -> Result<Option<ProvenanceProof>, ClientError> {
+        let path = Endpoint::ShipmentProvenance.path(&[shipment.as_str()]);
+        match self.pages_after(&path, known) {
+            Err(ClientError::Refused { code, .. }) if code == "page_out_of_range" => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    fn pages_after(&self, path: &str, known: u64) -> Result<ProvenanceProof, ClientError> {
         let mut pages: Vec<ProvenancePage> = Vec::new();
-        let mut next = 1u64;
+        let mut next = known.saturating_add(1);
         loop {
             let height = pages
                 .first()
@@ -394,7 +441,8 @@ impl NodeClient {
             let page_path = format!("{path}/pages?from={next}{}", height.unwrap_or_default());
             let page: ProvenancePage = self.get(&page_path)?.expect(200)?;
             let count = page.proof.record.map_or(0, |r| r.count);
-            if count > PROVENANCE_JOINED_EVENTS_MAX || page.proof.events.is_empty() {
+            let joined = count.saturating_sub(known);
+            if joined > PROVENANCE_JOINED_EVENTS_MAX || page.proof.events.is_empty() {
                 return Err(ClientError::Malformed {
                     what: page_path,
                     reason: format!(
@@ -409,7 +457,7 @@ impl NodeClient {
                 break;
             }
         }
-        ProvenancePage::join(pages).map_err(|error| ClientError::Malformed {
+        ProvenancePage::join_after(pages, known).map_err(|error| ClientError::Malformed {
             what: format!("the pages of {path}"),
             reason: error.to_string(),
         })

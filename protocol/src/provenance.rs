@@ -69,20 +69,34 @@ impl ProvenancePage {
     /// same key and record, and follow each other without a gap or an overlap; the joined proof
     /// is then checked with [`ProvenanceProof::verify`] like any other.
     pub fn join(pages: Vec<ProvenancePage>) -> Result<ProvenanceProof, ProvenanceError> {
+        ProvenancePage::join_after(pages, 0)
+    }
+
+    /// Joins `pages`, in order, into the proof of the events after the first `known` (the
+    /// whole history for 0): the first page starts at event `known + 1`. Such a proof is checked
+    /// with [`ProvenanceProof::verify_after`] against what the caller verified before.
+    pub fn join_after(
+        pages: Vec<ProvenancePage>,
+        known: u64,
+    ) -> Result<ProvenanceProof, ProvenanceError> {
         let mut pages = pages.into_iter();
         let Some(first) = pages.next() else {
             return Err(ProvenanceError::Pages {
                 reason: "no page".into(),
             });
         };
-        if first.first != 1 {
+        let start = known.saturating_add(1);
+        if first.first != start {
             return Err(ProvenanceError::Pages {
-                reason: format!("the first page starts at event {}, not 1", first.first),
+                reason: format!(
+                    "the first page starts at event {}, not {start}",
+                    first.first
+                ),
             });
         }
         let mut joined = first.proof;
         for (number, page) in pages.enumerate() {
-            let expected = joined.events.len() as u64 + 1;
+            let expected = start.saturating_add(joined.events.len() as u64);
             let proof = &page.proof;
             let same = proof.key == joined.key
                 && proof.header == joined.header
@@ -261,10 +275,23 @@ impl ProvenanceProof {
     /// `events` is authentic, permitted, in order, and none is missing. This says nothing about
     /// which question it answers: callers use [`ProvenanceProof::verify_answer`].
     pub fn verify(&self, rules: &ChainRules) -> Result<(), ProvenanceError> {
+        self.verify_after(rules, None)
+    }
+
+    /// Checks a proof whose `events` are those after `known`, the record of the key's history
+    /// the caller verified before (`None`: the whole history): the same checks as
+    /// [`ProvenanceProof::verify`], with the chain rebuilt from `known`'s head. On success the
+    /// events continue the known history without a gap up to the proven record. How a follower
+    /// (the EPCIS gateway) verifies a long history once, block by block.
+    pub fn verify_after(
+        &self,
+        rules: &ChainRules,
+        known: Option<&KeyRecord>,
+    ) -> Result<(), ProvenanceError> {
         self.certificate.verify(rules, &self.header)?;
         self.verify_map_proof()?;
         let key_bytes = self.key.encode();
-        self.verify_chain(&key_bytes)?;
+        self.verify_chain(&key_bytes, known)?;
         self.verify_signatures(rules)?;
         for (position, proven) in self.events.iter().enumerate() {
             let body = &proven.event.body;
@@ -372,9 +399,15 @@ impl ProvenanceProof {
         }
     }
 
-    fn verify_chain(&self, key_bytes: &[u8]) -> Result<(), ProvenanceError> {
+    fn verify_chain(
+        &self,
+        key_bytes: &[u8],
+        known: Option<&KeyRecord>,
+    ) -> Result<(), ProvenanceError> {
         let recorded = self.record.map_or(0, |r| r.count);
-        if recorded != self.events.len() as u64 {
+        let (known_count, mut head, mut previous_height) =
+            known.map_or((0, Hash::ZERO, 0), |k| (k.count, k.head, k.last_height));
+        if recorded.checked_sub(known_count) != Some(self.events.len() as u64) {
             return Err(ProvenanceError::EventCount {
                 recorded,
                 given: self.events.len(),
@@ -383,8 +416,6 @@ impl ProvenanceProof {
         let Some(record) = &self.record else {
             return Ok(());
         };
-        let mut head = Hash::ZERO;
-        let mut previous_height = 0;
         for (position, proven) in self.events.iter().enumerate() {
             if proven.height < previous_height || proven.height > self.header.height {
                 return Err(ProvenanceError::EventHeight {
@@ -402,7 +433,8 @@ impl ProvenanceProof {
                     key: self.key.clone(),
                 });
             }
-            head = crate::index::chain_link(key_bytes, &head, position as u64 + 1, &event_id);
+            let number = known_count.saturating_add(position as u64 + 1);
+            head = crate::index::chain_link(key_bytes, &head, number, &event_id);
         }
         if head != record.head {
             return Err(ProvenanceError::ChainHead);

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod gateway;
 pub mod load;
 pub mod proxy;
 pub mod story;

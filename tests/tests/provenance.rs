@@ -459,6 +459,59 @@ fn a_history_served_in_pages_joins_into_the_complete_proof() {
     ));
 }
 
+/// A follower that verified the first events of a history verifies only what came after
+/// (`ProvenanceProof::verify_after`): the continuation from its record, as of a later block,
+/// checks out; one that skips an event, starts from a head it does not continue, or is
+/// joined from the wrong position, does not.
+#[test]
+fn a_history_continued_from_a_verified_record_verifies_only_what_follows_it() {
+    use waybill_protocol::provenance::ProvenancePage;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_with_story(dir.path());
+    let key = IndexKey::Shipment(fixtures::shipment(SHIPMENT));
+    let whole = ledger.provenance(&key).unwrap();
+    let height = whole.header.height;
+    let record = whole.record.unwrap();
+    // What a follower verified earlier: the first 6 events, as of the block of the 6th.
+    let known_height = whole.events[5].height;
+    let earlier = ledger
+        .provenance_page(&key, Some(known_height), 1, 100)
+        .unwrap();
+    let known = earlier.proof.record.unwrap();
+    assert_eq!(known.count, 6);
+    earlier.proof.verify(&rules()).unwrap();
+    let after = |first, events_max| {
+        ledger
+            .provenance_page(&key, Some(height), first, events_max)
+            .unwrap()
+    };
+    let rest = ProvenancePage::join_after(vec![after(7, 3), after(10, 3)], 6).unwrap();
+    assert_eq!(rest.events.len() as u64, record.count - 6);
+    rest.verify_after(&rules(), Some(&known)).unwrap();
+    // Without the known part the same events are not the whole history.
+    assert!(matches!(
+        rest.verify(&rules()),
+        Err(ProvenanceError::EventCount { .. })
+    ));
+    // A continuation that leaves out the first new event.
+    let mut gap = rest.clone();
+    gap.events.remove(0);
+    assert!(gap.verify_after(&rules(), Some(&known)).is_err());
+    // From a record whose head is not the one these events continue.
+    let mut forged_head = known;
+    forged_head.head = whole.events[0].event.id();
+    assert!(matches!(
+        rest.verify_after(&rules(), Some(&forged_head)),
+        Err(ProvenanceError::ChainHead)
+    ));
+    // Joined from the wrong position: refused before anything is checked.
+    assert!(ProvenancePage::join_after(vec![after(8, 3)], 6).is_err());
+    // Nothing new: an empty continuation of the record itself verifies.
+    let mut none = rest.clone();
+    none.events.clear();
+    none.verify_after(&rules(), Some(&record)).unwrap();
+}
+
 /// A genuine proof is only an answer to the question it is about: another key (recorded or
 /// absent), a block older than the caller allows, or one below a height already seen is
 /// refused before anything else, naming both sides.
