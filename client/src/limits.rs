@@ -35,6 +35,8 @@ const _: () =
 pub const GATEWAY_BATCH_EVENTS: usize = 100;
 /// How long a capture waits for an event's block before reporting it pending.
 pub const GATEWAY_COMMIT_WAIT_SECONDS: u64 = 60;
+/// Capture jobs running at once (each a thread, and a document of up to 32 MiB in memory).
+pub const GATEWAY_JOBS_RUNNING_MAX: usize = 8;
 /// Capture jobs `GET /capture` lists.
 pub const GATEWAY_JOBS_LISTED_MAX: usize = 1_000;
 /// Named queries the gateway keeps.

@@ -8,6 +8,7 @@
 //! once committed cannot be taken back (the whole-document check happens before signing).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -21,7 +22,10 @@ use waybill_protocol::{Hash, SignedEvent};
 
 use super::{Gateway, Problem, blocking, internal, now_ms, problem};
 use crate::epcis::{EpcisError, ImportSigner, Imported, import};
-use crate::limits::{GATEWAY_BATCH_EVENTS, GATEWAY_COMMIT_WAIT_SECONDS, GATEWAY_JOBS_LISTED_MAX};
+use crate::limits::{
+    GATEWAY_BATCH_EVENTS, GATEWAY_COMMIT_WAIT_SECONDS, GATEWAY_JOBS_LISTED_MAX,
+    GATEWAY_JOBS_RUNNING_MAX,
+};
 use crate::node::ClientError;
 
 /// A capture job, as GS1's `CaptureJob` schema has it, with each event's fate under ours.
@@ -126,6 +130,32 @@ fn sign_and_submit(
     (signed, answer)
 }
 
+/// One of the bounded number of jobs that may run at once; given back when dropped.
+struct JobSlot(Arc<Gateway>);
+
+impl JobSlot {
+    fn take(gateway: &Arc<Gateway>) -> Result<JobSlot, Problem> {
+        let running = gateway.jobs_running.fetch_add(1, Ordering::SeqCst);
+        if running >= GATEWAY_JOBS_RUNNING_MAX {
+            gateway.jobs_running.fetch_sub(1, Ordering::SeqCst);
+            return Err(problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ImplementationException",
+                format!(
+                    "{GATEWAY_JOBS_RUNNING_MAX} capture jobs are running; send this document again when one has finished"
+                ),
+            ));
+        }
+        Ok(JobSlot(gateway.clone()))
+    }
+}
+
+impl Drop for JobSlot {
+    fn drop(&mut self) {
+        self.0.jobs_running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn new_job(count: usize) -> CaptureJob {
     let mut random = [0u8; 4];
     let _ = getrandom::fill(&mut random);
@@ -167,6 +197,7 @@ pub async fn submit(
     let started = blocking(move || {
         let document = read_json(&body)?;
         let events = imported_events(&worker, &document)?;
+        let slot = JobSlot::take(&worker)?;
         let job = new_job(events.len());
         worker
             .store
@@ -174,7 +205,10 @@ pub async fn submit(
             .map_err(internal)?;
         let id = job.capture_id.clone();
         let runner = worker.clone();
-        std::thread::spawn(move || run_job(&runner, job, events));
+        std::thread::spawn(move || {
+            run_job(&runner, job, events);
+            drop(slot);
+        });
         Ok(id)
     })
     .await;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use waybill_protocol::ShipmentId;
+use waybill_protocol::epcis::cbv::Term;
 use waybill_protocol::epcis::read_document;
 use waybill_protocol::execution::EventOutcome;
 use waybill_protocol::index::IndexKey;
@@ -70,14 +71,21 @@ fn record_height(gateway: &Gateway, height: u64) -> Result<(), String> {
         if known.is_some_and(|known| known.as_of >= height) {
             continue;
         }
-        let Some(proof) = verified_after(gateway, shipment, known, height)? else {
-            continue;
-        };
+        // Block `height` is certified, so its proof is there; if not yet, the block waits.
+        let proof = verified_after(gateway, shipment, known, height)?.ok_or_else(|| {
+            format!("block {height}, shipment {shipment}: the node has no proof of it yet")
+        })?;
         for proven in &proof.events {
-            writes
-                .events
-                .push(recorded(seq, proven, proof.header.time_ms));
-            seq = seq.saturating_add(1);
+            match recorded(seq, proven, proof.header.time_ms) {
+                Some(event) => {
+                    writes.events.push(event);
+                    seq = seq.saturating_add(1);
+                }
+                None => eprintln!(
+                    "block {height}: event {} does not read as EPCIS; not recorded",
+                    proven.event.id()
+                ),
+            }
         }
         if let Some(record) = proof.record {
             let followed = Followed {
@@ -127,68 +135,46 @@ fn verified_after(
 
 /// A verified ledger event as the gateway keeps it: its EPCIS form, with this gateway's
 /// record time and an `eventID` (the CBV event hash where it was captured without one).
-pub fn recorded(seq: u64, proven: &ProvenEvent, record_time_ms: u64) -> Recorded {
+/// `None` if it does not read as EPCIS (every ledger event does: captures were checked on the
+/// way in, native events export by construction).
+pub fn recorded(seq: u64, proven: &ProvenEvent, record_time_ms: u64) -> Option<Recorded> {
     let event = &proven.event;
     let exported = crate::epcis::export(std::slice::from_ref(event), record_time_ms);
-    // Every ledger event exports as a valid EPCIS event (captures were checked on the way in).
-    let read = read_document(&exported)
-        .ok()
-        .and_then(|events| events.into_iter().next());
-    let mut recorded = Recorded {
+    let epcis = read_document(&exported).ok()?.into_iter().next()?;
+    let text = |term: Option<Term>| term.map(|t| t.json().to_string());
+    let place = |field: &str| epcis.place(field).map(indexed);
+    let hash = epcis.hash().ni();
+    let mut object = epcis.content().clone();
+    let record_time = crate::time::iso8601(record_time_ms);
+    object.insert("recordTime".into(), json!(record_time));
+    object.entry("eventID").or_insert_with(|| json!(hash));
+    object.insert("waybill:eventId".into(), json!(event.id()));
+    Some(Recorded {
         seq,
         ledger_id: event.id(),
         height: proven.height,
         record_time_ms,
-        event_type: String::new(),
-        event_time: (0, 0),
-        action: None,
-        biz_step: None,
-        disposition: None,
-        read_point: None,
-        biz_location: None,
-        identifiers: Vec::new(),
-        hash: String::new(),
-        event_id: None,
-        event: Value::Null,
-    };
-    let Some(epcis) = read else {
-        return recorded;
-    };
-    let text =
-        |term: Option<waybill_protocol::epcis::cbv::Term>| term.map(|t| t.json().to_string());
-    let place = |field: &str| {
-        epcis
-            .place(field)
-            .map(|uri| identifier(uri).unwrap_or_else(|_| uri.to_string()))
-    };
-    recorded.event_type = epcis.event_type().name().to_string();
-    recorded.event_time = epcis
-        .event_time()
-        .map_or((0, 0), |time| (time.unix_seconds, time.nanos));
-    recorded.action = epcis.action().map(str::to_string);
-    recorded.biz_step = text(epcis.biz_step());
-    recorded.disposition = text(epcis.disposition());
-    recorded.read_point = place("readPoint");
-    recorded.biz_location = place("bizLocation");
-    recorded.identifiers = epcis
-        .identifiers()
-        .into_iter()
-        .filter_map(|(field, uri)| {
-            let naming = Naming::of_field(field)?;
-            Some((naming, identifier(uri).unwrap_or_else(|_| uri.to_string())))
-        })
-        .collect();
-    recorded.hash = epcis.hash().ni();
-    recorded.event_id = epcis.text("eventID").map(str::to_string);
-    let mut object = epcis.content().clone();
-    object.insert(
-        "recordTime".into(),
-        json!(crate::time::iso8601(record_time_ms)),
-    );
-    object
-        .entry("eventID")
-        .or_insert_with(|| json!(recorded.hash));
-    object.insert("waybill:eventId".into(), json!(recorded.ledger_id));
-    recorded.event = Value::Object(object);
-    recorded
+        event_type: epcis.event_type().name().to_string(),
+        event_time: epcis
+            .event_time()
+            .map_or((0, 0), |time| (time.unix_seconds, time.nanos)),
+        action: epcis.action().map(str::to_string),
+        biz_step: text(epcis.biz_step()),
+        disposition: text(epcis.disposition()),
+        read_point: place("readPoint"),
+        biz_location: place("bizLocation"),
+        identifiers: epcis
+            .identifiers()
+            .into_iter()
+            .filter_map(|(field, uri)| Some((Naming::of_field(field)?, indexed(uri))))
+            .collect(),
+        hash,
+        event_id: epcis.text("eventID").map(str::to_string),
+        event: Value::Object(object),
+    })
+}
+
+/// An identifier as indexed (as written if it claims to be a GS1 key and is not one).
+fn indexed(uri: &str) -> String {
+    identifier(uri).unwrap_or_else(|_| uri.to_string())
 }

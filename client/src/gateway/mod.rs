@@ -88,6 +88,8 @@ pub struct Gateway {
     last_nonce: Mutex<u64>,
     /// Held while signing and submitting, so this key's nonces reach the node in order.
     submitting: Mutex<()>,
+    /// Capture jobs running now (at most `GATEWAY_JOBS_RUNNING_MAX`).
+    jobs_running: std::sync::atomic::AtomicUsize,
     subscribers: subscribe::Deliverers,
 }
 
@@ -114,6 +116,7 @@ impl Gateway {
             },
             last_nonce: Mutex::new(0),
             submitting: Mutex::new(()),
+            jobs_running: std::sync::atomic::AtomicUsize::new(0),
             subscribers: subscribe::Deliverers::default(),
         })
     }
