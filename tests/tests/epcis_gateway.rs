@@ -430,7 +430,21 @@ fn an_epcis_system_captures_queries_and_subscribes_through_the_gateway() {
     drop(receiver);
     let while_down = epcis.post("/events", &another_shipment(2006));
     assert_eq!(while_down.status, 201, "{}", while_down.body);
-    std::thread::sleep(Duration::from_secs(2));
+    // A job the gateway is stopped in the middle of (receiving events: not for the webhook).
+    let mut interrupted = example("Example_9.6.1-ObjectEvent.jsonld");
+    let receptions: Vec<Value> = (0..300)
+        .map(|i| {
+            let mut event = another_shipment(2010);
+            event["bizStep"] = json!("receiving");
+            event["eventTime"] = json!(format!("2010-01-02T03:{:02}:{:02}Z", i / 60, i % 60));
+            event
+        })
+        .collect();
+    interrupted["epcisBody"]["eventList"] = json!(receptions);
+    let accepted = epcis.post("/capture", &interrupted);
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let interrupted_job = accepted.header("location").unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(300));
     drop(epcis);
     drop(gateway);
     let mut offline = example("Example_9.6.1-ObjectEvent.jsonld");
@@ -439,6 +453,36 @@ fn an_epcis_system_captures_queries_and_subscribes_through_the_gateway() {
     let gateway = GatewayProcess::start(&cluster, "carrier-a", &cluster.api[0], &dir);
     let epcis = Epcis::new(&gateway, &schema);
     let _receiver = Receiver::start(port, received.clone());
+    // The interrupted job is followed up: each event committed, or said not to be submitted.
+    let mut job = epcis.get(&interrupted_job).body;
+    wait_for("the interrupted job to finish", || {
+        job = epcis.get(&interrupted_job).body;
+        job["running"] == json!(false)
+    });
+    let events = job["waybill:events"].as_array().unwrap();
+    let committed = events
+        .iter()
+        .filter(|e| e["status"] == json!("committed"))
+        .count();
+    let unsent = events
+        .iter()
+        .filter(|e| e["status"] == json!("refused"))
+        .count();
+    assert_eq!(committed + unsent, 300, "{job}");
+    eprintln!("interrupted job: {committed} committed, {unsent} not submitted");
+    let unsent_errors = job["errors"].as_array().unwrap();
+    assert!(
+        unsent_errors
+            .iter()
+            .all(|e| e["title"] == json!("not_submitted")),
+        "{job}"
+    );
+    wait_for("the interrupted job's events to be recorded", || {
+        epcis
+            .events("EQ_bizStep=receiving&GE_eventTime=2010-01-01T00%3A00%3A00Z&LT_eventTime=2011-01-01T00%3A00%3A00Z&perPage=1000")
+            .len()
+            == committed
+    });
     wait_for("the deliveries after the restart", || {
         delivered(&received, &epcis).len() >= 4
     });

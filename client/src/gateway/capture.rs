@@ -109,15 +109,11 @@ fn imported_events(gateway: &Gateway, document: &Value) -> Result<Vec<Imported>,
     import(document, &signer).map_err(|errors| refused_document(&errors))
 }
 
-/// Signs `events` with fresh nonces and submits them as one batch. One submission at a time,
-/// so the node sees this key's nonces in the order they were taken.
-fn sign_and_submit(
-    gateway: &Gateway,
-    events: &[Imported],
-) -> (Vec<SignedEvent>, Result<BatchAnswer, ClientError>) {
-    let _turn = gateway.submitting.lock();
+/// Signs `events` with fresh nonces. The caller holds `gateway.submitting` until the node has
+/// them, so the node sees this key's nonces in the order they were taken.
+fn sign(gateway: &Gateway, events: &[Imported]) -> Vec<SignedEvent> {
     let first = gateway.nonces(events.len() as u64);
-    let signed: Vec<SignedEvent> = events
+    events
         .iter()
         .enumerate()
         .map(|(offset, imported)| {
@@ -125,9 +121,7 @@ fn sign_and_submit(
             body.nonce = first.saturating_add(offset as u64);
             SignedEvent::sign(body, &gateway.identity.keypair)
         })
-        .collect();
-    let answer = gateway.node.submit_batch(&signed);
-    (signed, answer)
+        .collect()
 }
 
 /// One of the bounded number of jobs that may run at once; given back when dropped.
@@ -199,9 +193,12 @@ pub async fn submit(
         let events = imported_events(&worker, &document)?;
         let slot = JobSlot::take(&worker)?;
         let job = new_job(events.len());
-        worker
-            .store
+        let store = &worker.store;
+        store
             .put_doc(b'j', &job.capture_id, &job)
+            .map_err(internal)?;
+        store
+            .put_doc(b'r', &job.capture_id, &job.capture_id)
             .map_err(internal)?;
         let id = job.capture_id.clone();
         let runner = worker.clone();
@@ -257,34 +254,42 @@ fn batch_result(
     }
 }
 
-/// Submits the events, follows each to its block, and keeps the job up to date.
+/// Submits the events, follows each to its block, and keeps the job up to date. Each event's
+/// id is stored before it is submitted, so a job the gateway stopped in can be followed up.
 fn run_job(gateway: &Gateway, mut job: CaptureJob, events: Vec<Imported>) {
-    let mut pending = Vec::new();
     for (chunk_number, chunk) in events.chunks(GATEWAY_BATCH_EVENTS).enumerate() {
         let first = chunk_number * GATEWAY_BATCH_EVENTS;
-        let (signed, answer) = sign_and_submit(gateway, chunk);
+        let turn = gateway.submitting.lock();
+        let signed = sign(gateway, chunk);
         for (offset, event) in signed.iter().enumerate() {
-            let index = first + offset;
-            let outcome = &mut job.events[index];
-            outcome.meaning = chunk[offset].meaning.clone();
-            outcome.id = Some(event.id());
-            match batch_result(&answer, offset) {
-                Ok(()) => pending.push((index, event.id())),
-                Err((status, code, message)) => {
-                    outcome.status = "refused".into();
-                    job.errors
-                        .push(event_problem(index, status, &code, &message));
-                }
+            job.events[first + offset].meaning = chunk[offset].meaning.clone();
+            job.events[first + offset].id = Some(event.id());
+        }
+        let _ = gateway.store.put_doc(b'j', &job.capture_id, &job);
+        let answer = gateway.node.submit_batch(&signed);
+        drop(turn);
+        for offset in 0..signed.len() {
+            if let Err((status, code, message)) = batch_result(&answer, offset) {
+                let index = first + offset;
+                job.events[index].status = "refused".into();
+                job.errors
+                    .push(event_problem(index, status, &code, &message));
             }
         }
     }
     let _ = gateway.store.put_doc(b'j', &job.capture_id, &job);
-    for (index, id) in pending {
-        let waited = gateway
-            .node
-            .wait_committed(&id, Duration::from_secs(GATEWAY_COMMIT_WAIT_SECONDS));
+    follow_job(gateway, job);
+}
+
+/// Waits for each submitted event's block and finishes the job.
+fn follow_job(gateway: &Gateway, mut job: CaptureJob) {
+    let wait = Duration::from_secs(GATEWAY_COMMIT_WAIT_SECONDS);
+    for index in 0..job.events.len() {
         let outcome = &mut job.events[index];
-        match waited {
+        let (Some(id), "pending") = (outcome.id, outcome.status.as_str()) else {
+            continue;
+        };
+        match gateway.node.wait_committed(&id, wait) {
             Ok(EventStatus::Committed { height, .. }) => {
                 outcome.status = "committed".into();
                 outcome.height = Some(height);
@@ -308,6 +313,31 @@ fn run_job(gateway: &Gateway, mut job: CaptureJob, events: Vec<Imported>) {
     job.success = job.errors.is_empty();
     job.finished_at = Some(crate::time::iso8601(now_ms()));
     let _ = gateway.store.put_doc(b'j', &job.capture_id, &job);
+    let _ = gateway.store.delete_doc(b'r', &job.capture_id);
+}
+
+/// Finishes the jobs a stopped gateway left running: events it had signed are followed to
+/// their blocks; events it had not reached are reported as not submitted.
+pub fn recover(gateway: &Arc<Gateway>) -> Result<(), super::GatewayError> {
+    // Only jobs that started and did not finish are marked (at most the running bound).
+    let running: Vec<String> = gateway.store.docs(b'r', GATEWAY_JOBS_RUNNING_MAX)?;
+    for id in running {
+        let Some(mut job) = gateway.store.doc::<CaptureJob>(b'j', &id)? else {
+            gateway.store.delete_doc(b'r', &id)?;
+            continue;
+        };
+        for index in 0..job.events.len() {
+            if job.events[index].id.is_none() {
+                job.events[index].status = "refused".into();
+                let message = "the gateway stopped before it was submitted; capture it again";
+                job.errors
+                    .push(event_problem(index, 503, "not_submitted", message));
+            }
+        }
+        let worker = gateway.clone();
+        std::thread::spawn(move || follow_job(&worker, job));
+    }
+    Ok(())
 }
 
 /// `GET /capture/{id}`.
@@ -410,7 +440,10 @@ pub async fn one_event(
 }
 
 fn capture_one(gateway: &Gateway, events: &[Imported]) -> Result<Response, Problem> {
-    let (signed, answer) = sign_and_submit(gateway, events);
+    let turn = gateway.submitting.lock();
+    let signed = sign(gateway, events);
+    let answer = gateway.node.submit_batch(&signed);
+    drop(turn);
     let Some(event) = signed.first() else {
         return Err(validation("the body is not one EPCIS event"));
     };

@@ -184,6 +184,7 @@ pub fn run(config: GatewayConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), 
     let follower = gateway.clone();
     std::thread::spawn(move || follow::run(&follower, pause));
     subscribe::resume(&gateway)?;
+    capture::recover(&gateway)?;
     runtime.block_on(async move {
         let failed = |e: std::io::Error| GatewayError::Listen {
             address: listen,

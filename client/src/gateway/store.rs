@@ -7,7 +7,8 @@
 //!
 //! Keys: `m/…` positions, `k/<shipment>` verified records, `e/<seq>` events, `h/<hash>`,
 //! `i/<eventID>`, `l/<ledger id>` lookups, `t/<record ms><seq>` record times, `p/<field><epc>\0<seq>`
-//! identifier postings, `j/`, `q/`, `s/` jobs, queries and subscriptions.
+//! identifier postings, `j/`, `q/`, `s/` jobs, queries and subscriptions, `r/<job>` jobs not
+//! yet finished (followed up after a restart).
 
 use std::path::Path;
 
