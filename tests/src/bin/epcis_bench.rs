@@ -109,6 +109,14 @@ fn through_gateway(gateway: &GatewayProcess, args: &Args) -> Result<(f64, f64)> 
             .post(format!("{}/capture", gateway.url))
             .header("authorization", &bearer)
             .send_json(&body)?;
+        // The gateway runs a bounded number of jobs at once: a 503 is sent again.
+        while answer.status() == 503 {
+            std::thread::sleep(Duration::from_millis(100));
+            answer = agent
+                .post(format!("{}/capture", gateway.url))
+                .header("authorization", &bearer)
+                .send_json(&body)?;
+        }
         ensure!(
             answer.status() == 202,
             "capture: {}",
