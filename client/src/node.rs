@@ -157,6 +157,15 @@ impl NodeClient {
         endpoint: Endpoint,
         body: &impl serde::Serialize,
     ) -> Result<Accepted, ClientError> {
+        self.post_reply(endpoint, body)?.expect(202)
+    }
+
+    /// POSTs `body` as JSON to `endpoint`; the node's answer, whatever its status.
+    fn post_reply(
+        &self,
+        endpoint: Endpoint,
+        body: &impl serde::Serialize,
+    ) -> Result<Reply, ClientError> {
         let path = endpoint.path(&[]);
         let url = format!("{}{path}", self.base);
         let bytes = serde_json::to_vec(body).map_err(|error| ClientError::Malformed {
@@ -168,28 +177,17 @@ impl NodeClient {
             .post(&url)
             .header("content-type", "application/json")
             .send(&bytes[..]);
-        self.answer(&format!("POST {path}"), result)?.expect(202)
+        self.answer(&format!("POST {path}"), result)
     }
 
     /// Submits signed events as one batch (`POST /v1/events/batch`): each is admitted on its
     /// own, and the answer has a result per event, in order.
     pub fn submit_batch(&self, events: &[SignedEvent]) -> Result<BatchAnswer, ClientError> {
-        let path = Endpoint::SubmitBatch.path(&[]);
-        let url = format!("{}{path}", self.base);
         let filing = BatchFiling {
             events: events.to_vec(),
             particulars: Vec::new(),
         };
-        let bytes = serde_json::to_vec(&filing).map_err(|error| ClientError::Malformed {
-            what: format!("the body for POST {path}"),
-            reason: error.to_string(),
-        })?;
-        let result = self
-            .agent
-            .post(&url)
-            .header("content-type", "application/json")
-            .send(&bytes[..]);
-        let reply = self.answer(&format!("POST {path}"), result)?;
+        let reply = self.post_reply(Endpoint::SubmitBatch, &filing)?;
         match reply.status {
             202 | 207 => reply.parse(),
             // Every event refused: the answer still says why, one by one.

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use waybill_protocol::api::{BatchAnswer, EventStatus};
 use waybill_protocol::{Hash, SignedEvent};
 
-use super::{Gateway, Problem, blocking, internal, now_ms, problem};
+use super::{Gateway, Problem, blocking, internal, located, now_ms, problem};
 use crate::epcis::{EpcisError, ImportSigner, Imported, import};
 use crate::limits::{
     GATEWAY_BATCH_EVENTS, GATEWAY_COMMIT_WAIT_SECONDS, GATEWAY_JOBS_LISTED_MAX,
@@ -210,13 +210,10 @@ pub async fn submit(
     })
     .await;
     match started {
-        Ok(id) => {
-            let mut response = StatusCode::ACCEPTED.into_response();
-            if let Ok(location) = HeaderValue::from_str(&format!("/capture/{id}")) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            response
-        }
+        Ok(id) => located(
+            StatusCode::ACCEPTED.into_response(),
+            &format!("/capture/{id}"),
+        ),
         Err(refused) => refused.into_response(),
     }
 }
@@ -493,12 +490,8 @@ fn created(gateway: &Gateway, id: &Hash, wait: Duration) -> Response {
         let next = gateway.store.next_seq().unwrap_or(0);
         if let Ok(Some(recorded)) = gateway.store.by_ledger_id(id) {
             let event_id = recorded.event_id.clone().unwrap_or(recorded.hash.clone());
-            let mut response = (StatusCode::CREATED, axum::Json(recorded.event)).into_response();
-            let location = format!("/events/{}", path_segment(&event_id));
-            if let Ok(location) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            return response;
+            let response = (StatusCode::CREATED, axum::Json(recorded.event)).into_response();
+            return located(response, &format!("/events/{}", path_segment(&event_id)));
         }
         if std::time::Instant::now() >= deadline {
             return (

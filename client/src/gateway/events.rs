@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::capture::path_segment;
 use super::query::{EventQuery, QueryError, page_token, query_document, read_page_token};
-use super::{Gateway, Problem, blocking, internal, now_ms, problem};
+use super::{Gateway, Problem, blocking, internal, located, now_ms, problem};
 use crate::limits::GATEWAY_QUERIES_MAX;
 
 /// A named query, as created by `POST /queries`.
@@ -181,13 +181,10 @@ pub async fn create_query(
     })
     .await;
     match created {
-        Ok(name) => {
-            let mut response = StatusCode::CREATED.into_response();
-            if let Ok(location) = HeaderValue::from_str(&format!("/queries/{name}")) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            response
-        }
+        Ok(name) => located(
+            StatusCode::CREATED.into_response(),
+            &format!("/queries/{name}"),
+        ),
         Err(problem) => problem.into_response(),
     }
 }

@@ -139,6 +139,7 @@ fn verified_after(
 /// way in, native events export by construction).
 pub fn recorded(seq: u64, proven: &ProvenEvent, record_time_ms: u64) -> Option<Recorded> {
     let event = &proven.event;
+    let ledger_id = event.id();
     let exported = crate::epcis::export(std::slice::from_ref(event), record_time_ms);
     let epcis = read_document(&exported).ok()?.into_iter().next()?;
     let text = |term: Option<Term>| term.map(|t| t.json().to_string());
@@ -148,10 +149,10 @@ pub fn recorded(seq: u64, proven: &ProvenEvent, record_time_ms: u64) -> Option<R
     let record_time = crate::time::iso8601(record_time_ms);
     object.insert("recordTime".into(), json!(record_time));
     object.entry("eventID").or_insert_with(|| json!(hash));
-    object.insert("waybill:eventId".into(), json!(event.id()));
+    object.insert("waybill:eventId".into(), json!(ledger_id));
     Some(Recorded {
         seq,
-        ledger_id: event.id(),
+        ledger_id,
         height: proven.height,
         record_time_ms,
         event_type: epcis.event_type().name().to_string(),

@@ -318,6 +318,15 @@ fn internal(error: impl std::fmt::Display) -> Problem {
     )
 }
 
+/// `response` with a `Location` header naming `path` (a path this gateway made, always a
+/// valid header value).
+fn located(mut response: Response, path: &str) -> Response {
+    if let Ok(location) = HeaderValue::from_str(path) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
 /// A handler's answer: its response, or the problem.
 fn answer<T: IntoResponse>(result: Result<T, Problem>) -> Response {
     match result {

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::events::{answer_page, named, parameter_problem};
 use super::query::{EventQuery, Page, query_document};
-use super::{Gateway, GatewayError, Problem, blocking, internal, now_ms, problem};
+use super::{Gateway, GatewayError, Problem, blocking, internal, located, now_ms, problem};
 use crate::limits::{
     GATEWAY_SUBSCRIPTIONS_MAX, GATEWAY_WEBHOOK_EVENTS_MAX, GATEWAY_WEBHOOK_RETRY_MAX_SECONDS,
     GATEWAY_WEBHOOK_TIMEOUT_SECONDS,
@@ -176,12 +176,8 @@ pub async fn create(
                 "/queries/{}/subscriptions/{}",
                 subscription.query_name, subscription.id
             );
-            let mut response =
-                (StatusCode::CREATED, axum::Json(subscription.view())).into_response();
-            if let Ok(location) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            response
+            let response = (StatusCode::CREATED, axum::Json(subscription.view())).into_response();
+            located(response, &location)
         }
         Err(problem) => problem.into_response(),
     }
